@@ -1,0 +1,51 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Hot numeric loops must be compiled for the vector width of the machine that runs them
+/// (AVX-512 here); by default swiftc targets SSE2 and SIMD16 FMAs become scalar calls.
+/// The binary is built where it runs (README, CI), so `native` is right and safe.
+let nativeCPU: [SwiftSetting] = [
+    .unsafeFlags(["-target-cpu", "native"]),
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "FuRA",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "FuRA", targets: ["FuRA", "FuRATrain", "FuRAEval", "FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor"]),
+        .executable(name: "fura", targets: ["fura"]),
+        .executable(name: "fura-bench", targets: ["fura-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .target(name: "FuRATensor", dependencies: ["CBLAS"], swiftSettings: nativeCPU),
+        .target(name: "FuRAFormats", dependencies: ["FuRATensor"], swiftSettings: nativeCPU),
+        .target(name: "FuRANN", dependencies: ["FuRATensor"], swiftSettings: nativeCPU),
+        .target(name: "FuRAModels", dependencies: ["FuRANN", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
+        .target(name: "FuRA", dependencies: ["FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
+        .target(name: "FuRATrain", dependencies: ["FuRA", "FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
+        .target(name: "FuRAEval", dependencies: ["FuRATrain", "FuRA", "FuRAModels", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
+        .executableTarget(
+            name: "fura",
+            dependencies: [
+                "FuRAEval", "FuRATrain", "FuRA", "FuRAModels", "FuRAFormats", "FuRATensor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: nativeCPU),
+        .executableTarget(
+            name: "fura-bench",
+            dependencies: ["FuRAEval", "FuRATrain", "FuRA", "FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor", "CBLAS"],
+            swiftSettings: nativeCPU),
+        .target(name: "FuRATestSupport", dependencies: ["FuRATensor"], swiftSettings: nativeCPU),
+        .testTarget(
+            name: "FuRATests",
+            dependencies: ["FuRAEval", "FuRATrain", "FuRA", "FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor", "FuRATestSupport"],
+            swiftSettings: nativeCPU),
+    ],
+    // Swift 5 mode: the numeric rooms share raw buffers across `concurrentPerform` workers by design.
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,2 @@
+/// The version of FuRA-Swift.
+public let furaVersion = "0.1.0"

@@ -1,0 +1,12 @@
+import ArgumentParser
+import FuRATensor
+
+@main
+struct Fura: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fura",
+        abstract: "Full-rank adaptation (FuRA) of language models through a lossless block tensor-train factorization.",
+        version: furaVersion,
+        subcommands: []
+    )
+}
