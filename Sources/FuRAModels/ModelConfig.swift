@@ -1,0 +1,173 @@
+import Foundation
+import FuRANN
+import FuRATensor
+
+/// The hyperparameters of a Llama-family causal LM, with the key names of HF `config.json`.
+///
+/// Covers Llama 2/3 (with `rope_scaling` of type `llama3`), SmolLM2, Mistral, Qwen2/2.5 (q/k/v
+/// biases) and Qwen3 (per-head q/k RMSNorm). Unknown keys in a file are ignored, as transformers does.
+public struct ModelConfig: Codable, Equatable, Sendable {
+    public var modelType: String
+    public var hiddenSize: Int
+    public var intermediateSize: Int
+    public var numHiddenLayers: Int
+    public var numAttentionHeads: Int
+    public var numKeyValueHeads: Int
+    /// Explicit head dimension (Qwen3); nil means hidden_size / num_attention_heads.
+    public var headDimOverride: Int?
+    public var vocabSize: Int
+    public var rmsNormEps: Double
+    public var ropeTheta: Double
+    public var ropeScaling: RopeScaling?
+    public var maxPositionEmbeddings: Int
+    public var tieWordEmbeddings: Bool
+    /// Whether q/k/v projections have biases (Qwen2 style).
+    public var attentionBias: Bool
+    /// Whether the MLP projections have biases.
+    public var mlpBias: Bool
+    /// Whether q and k get a per-head RMSNorm before RoPE (Qwen3 style).
+    public var qkNorm: Bool
+    public var bosTokenId: Int?
+    public var eosTokenId: Int?
+
+    /// Llama 3 style frequency scaling of RoPE.
+    public struct RopeScaling: Codable, Equatable, Sendable {
+        public var ropeType: String
+        public var factor: Double
+        public var lowFreqFactor: Double?
+        public var highFreqFactor: Double?
+        public var originalMaxPositionEmbeddings: Int?
+
+        public init(ropeType: String, factor: Double, lowFreqFactor: Double? = nil, highFreqFactor: Double? = nil,
+                    originalMaxPositionEmbeddings: Int? = nil) {
+            self.ropeType = ropeType; self.factor = factor; self.lowFreqFactor = lowFreqFactor
+            self.highFreqFactor = highFreqFactor; self.originalMaxPositionEmbeddings = originalMaxPositionEmbeddings
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case ropeType = "rope_type", type, factor
+            case lowFreqFactor = "low_freq_factor", highFreqFactor = "high_freq_factor"
+            case originalMaxPositionEmbeddings = "original_max_position_embeddings"
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            ropeType = try c.decodeIfPresent(String.self, forKey: .ropeType) ?? c.decodeIfPresent(String.self, forKey: .type) ?? "default"
+            factor = try c.decodeIfPresent(Double.self, forKey: .factor) ?? 1
+            lowFreqFactor = try c.decodeIfPresent(Double.self, forKey: .lowFreqFactor)
+            highFreqFactor = try c.decodeIfPresent(Double.self, forKey: .highFreqFactor)
+            originalMaxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .originalMaxPositionEmbeddings)
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(ropeType, forKey: .ropeType)
+            try c.encode(factor, forKey: .factor)
+            try c.encodeIfPresent(lowFreqFactor, forKey: .lowFreqFactor)
+            try c.encodeIfPresent(highFreqFactor, forKey: .highFreqFactor)
+            try c.encodeIfPresent(originalMaxPositionEmbeddings, forKey: .originalMaxPositionEmbeddings)
+        }
+    }
+
+    public init(
+        modelType: String = "llama", hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int,
+        numAttentionHeads: Int, numKeyValueHeads: Int? = nil, headDim: Int? = nil, vocabSize: Int,
+        rmsNormEps: Double = 1e-5, ropeTheta: Double = 10000, ropeScaling: RopeScaling? = nil,
+        maxPositionEmbeddings: Int = 2048, tieWordEmbeddings: Bool = false, attentionBias: Bool = false,
+        mlpBias: Bool = false, qkNorm: Bool = false, bosTokenId: Int? = nil, eosTokenId: Int? = nil
+    ) {
+        self.modelType = modelType; self.hiddenSize = hiddenSize; self.intermediateSize = intermediateSize
+        self.numHiddenLayers = numHiddenLayers; self.numAttentionHeads = numAttentionHeads
+        self.numKeyValueHeads = numKeyValueHeads ?? numAttentionHeads; self.headDimOverride = headDim
+        self.vocabSize = vocabSize; self.rmsNormEps = rmsNormEps; self.ropeTheta = ropeTheta
+        self.ropeScaling = ropeScaling; self.maxPositionEmbeddings = maxPositionEmbeddings
+        self.tieWordEmbeddings = tieWordEmbeddings; self.attentionBias = attentionBias; self.mlpBias = mlpBias
+        self.qkNorm = qkNorm; self.bosTokenId = bosTokenId; self.eosTokenId = eosTokenId
+    }
+
+    /// The per-head dimension.
+    public var headDim: Int { headDimOverride ?? hiddenSize / max(1, numAttentionHeads) }
+
+    /// The attention head shape for head-aware factorizations.
+    public var headShape: HeadShape { HeadShape(numHeads: numAttentionHeads, numKeyValueHeads: numKeyValueHeads, headDim: headDim) }
+
+    enum CodingKeys: String, CodingKey {
+        case modelType = "model_type", hiddenSize = "hidden_size", intermediateSize = "intermediate_size"
+        case numHiddenLayers = "num_hidden_layers", numAttentionHeads = "num_attention_heads"
+        case numKeyValueHeads = "num_key_value_heads", headDimOverride = "head_dim", vocabSize = "vocab_size"
+        case rmsNormEps = "rms_norm_eps", ropeTheta = "rope_theta", ropeScaling = "rope_scaling"
+        case maxPositionEmbeddings = "max_position_embeddings", tieWordEmbeddings = "tie_word_embeddings"
+        case attentionBias = "attention_bias", mlpBias = "mlp_bias", qkNorm = "qk_norm"
+        case bosTokenId = "bos_token_id", eosTokenId = "eos_token_id"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        modelType = try c.decodeIfPresent(String.self, forKey: .modelType) ?? "llama"
+        hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
+        intermediateSize = try c.decode(Int.self, forKey: .intermediateSize)
+        numHiddenLayers = try c.decode(Int.self, forKey: .numHiddenLayers)
+        numAttentionHeads = try c.decode(Int.self, forKey: .numAttentionHeads)
+        numKeyValueHeads = try c.decodeIfPresent(Int.self, forKey: .numKeyValueHeads) ?? numAttentionHeads
+        headDimOverride = try c.decodeIfPresent(Int.self, forKey: .headDimOverride)
+        vocabSize = try c.decode(Int.self, forKey: .vocabSize)
+        rmsNormEps = try c.decodeIfPresent(Double.self, forKey: .rmsNormEps) ?? 1e-6
+        ropeTheta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? 10000
+        ropeScaling = try? c.decodeIfPresent(RopeScaling.self, forKey: .ropeScaling)
+        maxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings) ?? 2048
+        tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? false
+        // Qwen2 has q/k/v biases without saying so in config.json.
+        attentionBias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? (modelType == "qwen2")
+        mlpBias = try c.decodeIfPresent(Bool.self, forKey: .mlpBias) ?? false
+        qkNorm = try c.decodeIfPresent(Bool.self, forKey: .qkNorm) ?? (modelType == "qwen3")
+        bosTokenId = try? c.decodeIfPresent(Int.self, forKey: .bosTokenId)
+        eosTokenId = try? c.decodeIfPresent(Int.self, forKey: .eosTokenId)
+    }
+
+    /// Reads and validates `config.json`.
+    public static func load(contentsOf url: URL) throws -> ModelConfig {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ModelConfigError.unreadable(path: url.path, reason: error.localizedDescription)
+        }
+        let config: ModelConfig
+        do { config = try JSONDecoder().decode(ModelConfig.self, from: data) } catch {
+            throw ModelConfigError.malformed(path: url.path, reason: "\(error)")
+        }
+        try config.validate(source: url.path)
+        return config
+    }
+
+    /// Checks that the numbers describe a buildable model.
+    public func validate(source: String = "config") throws {
+        func require(_ ok: Bool, _ field: String, _ value: Any, _ reason: String) throws {
+            if !ok { throw ModelConfigError.invalid(path: source, field: field, value: "\(value)", reason: reason) }
+        }
+        try require(hiddenSize > 0, "hidden_size", hiddenSize, "must be positive")
+        try require(intermediateSize > 0, "intermediate_size", intermediateSize, "must be positive")
+        try require(numHiddenLayers > 0, "num_hidden_layers", numHiddenLayers, "must be positive")
+        try require(numAttentionHeads > 0, "num_attention_heads", numAttentionHeads, "must be positive")
+        try require(numKeyValueHeads > 0 && numAttentionHeads % numKeyValueHeads == 0, "num_key_value_heads",
+                    numKeyValueHeads, "must divide num_attention_heads (\(numAttentionHeads))")
+        try require(headDimOverride != nil || hiddenSize % numAttentionHeads == 0, "hidden_size", hiddenSize,
+                    "must be a multiple of num_attention_heads (\(numAttentionHeads)) when head_dim is not given")
+        try require(headDim % 2 == 0, "head_dim", headDim, "must be even for rotary embeddings")
+        try require(vocabSize > 0, "vocab_size", vocabSize, "must be positive")
+        try require(rmsNormEps > 0, "rms_norm_eps", rmsNormEps, "must be positive")
+    }
+}
+
+/// Errors reading or validating a model configuration.
+public enum ModelConfigError: Error, CustomStringConvertible, Equatable {
+    case unreadable(path: String, reason: String)
+    case malformed(path: String, reason: String)
+    case invalid(path: String, field: String, value: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .unreadable(path, reason): return "\(path): cannot read the model config: \(reason)"
+        case let .malformed(path, reason): return "\(path): not a valid HF config.json: \(reason)"
+        case let .invalid(path, field, value, reason): return "\(path): \(field) = \(value) \(reason)"
+        }
+    }
+}
