@@ -10,7 +10,9 @@ public struct LoadedModel {
     public var sourcePath: String
     /// Wall time of the load (parse, dequantize, build).
     public var loadSeconds: Double
-    /// The GGUF file when the model came from one (metadata, tensor list, tokenizer data).
+    /// The tokenizer shipped with the model (GGUF `tokenizer.ggml.*` or `tokenizer.json`), nil when none.
+    public var tokenizer: Tokenizer?
+    /// The GGUF file when the model came from one (metadata, tensor list).
     public var gguf: GGUFFile?
 }
 
@@ -29,7 +31,9 @@ public enum ModelLoader {
         } else {
             let file = try GGUFFile(path: path)
             let config = try GGUFWeightMap.config(of: file)
-            loaded = LoadedModel(model: try GGUFWeightMap.model(from: file, config: config), config: config, sourcePath: path, loadSeconds: 0, gguf: file)
+            let tokenizer = file.metadata["tokenizer.ggml.model"] == nil ? nil : try Tokenizer(ggufMetadata: file.metadata, source: path)
+            loaded = LoadedModel(model: try GGUFWeightMap.model(from: file, config: config), config: config, sourcePath: path,
+                                 loadSeconds: 0, tokenizer: tokenizer, gguf: file)
         }
         loaded.loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return loaded
