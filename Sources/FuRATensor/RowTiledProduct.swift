@@ -52,9 +52,9 @@ public struct RowTiledMatrix {
             y = Tensor.zeros([n, rows])
         }
         let o = rows
-        try x.withUnsafeBufferPointer { px in
-            try y.withUnsafeMutableBufferPointer { py in
-                try forEachTile { r0, r1, tile in
+        x.withUnsafeBufferPointer { px in
+            y.withUnsafeMutableBufferPointer { py in
+                forEachTile { r0, r1, tile in
                     // SAFETY: x is N×I, tile is (r1−r0)×I, y's columns r0..<r1 are an N×(r1−r0) view with stride O.
                     BLAS.gemm(transposeA: false, transposeB: true, m: n, n: r1 - r0, k: i, alpha: alpha,
                               a: px.baseAddress!, lda: i, b: tile, ldb: i,
@@ -74,9 +74,9 @@ public struct RowTiledMatrix {
         }
         let i = columns
         var first = !accumulate
-        try dY.withUnsafeBufferPointer { pg in
-            try dX.withUnsafeMutableBufferPointer { pd in
-                try forEachTile { r0, r1, tile in
+        dY.withUnsafeBufferPointer { pg in
+            dX.withUnsafeMutableBufferPointer { pd in
+                forEachTile { r0, r1, tile in
                     // SAFETY: dY's columns r0..<r1 are N×(r1−r0) with stride O; tile is (r1−r0)×I; dX is N×I.
                     BLAS.gemm(transposeA: false, transposeB: false, m: n, n: i, k: r1 - r0, alpha: alpha,
                               a: pg.baseAddress! + r0, lda: o, b: tile, ldb: i,
