@@ -50,6 +50,8 @@ public struct RowTiledMatrix {
         if y.shape != [n, rows] {
             guard !accumulate else { throw TensorError.shapeMismatch(operation: "RowTiledMatrix x·Wᵀ (accumulate)", lhs: [n, rows], rhs: y.shape) }
             y = Tensor.zeros([n, rows])
+        } else if !accumulate && columns == 0 {
+            y.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }  // no tile runs: x·Wᵀ is zero
         }
         let o = rows
         x.withUnsafeBufferPointer { px in
@@ -71,6 +73,8 @@ public struct RowTiledMatrix {
         if dX.shape != [n, columns] {
             guard !accumulate else { throw TensorError.shapeMismatch(operation: "RowTiledMatrix dY·W (accumulate)", lhs: [n, columns], rhs: dX.shape) }
             dX = Tensor.zeros([n, columns])
+        } else if !accumulate && rows == 0 {
+            dX.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }  // no tile runs: dY·W is zero
         }
         let i = columns
         var first = !accumulate
