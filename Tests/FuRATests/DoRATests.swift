@@ -100,6 +100,13 @@ private let o = 10, i = 18, r = 3
             }
         }
         #expect(cached.stepCounter == 4)
+        // A resumed layer restores the counter and the cache and continues identically.
+        let resumed = try Self.layer(format: .float32, cacheSteps: 4)
+        try resumed.loraB.value.add(update)
+        resumed.stepCounter = cached.stepCounter
+        try resumed.restoreNormCache(cached.normCache)
+        #expect(try resumed.forward(x, keepForBackward: true) == cached.forward(x, keepForBackward: true))
+        #expect(throws: LayerError.self) { try resumed.restoreNormCache(Tensor.zeros([o + 1])) }
     }
 
     @Test(arguments: [(FrozenWeightFormat.float32, DoRAFormula.peft), (.nf4DoubleQuant, .peft), (.float32, .qdoraFast)])
