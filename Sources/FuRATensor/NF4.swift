@@ -151,7 +151,7 @@ public struct NF4Tensor: Equatable, Sendable {
     /// Number of elements.
     public var count: Int { shape.reduce(1, *) }
 
-    /// Builds a tensor from stored parts, checking every count (for loading files).
+    /// Wraps parts we produced ourselves (unchecked; use `validated` for parts read from a file).
     public init(shape: [Int], packed: [UInt8], scales: NF4Scales) {
         self.shape = shape
         self.packed = packed
