@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 import FuRAModels
 @testable import FuRAEval
 
@@ -142,5 +143,57 @@ struct ForcedGenerator: TextGenerator {
         let table = summary.table(label: "base")
         #expect(table == "      BoolQ  PIQA   Avg\nbase   75.0  50.0  62.5")
         #expect(EvalSummary.percent(0.8785) == "87.9")
+    }
+}
+
+/// One token per Unicode scalar, id = scalar value modulo a small vocabulary.
+struct ModuloTokenizer: EvalTokenizer {
+    var vocabulary: Int
+    func encode(_ text: String) throws -> [Int] { text.unicodeScalars.map { Int($0.value) % vocabulary } }
+}
+
+@Suite struct EvalModelScorerTests {
+    static let config = ModelConfig(hiddenSize: 16, intermediateSize: 24, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2,
+                                    vocabSize: 23, rmsNormEps: 1e-5, ropeTheta: 100, maxPositionEmbeddings: 256,
+                                    tieWordEmbeddings: true, attentionBias: false, qkNorm: false)
+
+    /// Summed log-softmax of the continuation tokens, from the model's full logits in Double.
+    static func referenceScore(_ model: CausalLM, context: [Int], continuation: [Int]) throws -> Double {
+        let tokens = context + continuation
+        let logits = try model.logits(for: [tokens], allPositions: true)
+        let v = config.vocabSize
+        var sum = 0.0
+        for t in (context.count - 1)..<(tokens.count - 1) {
+            let row = (0..<v).map { Double(logits.storage[t * v + $0]) }
+            let m = row.max() ?? 0
+            let logZ = m + log(row.reduce(0) { $0 + exp($1 - m) })
+            sum += row[tokens[t + 1]] - logZ
+        }
+        return sum
+    }
+
+    @Test func causalLMScoresMatchFullLogitsForEveryBatchSize() throws {
+        let model = try CausalLM.random(config: Self.config, seed: 11)
+        let tokenizer = ModuloTokenizer(vocabulary: Self.config.vocabSize)
+        let prompt = { (q: String) in "Q: " + q + "\nA: " }
+        let examples = ["is it?", "why not, ever?", "ok"].enumerated().map {
+            EvalExample(index: $0, instruction: $1, gold: $0 == 1 ? "false" : "true", choices: ["true", "false"])
+        }
+        var scoresBySize: [[[Double]]] = []
+        for batchSize in [1, 2, 6] {
+            let evaluator = LogLikelihoodEvaluator(batchSize: batchSize, padId: 0, prompt: prompt)
+            let records = try evaluator.evaluate(task: .boolq, examples: examples, tokenizer: tokenizer, scorer: ModelScorer(model: model))
+            scoresBySize.append(try records.map { try #require($0.scores) })
+        }
+        for (e, example) in examples.enumerated() {
+            let context = try tokenizer.encode(prompt(example.instruction))
+            for (c, word) in example.choices.enumerated() {
+                let continuation = try tokenizer.encode(EvalTask.target(answer: word))
+                let expected = try Self.referenceScore(model, context: context, continuation: continuation)
+                for scores in scoresBySize {
+                    #expect(abs(scores[e][c] - expected) < 1e-4 * max(1, abs(expected)), "example \(e) choice \(c)")
+                }
+            }
+        }
     }
 }
