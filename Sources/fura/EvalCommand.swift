@@ -57,6 +57,9 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Threads for BLAS and attention (default: all cores).")
     var threads: Int?
 
+    @Flag(help: "Log-likelihood: run every (question, candidate) sequence in full, in --batch-size batches, instead of running each prompt once and reusing its keys and values.")
+    var noPrefixCache = false
+
     func run() throws {
         guard let evalProtocol = EvalProtocol(rawValue: evalProtocol.lowercased()) else {
             throw EvalCommandError.badOption("--protocol", evalProtocol, "generate or loglikelihood")
@@ -89,7 +92,7 @@ struct EvalCommand: ParsableCommand {
             if evalProtocol == .generate { throw EvalCommandError.generationUnavailable }
             if let adapter { throw EvalCommandError.adapterUnavailable(adapter) }
             Threading.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
-            backends = try Self.loadBackends(model: model)
+            backends = try Self.loadBackends(model: model, prefixCache: !noPrefixCache)
         }
 
         let isTerminal = isatty(STDERR_FILENO) != 0
@@ -108,13 +111,14 @@ struct EvalCommand: ParsableCommand {
     }
 
     /// The tokenizer and scorer of a model (no generator: beam search is not in this build yet).
-    static func loadBackends(model: String) throws -> EvalBackends {
+    static func loadBackends(model: String, prefixCache: Bool) throws -> EvalBackends {
         let loaded = try ModelLoader.load(path: model)
         guard let tokenizer = loaded.tokenizer else {
             throw ModelError.unsupported(source: model, what: "evaluation", reason: "the model has no tokenizer")
         }
+        let padId = tokenizer.padId ?? tokenizer.eosId ?? 0
         return EvalBackends(tokenizer: TokenizerEncoder(tokenizer: tokenizer), scorer: ModelScorer(model: loaded.model),
-                            padId: tokenizer.padId ?? tokenizer.eosId ?? 0)
+                            prefixScorer: prefixCache ? CachedModelScorer(model: loaded.model, padId: padId) : nil, padId: padId)
     }
 
     /// Completions saved as a JSON array of strings or of objects with "output", or as JSON lines of such objects.

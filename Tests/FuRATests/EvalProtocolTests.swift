@@ -172,19 +172,22 @@ struct ModuloTokenizer: EvalTokenizer {
         return sum
     }
 
-    @Test func causalLMScoresMatchFullLogitsForEveryBatchSize() throws {
+    @Test func causalLMScoresMatchFullLogitsForEveryBatchSizeAndWithPrefixCache() throws {
         let model = try CausalLM.random(config: Self.config, seed: 11)
         let tokenizer = ModuloTokenizer(vocabulary: Self.config.vocabSize)
         let prompt = { (q: String) in "Q: " + q + "\nA: " }
         let examples = ["is it?", "why not, ever?", "ok"].enumerated().map {
             EvalExample(index: $0, instruction: $1, gold: $0 == 1 ? "false" : "true", choices: ["true", "false"])
-        }
+        } + [EvalExample(index: 3, instruction: "pick", gold: "answer2", choices: ["answer1", "answer2", "answer3"])]
         var scoresBySize: [[[Double]]] = []
         for batchSize in [1, 2, 6] {
             let evaluator = LogLikelihoodEvaluator(batchSize: batchSize, padId: 0, prompt: prompt)
             let records = try evaluator.evaluate(task: .boolq, examples: examples, tokenizer: tokenizer, scorer: ModelScorer(model: model))
             scoresBySize.append(try records.map { try #require($0.scores) })
         }
+        let cached = try LogLikelihoodEvaluator(prompt: prompt)
+            .evaluate(task: .boolq, examples: examples, tokenizer: tokenizer, prefixScorer: CachedModelScorer(model: model, padId: 3))
+        scoresBySize.append(try cached.map { try #require($0.scores) })
         for (e, example) in examples.enumerated() {
             let context = try tokenizer.encode(prompt(example.instruction))
             for (c, word) in example.choices.enumerated() {
