@@ -200,3 +200,35 @@ struct ModuloTokenizer: EvalTokenizer {
         }
     }
 }
+
+@Suite struct EvalRunnerTests {
+    static func suite(_ task: EvalTask, _ n: Int) -> EvalSuite {
+        EvalSuite(task: task, examples: (0..<n).map { EvalExample(index: $0, instruction: "q\($0)", gold: $0 % 2 == 0 ? "true" : "false", choices: ["true", "false"]) })
+    }
+
+    @Test func runsSuitesWithLimitAndReplayedCompletions() throws {
+        let runner = EvalRunner(evalProtocol: .generate, limit: 3, batchSize: 2)
+        // boolq: 3 questions (limit), golds true,false,true; piqa-like second suite graded as boolq too.
+        let replay = ReplayGenerator(completions: ["true", "true", "true", "false", "false", "false"])
+        let (summary, records) = try runner.run(suites: [Self.suite(.boolq, 5), Self.suite(.boolq, 4)], backends: EvalBackends(generator: replay))
+        #expect(records.count == 6)
+        #expect(summary.tasks.map(\.n) == [3, 3])
+        #expect(summary.tasks.map(\.correct) == [2, 1])
+        #expect(abs(summary.average - 0.5) < 1e-12)
+    }
+
+    @Test func refusesWhatTheProtocolCannotRun() {
+        #expect(throws: EvalRunError.notMultipleChoice(task: "gsm8k")) {
+            try EvalRunner(evalProtocol: .loglikelihood).run(suites: [Self.suite(.gsm8k, 1)],
+                                                             backends: EvalBackends(tokenizer: ScalarTokenizer(), scorer: ForcedScorer(totals: [])))
+        }
+        #expect(throws: EvalRunError.self) { try EvalRunner(evalProtocol: .generate).run(suites: [Self.suite(.boolq, 1)], backends: EvalBackends()) }
+        #expect(throws: EvalRunError.self) { try EvalRunner(evalProtocol: .loglikelihood).run(suites: [Self.suite(.boolq, 1)], backends: EvalBackends()) }
+        #expect(throws: EvalRunError.self) {
+            try EvalRunner(evalProtocol: .generate, limit: 0).run(suites: [Self.suite(.boolq, 1)], backends: EvalBackends(generator: ReplayGenerator(completions: [])))
+        }
+        #expect(throws: EvalRunError.generatorCount(expected: 1, actual: 0)) {
+            try EvalRunner(evalProtocol: .generate).run(suites: [Self.suite(.boolq, 1)], backends: EvalBackends(generator: ReplayGenerator(completions: [])))
+        }
+    }
+}
