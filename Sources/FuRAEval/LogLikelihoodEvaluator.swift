@@ -97,13 +97,16 @@ public struct LogLikelihoodEvaluator {
     }
 
     /// The tokens of `candidate` after `context`: the tail of `encode(prompt + candidate)` when it starts
-    /// with the prompt's tokens (lm-evaluation-harness), else `encode(candidate)` on its own.
+    /// with the prompt's tokens (lm-evaluation-harness), else `encode(candidate)` on its own without the
+    /// tokens the tokenizer puts before any text (a BOS, i.e. `encode("")`).
     static func continuationTokens(context: [Int], prompt: String, candidate: String, tokenizer: some EvalTokenizer) throws -> [Int] {
         let whole = try tokenizer.encode(prompt + candidate)
         if whole.count > context.count && Array(whole.prefix(context.count)) == context {
             return Array(whole.dropFirst(context.count))
         }
-        return try tokenizer.encode(candidate)
+        let lead = try tokenizer.encode("")
+        let alone = try tokenizer.encode(candidate)
+        return !lead.isEmpty && alone.starts(with: lead) ? Array(alone.dropFirst(lead.count)) : alone
     }
 
     /// Summed continuation log-probabilities of each request, from one call of the scorer.

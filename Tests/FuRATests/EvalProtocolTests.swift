@@ -74,6 +74,27 @@ struct ForcedGenerator: TextGenerator {
         }
     }
 
+    /// Adds BOS (id 1) and merges ":" + "t" into one token (id 2), so "Q:" + "the…" does not start
+    /// with the tokens of "Q:".
+    struct MergingTokenizer: EvalTokenizer {
+        func encode(_ text: String) throws -> [Int] {
+            var ids = [1]
+            for s in text.unicodeScalars {
+                if s == "t", ids.last == Int(UInt32(":")) { ids[ids.count - 1] = 2 } else { ids.append(Int(s.value)) }
+            }
+            return ids
+        }
+    }
+
+    @Test func continuationTokensSurviveMergesAcrossTheBoundary() throws {
+        let tokenizer = MergingTokenizer()
+        let context = try tokenizer.encode("Q:")
+        let merged = try LogLikelihoodEvaluator.continuationTokens(context: context, prompt: "Q:", candidate: "the", tokenizer: tokenizer)
+        #expect(merged == "the".unicodeScalars.map { Int($0.value) })       // BOS of encode("the") dropped
+        let plain = try LogLikelihoodEvaluator.continuationTokens(context: try tokenizer.encode("Q: "), prompt: "Q: ", candidate: "the", tokenizer: tokenizer)
+        #expect(plain == "the".unicodeScalars.map { Int($0.value) })
+    }
+
     @Test func logLikelihoodRefusesMathAndBadScorers() throws {
         #expect(throws: EvalRunError.notMultipleChoice(task: "gsm8k")) {
             try LogLikelihoodEvaluator().evaluate(task: .gsm8k, examples: [], tokenizer: ScalarTokenizer(), scorer: ForcedScorer(totals: []))
