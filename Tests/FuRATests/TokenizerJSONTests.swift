@@ -1,0 +1,43 @@
+import Foundation
+import Testing
+import FuRAFormats
+
+/// The JSON reader used for large tokenizer.json files.
+@Suite struct TokenizerJSONTests {
+    @Test func parsesEveryValueKindAndEscape() throws {
+        let text = #" {"a": [1, -2.5e3, true, false, null], "s": "q\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00x", "e": {}, "l": [], "k": 12345678901234567890} "#
+        let value = try JSONValue.parse(Array(text.utf8))
+        #expect(value["a"] == .array([.number(1), .number(-2500), .bool(true), .bool(false), .null]))
+        #expect(value["s"]?.string == "q\"\\/\u{8}\u{c}\n\r\té😀x")
+        #expect(value["e"] == .object([]) && value["l"] == .array([]))
+        #expect(value["k"]?.int == nil && value["a"]?.array?.first?.int == 1)
+        // Same strings as Foundation's parser on a tokenizer-like object.
+        let vocab = ["Ġthe": 1, "Ċ": 2, "é": 3, "\"": 4, "\\": 5, "<|im_start|>": 6]
+        let data = try JSONSerialization.data(withJSONObject: ["vocab": vocab])
+        let parsed = try #require(try JSONValue.parse(Array(data))["vocab"]?.members)
+        #expect(Dictionary(uniqueKeysWithValues: parsed.map { ($0.key, $0.value.int ?? -1) }) == vocab)
+    }
+
+    @Test func rejectsMalformedInputWithAnOffset() {
+        for bad in ["", "{", "[1,", #"{"a" 1}"#, #""abc"#, "tru", "[1] x", #""\q""#, #""\u12""#, "-", String(repeating: "[", count: 200)] {
+            #expect(throws: JSONParseError.self, "\(bad)") { try JSONValue.parse(Array(bad.utf8)) }
+        }
+    }
+
+    @Test func tokenizerJSONErrorsAreTyped() throws {
+        let dir = try FormatFixtures.temporaryDirectory("tok-json")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func load(_ json: String) throws -> Tokenizer {
+            try Data(json.utf8).write(to: URL(fileURLWithPath: dir + "/tokenizer.json"))
+            return try Tokenizer(tokenizerJSON: dir + "/tokenizer.json")
+        }
+        #expect(throws: TokenizerError.self) { try load("{not json") }
+        #expect(throws: TokenizerError.missingField(source: dir + "/tokenizer.json", field: "model")) { try load("{}") }
+        #expect(throws: TokenizerError.self) { try load(#"{"model": {"type": "Unigram", "vocab": []}}"#) }
+        #expect(throws: TokenizerError.self) { try load(#"{"model": {"type": "BPE", "vocab": {"a": -1}}, "pre_tokenizer": {"type": "ByteLevel"}}"#) }
+        #expect(throws: TokenizerError.self) { try load(#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [7]}, "pre_tokenizer": {"type": "ByteLevel"}}"#) }
+        #expect(throws: TokenizerError.self) { try load(#"{"model": {"type": "BPE", "vocab": {"a": 0}}, "pre_tokenizer": {"type": "Metaspace"}}"#) }
+        let ok = try load(#"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": [["a", "b"]]}, "pre_tokenizer": {"type": "ByteLevel"}}"#)
+        #expect(ok.encode("abab") == [2, 2] && ok.id(for: "ab") == 2)
+    }
+}
