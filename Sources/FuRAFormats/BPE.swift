@@ -17,6 +17,8 @@ struct ByteKey: Hashable {
 final class BytePairEncoder: @unchecked Sendable {
     /// Token id of each byte's byte-level scalar (or its `<0xXX>` byte-fallback token, or unk); -1 if none.
     let byteIds: [Int32]
+    /// Byte-fallback tokens (`<0xXX>`) the encoder emits for bytes without a byte-level token, and their byte.
+    let byteFallbackIds: [Int: UInt8]
     /// (left id << 32 | right id) → (rank, merged id).
     let merges: [UInt64: (rank: Int32, id: Int32)]
     /// Emit a word that is itself a vocabulary token without merging (HF `ignore_merges`, Llama-3).
@@ -45,11 +47,16 @@ final class BytePairEncoder: @unchecked Sendable {
     init(vocabulary: TokenTable, merges rules: Merges, ignoreMerges: Bool, unknownId: Int?) {
         self.vocabulary = vocabulary
         self.ignoreMerges = ignoreMerges
+        var fallback: [Int: UInt8] = [:]
         byteIds = (0..<256).map { b in
             if let id = vocabulary.find(Self.byteLevelUTF8[b]) { return Int32(id) }
-            if let id = vocabulary.find(String(format: "<0x%02X>", b)) { return Int32(id) }
+            if let id = vocabulary.find(String(format: "<0x%02X>", b)) {
+                fallback[id] = UInt8(b)
+                return Int32(id)
+            }
             return Int32(unknownId ?? -1)
         }
+        byteFallbackIds = fallback
         var table: [UInt64: (rank: Int32, id: Int32)] = [:]
         table.reserveCapacity(rules.count)
         func add(_ rank: Int, _ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) {

@@ -155,9 +155,8 @@ public final class Tokenizer: @unchecked Sendable {
         guard id >= 0 && id < tokens.count else { return [] }
         let token = tokens[id]
         if addedTokenIds.contains(id) { return Array(token.utf8) }
-        if let b = ByteLevel.decode(token) { return b }
-        if token.utf8.count == 6, token.hasPrefix("<0x"), token.hasSuffix(">"), let b = UInt8(token.dropFirst(3).prefix(2), radix: 16) { return [b] }
-        return Array(token.utf8)
+        if let b = encoder.byteFallbackIds[id] { return [b] }
+        return ByteLevel.decode(token) ?? Array(token.utf8)
     }
 
     /// The text of `ids` (invalid UTF-8 becomes U+FFFD); special tokens are dropped when `skipSpecial`.

@@ -40,4 +40,18 @@ import FuRAFormats
         let ok = try load(#"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": [["a", "b"]]}, "pre_tokenizer": {"type": "ByteLevel"}}"#)
         #expect(ok.encode("abab") == [2, 2] && ok.id(for: "ab") == 2)
     }
+
+    @Test func byteFallbackTokensEncodeAndDecodeMissingBytes() throws {
+        // A vocabulary with ASCII byte-level tokens only, plus <0xC3> and <0xA9> for the bytes of "é".
+        var tokens = (33...126).map { String(UnicodeScalar(UInt8($0))) }
+        tokens += ["<0xC3>", "<0xA9>", "ab"]
+        let tokenizer = try Tokenizer(ggufMetadata: [
+            "tokenizer.ggml.model": .string("gpt2"), "tokenizer.ggml.tokens": .array(tokens.map { .string($0) }),
+            "tokenizer.ggml.merges": .array([.string("a b")]),
+        ])
+        let ids = tokenizer.encode("abé")
+        #expect(ids == [tokens.count - 1, tokens.count - 3, tokens.count - 2])
+        #expect(tokenizer.decode(ids) == "abé")
+        #expect(tokenizer.decode([tokens.firstIndex(of: "<")!, tokens.firstIndex(of: "0")!]) == "<0")
+    }
 }
