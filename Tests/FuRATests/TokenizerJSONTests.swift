@@ -54,4 +54,23 @@ import FuRAFormats
         #expect(tokenizer.decode(ids) == "abé")
         #expect(tokenizer.decode([tokens.firstIndex(of: "<")!, tokens.firstIndex(of: "0")!]) == "<0")
     }
+
+    @Test func modelDirectoryReadsTokenizerConfig() throws {
+        let fixture = try FormatFixtures.json("tokenizer_tiny_gpt2.json")
+        let templates = try #require(try FormatFixtures.json("chat_templates.json")["templates"] as? [String: String])
+        let dir = try FormatFixtures.temporaryDirectory("tok-dir")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try JSONSerialization.data(withJSONObject: try #require(fixture["tokenizer"])).write(to: URL(fileURLWithPath: dir + "/tokenizer.json"))
+        let config: [String: Any] = ["bos_token": "<|im_start|>", "eos_token": ["content": "<|im_end|>", "lstrip": false],
+                                     "pad_token": "<|endoftext|>", "add_bos_token": true, "chat_template": templates["smollm2"] ?? ""]
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: dir + "/tokenizer_config.json"))
+        let tokenizer = try Tokenizer.load(model: dir)
+        #expect(tokenizer.bosId == tokenizer.id(for: "<|im_start|>") && tokenizer.bosId != nil)
+        #expect(tokenizer.eosId == tokenizer.id(for: "<|im_end|>") && tokenizer.eosId != nil)
+        #expect(tokenizer.padId == tokenizer.id(for: "<|endoftext|>") && tokenizer.padId != nil)
+        #expect(tokenizer.addsBOSByDefault)
+        #expect(tokenizer.chatTemplate?.defaultSystemMessage == "You are a helpful AI assistant named SmolLM, trained by Hugging Face")
+        #expect(tokenizer.specialTokenIds.count == 3)
+        #expect(throws: FileError.self) { try Tokenizer.load(model: dir + "/missing") }
+    }
 }
