@@ -53,26 +53,28 @@ extension Tokenizer {
         let type = model["type"]?.string ?? "BPE"
         guard type == "BPE" else { throw TokenizerError.unsupportedModel(source: path, model: type) }
         guard let vocab = model["vocab"]?.members else { throw TokenizerError.missingField(source: path, field: "model.vocab") }
-        var byId: [Int: String] = [:]
-        byId.reserveCapacity(vocab.count)
+        var ids: [Int] = []
+        ids.reserveCapacity(vocab.count)
         for (token, value) in vocab {
             guard let id = value.int, id >= 0, id < 10_000_000 else {
                 throw TokenizerError.invalidField(source: path, field: "model.vocab", reason: "token '\(token)' has id \(value), expected a non-negative integer")
             }
-            byId[id] = token
+            ids.append(id)
         }
+        var addedEntries: [(id: Int, content: String)] = []
         var added = Set<Int>(), special = Set<Int>()
         for entry in root["added_tokens"]?.array ?? [] {
             guard let id = entry["id"]?.int, id >= 0, id < 10_000_000, let content = entry["content"]?.string else {
                 throw TokenizerError.invalidField(source: path, field: "added_tokens", reason: "an entry lacks an integer 'id' or a string 'content'")
             }
-            byId[id] = content
+            addedEntries.append((id, content))
             added.insert(id)
             if entry["special"]?.bool ?? false { special.insert(id) }
         }
-        let size = (byId.keys.max() ?? -1) + 1
+        let size = max(ids.max() ?? -1, addedEntries.map(\.id).max() ?? -1) + 1
         var tokens = [String](repeating: "", count: size)
-        for (id, token) in byId { tokens[id] = token }
+        for (k, member) in vocab.enumerated() { tokens[ids[k]] = member.key }
+        for (id, content) in addedEntries { tokens[id] = content }
         var lines: [String] = [], pairs: [([UInt8], [UInt8])] = []
         for m in model["merges"]?.array ?? [] {
             if let s = m.string, Self.isMergeLine(s) {
