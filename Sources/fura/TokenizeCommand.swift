@@ -28,7 +28,7 @@ struct TokenizeCommand: ParsableCommand {
         var input = text
         if chat {
             guard let template = tokenizer.chatTemplate else {
-                throw ValidationError("--chat: the model '\(model)' has no chat template FuRA recognizes (known: ChatML, Llama-3)")
+                throw ValidationError("--chat: the model '\(model)' has no chat template FuRA recognizes (known: ChatML — SmolLM2, Qwen2, Qwen2.5 — Llama-3, Llama-3.1/3.2)")
             }
             input = template.render([ChatMessage(role: "user", content: text)], addGenerationPrompt: true)
         }
