@@ -38,26 +38,31 @@ public final class Tokenizer: @unchecked Sendable {
     public var chatTemplate: ChatTemplate?
 
     let encoder: BytePairEncoder
-    let vocabulary: [String: Int]
     /// Added tokens grouped by their first UTF-8 byte, longest first.
     let addedByFirstByte: [UInt8: [(bytes: [UInt8], id: Int)]]
 
-    /// Builds a tokenizer from its parts (ids index `tokens`).
-    public init(tokens: [String], merges: [(String, String)], addedTokenIds: Set<Int>, specialTokenIds: Set<Int>,
-                preTokenizer: PreTokenizer, bosId: Int?, eosId: Int?, padId: Int?, unknownId: Int?,
-                addsBOSByDefault: Bool = false, ignoreMerges: Bool = false, source: String) throws {
-        var vocabulary: [String: Int] = [:]
-        vocabulary.reserveCapacity(tokens.count)
-        for (id, token) in tokens.enumerated() where !addedTokenIds.contains(id) || vocabulary[token] == nil {
-            vocabulary[token] = id
-        }
+    /// Builds a tokenizer from its parts (ids index `tokens`; merges are token pairs in rank order).
+    public convenience init(tokens: [String], merges: [(String, String)], addedTokenIds: Set<Int>, specialTokenIds: Set<Int>,
+                            preTokenizer: PreTokenizer, bosId: Int?, eosId: Int?, padId: Int?, unknownId: Int?,
+                            addsBOSByDefault: Bool = false, ignoreMerges: Bool = false, source: String) throws {
+        try self.init(tokens: tokens, merges: .pairs(merges.map { (Array($0.0.utf8), Array($0.1.utf8)) }), addedTokenIds: addedTokenIds,
+                      specialTokenIds: specialTokenIds, preTokenizer: preTokenizer, bosId: bosId, eosId: eosId, padId: padId,
+                      unknownId: unknownId, addsBOSByDefault: addsBOSByDefault, ignoreMerges: ignoreMerges, source: source)
+    }
+
+    init(tokens: [String], merges: BytePairEncoder.Merges, addedTokenIds: Set<Int>, specialTokenIds: Set<Int>,
+         preTokenizer: PreTokenizer, bosId: Int?, eosId: Int?, padId: Int?, unknownId: Int?,
+         addsBOSByDefault: Bool, ignoreMerges: Bool, source: String) throws {
+        var vocabulary = TokenTable(capacity: tokens.count)
+        for token in tokens { vocabulary.append(token) }
+        for id in tokens.indices where !addedTokenIds.contains(id) { vocabulary.insert(id, replace: true) }
+        for id in addedTokenIds.sorted() where id >= 0 && id < tokens.count { vocabulary.insert(id, replace: false) }
         for (field, id) in [("bos", bosId), ("eos", eosId), ("pad", padId), ("unknown", unknownId)] {
             if let id, id < 0 || id >= tokens.count {
                 throw TokenizerError.invalidField(source: source, field: "\(field) token id", reason: "\(id) is outside the vocabulary of \(tokens.count)")
             }
         }
         self.tokens = tokens
-        self.vocabulary = vocabulary
         self.addedTokenIds = addedTokenIds
         self.specialTokenIds = specialTokenIds
         self.preTokenizer = preTokenizer
@@ -84,8 +89,7 @@ public final class Tokenizer: @unchecked Sendable {
 
     /// The id of a token string (byte-level form, or an added token's text).
     public func id(for token: String) -> Int? {
-        if let id = vocabulary[token] { return id }
-        return addedTokenIds.first { tokens[$0] == token }
+        encoder.vocabulary.find(token)
     }
 
     /// Token ids of `text`: added/special tokens are matched first (leftmost, longest), the rest is
@@ -113,18 +117,30 @@ public final class Tokenizer: @unchecked Sendable {
     /// Pre-tokenizes and encodes text that holds no added token.
     func encodeOrdinary(_ bytes: ArraySlice<UInt8>, into out: inout [Int]) {
         guard !bytes.isEmpty else { return }
-        let text = String(decoding: bytes, as: UTF8.self)
-        let scalars = Array(text.unicodeScalars)
-        var scalarToIndex: [String.Index] = []
-        scalarToIndex.reserveCapacity(scalars.count + 1)
-        var index = text.unicodeScalars.startIndex
-        while index < text.unicodeScalars.endIndex {
-            scalarToIndex.append(index)
-            index = text.unicodeScalars.index(after: index)
+        // Decode the (valid) UTF-8 into scalars, remembering where each scalar starts.
+        var scalars: [Unicode.Scalar] = []
+        var starts: [Int] = []
+        scalars.reserveCapacity(bytes.count)
+        starts.reserveCapacity(bytes.count + 1)
+        var decoder = UTF8()
+        var iterator = bytes.makeIterator()
+        var position = bytes.startIndex
+        loop: while true {
+            switch decoder.decode(&iterator) {
+            case let .scalarValue(s):
+                scalars.append(s)
+                starts.append(position)
+                position += UTF8.width(s)
+            case .emptyInput: break loop
+            case .error:
+                scalars.append("\u{FFFD}")
+                starts.append(position)
+                position += 1
+            }
         }
-        scalarToIndex.append(text.endIndex)
+        starts.append(bytes.endIndex)
         for range in preTokenizer.split(scalars) {
-            out += encoder.encode(word: text[scalarToIndex[range.lowerBound]..<scalarToIndex[range.upperBound]])
+            out += encoder.encode(word: bytes[starts[range.lowerBound]..<starts[range.upperBound]])
         }
     }
 
@@ -139,9 +155,8 @@ public final class Tokenizer: @unchecked Sendable {
         guard id >= 0 && id < tokens.count else { return [] }
         let token = tokens[id]
         if addedTokenIds.contains(id) { return Array(token.utf8) }
-        if let b = ByteLevel.decode(token) { return b }
-        if token.utf8.count == 6, token.hasPrefix("<0x"), token.hasSuffix(">"), let b = UInt8(token.dropFirst(3).prefix(2), radix: 16) { return [b] }
-        return Array(token.utf8)
+        if let b = encoder.byteFallbackIds[id] { return [b] }
+        return ByteLevel.decode(token) ?? Array(token.utf8)
     }
 
     /// The text of `ids` (invalid UTF-8 becomes U+FFFD); special tokens are dropped when `skipSpecial`.
