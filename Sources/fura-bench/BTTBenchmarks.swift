@@ -57,10 +57,18 @@ extension Benchmarks {
                 let denseForward = bestTime(repeats: repeats) { _ = try! dense.forward(x, keepForBackward: false) }
                 let lora = MinimalLoRA(weight: w, rank: 32, rng: &rng)
                 let loraTime = bestTime(repeats: repeats) { lora.forwardBackward(x, g) }
+                // Thread CPU time (1 thread only): unaffected by other processes sharing the cores.
+                var cpu: [String: Double] = [:]
+                if threads == 1 {
+                    let d = bestThreadCPUTime(repeats: repeats) { _ = try! dense.forward(x, keepForBackward: true); _ = try! dense.backward(g) }
+                    let b = bestThreadCPUTime(repeats: repeats) { _ = try! btt.forward(x, keepForBackward: true); _ = try! btt.backward(g) }
+                    let l = bestThreadCPUTime(repeats: repeats) { lora.forwardBackward(x, g) }
+                    cpu = ["cpu_vs_dense": b / d, "cpu_vs_lora32": b / l, "cpu_btt_s": b]
+                }
                 let shape = "\(i)→\(o)"
                 out.append(BenchmarkResult(name: "btt fwd+bwd \(shape) N=\(tokens)", threads: threads, seconds: bttTime,
                                            extra: ["vs_dense": bttTime / denseTime, "vs_lora32": bttTime / loraTime,
-                                                   "fwd_vs_dense": bttForward / denseForward]))
+                                                   "fwd_vs_dense": bttForward / denseForward].merging(cpu) { $1 }))
                 out.append(BenchmarkResult(name: "dense frozen fwd+bwd \(shape)", threads: threads, seconds: denseTime))
                 out.append(BenchmarkResult(name: "lora r32 fwd+bwd \(shape)", threads: threads, seconds: loraTime))
             }
@@ -144,4 +152,21 @@ extension Benchmarks {
         }
         return out
     }
+}
+
+/// Best-of-`repeats` CPU time of the calling thread for `body`, after one warm-up call.
+func bestThreadCPUTime(repeats: Int, _ body: () -> Void) -> Double {
+    func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+    }
+    body()
+    var best = Double.infinity
+    for _ in 0..<repeats {
+        let start = now()
+        body()
+        best = min(best, now() - start)
+    }
+    return best
 }
