@@ -17,8 +17,8 @@ public final class GenerationModel {
     var cosTable: [Float] = []
     var sinTable: [Float] = []
     var tablePositions = 0
-    /// Per block: q, k, v, o, gate, up, down; then one for the LM head.
-    var projections: [[GenerationProjection]]
+    /// Per block: (q, k, v), o, (gate, up), down.
+    var projections: [(qkv: GenerationProjectionGroup, o: GenerationProjection, gateUp: GenerationProjectionGroup, down: GenerationProjection)]
     var head: GenerationProjection
 
     /// Wraps `model`, reading frozen dense weights in `precision` (a bf16 copy is made once here,
@@ -27,7 +27,8 @@ public final class GenerationModel {
         self.model = model
         rope = try model.blocks.first?.rope ?? RotaryEmbedding(headDim: model.config.headDim, theta: model.config.ropeTheta)
         projections = try model.blocks.map { b in
-            try [b.qProj, b.kProj, b.vProj, b.oProj, b.mlp.gate, b.mlp.up, b.mlp.down].map { try GenerationProjection($0, precision: precision) }
+            (try GenerationProjectionGroup([b.qProj, b.kProj, b.vProj], precision: precision), try GenerationProjection(b.oProj, precision: precision),
+             try GenerationProjectionGroup([b.mlp.gate, b.mlp.up], precision: precision), try GenerationProjection(b.mlp.down, precision: precision))
         }
         head = try GenerationProjection(weight: model.lmHead.value, trainable: model.lmHead.trainable, precision: precision)
     }
@@ -94,28 +95,30 @@ public final class GenerationModel {
     }
 
     /// One decoder layer over packed rows x (N, C) → (N, C), writing its keys and values into the cache.
-    func blockForward(_ block: DecoderBlock, _ p: [GenerationProjection], _ x: Tensor,
+    func blockForward(_ block: DecoderBlock, _ p: (qkv: GenerationProjectionGroup, o: GenerationProjection, gateUp: GenerationProjectionGroup, down: GenerationProjection), _ x: Tensor,
                       rows: [(slot: Int, position: Int)], cache: KVCache) throws -> Tensor {
         let (h, g, d) = (block.attention.heads, block.attention.keyValueHeads, block.attention.headDim)
         let h1 = try block.inputNorm.forward(x, keepForBackward: false)
-        var q = try p[0].apply(h1), k = try p[1].apply(h1)
-        let v = try p[2].apply(h1)
+        let qkv = try p.qkv.apply(h1)
+        var q = qkv[0], k = qkv[1]
+        let v = qkv[2]
         if let qn = block.qNorm { q = try qn.forward(q.reshaped([q.count / d, d]), keepForBackward: false).reshaped(q.shape) }
         if let kn = block.kNorm { k = try kn.forward(k.reshaped([k.count / d, d]), keepForBackward: false).reshaped(k.shape) }
         rotate(&q, rows: rows, heads: h)
         rotate(&k, rows: rows, heads: g)
         store(k, v, rows: rows, layer: block.index, cache: cache)
         let a = attend(q, rows: rows, layer: block.index, cache: cache, heads: h)
-        var x2 = try p[3].apply(a)
+        var x2 = try p.o.apply(a)
         try x2.add(x)
         let h2 = try block.postAttentionNorm.forward(x2, keepForBackward: false)
-        var gate = try p[4].apply(h2)
-        let up = try p[5].apply(h2)
+        let gateUp = try p.gateUp.apply(h2)
+        var gate = gateUp[0]
+        let up = gateUp[1]
         gate.withUnsafeMutableBufferPointer { pg in up.withUnsafeBufferPointer { pu in
             Kernels.silu(pg.baseAddress!, pg.baseAddress!, pg.count)
             for i in 0..<pg.count { pg[i] *= pu[i] }
         } }
-        var y = try p[6].apply(gate)
+        var y = try p.down.apply(gate)
         try y.add(x2)
         return y
     }

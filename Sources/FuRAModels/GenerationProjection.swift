@@ -29,9 +29,9 @@ struct GenerationProjection {
         }
     }
 
-    /// A bare weight (O, I) without bias (the LM head).
-    init(weight: Tensor, trainable: Bool, precision: GenerationWeightPrecision) throws {
-        layer = nil; bias = nil
+    /// A bare weight (O, I) and optional bias (O,) (the LM head, fused groups).
+    init(weight: Tensor, bias: Tensor? = nil, trainable: Bool = false, precision: GenerationWeightPrecision) throws {
+        layer = nil; self.bias = bias
         if precision == .bfloat16 && !trainable {
             dense = nil; compact = try BFloat16Matrix(weight)
         } else {
@@ -53,5 +53,45 @@ struct GenerationProjection {
             } }
         }
         return y
+    }
+}
+
+/// Projections that read the same input (q, k, v; gate, up): one fused bf16 matrix when every
+/// member is a frozen dense layer and bf16 is asked for (one pass over x, one parallel dispatch),
+/// else the members one by one.
+struct GenerationProjectionGroup {
+    let members: [GenerationProjection]
+    let fused: GenerationProjection?
+    let widths: [Int]
+
+    init(_ layers: [any LinearLayer], precision: GenerationWeightPrecision) throws {
+        widths = layers.map(\.outFeatures)
+        let dense = layers.compactMap { $0 as? DenseLinear }
+        if precision == .bfloat16, dense.count == layers.count, layers.count > 1,
+           dense.allSatisfy({ !$0.weight.trainable && !($0.bias?.trainable ?? false) }),
+           Set(dense.map(\.inFeatures)).count == 1 {
+            let weight = try Tensor(shape: [widths.reduce(0, +), dense[0].inFeatures], data: dense.flatMap { $0.weight.value.storage })
+            let hasBias = dense.contains { $0.bias != nil }
+            let bias = hasBias ? try Tensor(shape: [weight.shape[0]], data: dense.flatMap { $0.bias?.value.storage ?? [Float](repeating: 0, count: $0.outFeatures) }) : nil
+            fused = try GenerationProjection(weight: weight, bias: bias, precision: precision)
+            members = []
+        } else {
+            fused = nil
+            members = try layers.map { try GenerationProjection($0, precision: precision) }
+        }
+    }
+
+    /// x (N, I) → one (N, O_i) per member.
+    func apply(_ x: Tensor) throws -> [Tensor] {
+        guard let fused else { return try members.map { try $0.apply(x) } }
+        let y = try fused.apply(x)
+        let total = widths.reduce(0, +), n = y.count / max(1, total)
+        var offset = 0
+        return widths.map { w in
+            var part = Tensor.zeros([n, w])
+            for r in 0..<n { part.storage.replaceSubrange((r * w)..<((r + 1) * w), with: y.storage[(r * total + offset)..<(r * total + offset + w)]) }
+            offset += w
+            return part
+        }
     }
 }

@@ -51,6 +51,21 @@ import Testing
         #expect(cache.lengths == sequences.map(\.count))
     }
 
+    @Test func bf16WeightsEqualF32OnBF16RoundedModel() throws {
+        // Round every weight to bf16 first: then the fused bf16 path (q/k/v and gate/up fused, biases
+        // concatenated) must give the f32 path's logits up to summation order.
+        let model = try CausalLM.random(config: Self.config(bias: true, qkNorm: true), seed: 12)
+        for (_, p) in model.namedParameters { HalfPrecision.roundToBFloat16(&p.value.storage) }
+        let f32 = try GenerationModel(model: model), bf16 = try GenerationModel(model: model, precision: .bfloat16)
+        let a = try f32.makeCache(slots: 2, capacity: 12), b = try bf16.makeCache(slots: 2, capacity: 12)
+        let prompts = [[1, 2, 3, 4, 5, 6], [7, 8]]
+        for rows in [prompts, [[9], [10]]] {
+            let x = try f32.step(cache: a, slots: [0, 1], tokens: rows, allPositions: true)
+            let y = try bf16.step(cache: b, slots: [0, 1], tokens: rows, allPositions: true)
+            #expect(Self.maxDifference(x.storage[...], y.storage) <= 1e-4)
+        }
+    }
+
     @Test func copiedSlotContinuesLikeTheOriginal() throws {
         let model = try CausalLM.random(config: Self.config(), seed: 4)
         let engine = try GenerationModel(model: model)
