@@ -96,32 +96,28 @@ public final class Generator {
         let cache = try model.makeCache(slots: count, capacity: capacity)
         var logits = try prefill(prompts: prompts, cache: cache)
         let v = model.model.config.vocabSize
-        var sampler = try Sampler(options: options.sampling)
         var seen = prompts.map { Set($0) }
         var outputs = prompts.map { GenerationResult(promptIds: $0, ids: [], text: "", finishReason: .length, logProbs: [], processedLogProbs: []) }
         var active = Array(0..<count)
         let stopWindow = (options.stopStrings.map(\.utf8.count).max() ?? 0) + 3
         while !active.isEmpty {
             var next: [Int] = []
-            logits.withUnsafeBufferPointer { pl in
-                for (row, s) in active.enumerated() {
-                    let pick = sampler.choose(logits: UnsafeBufferPointer(rebasing: pl[(row * v)..<((row + 1) * v)]), seen: seen[s],
-                                              rng: &rngs[rngs.startIndex + s])
-                    outputs[s].ids.append(pick.token)
-                    outputs[s].logProbs.append(pick.logProb)
-                    outputs[s].processedLogProbs.append(pick.processedLogProb)
-                    seen[s].insert(pick.token)
-                    onToken?(offset + s, pick.token)
-                    if options.eosTokenIds.contains(pick.token) {
-                        outputs[s].finishReason = .eos
-                    } else if let decode, !options.stopStrings.isEmpty,
-                              Self.containsStop(decode(Array(outputs[s].ids.suffix(stopWindow))), options.stopStrings) {
-                        outputs[s].finishReason = .stop
-                    } else if outputs[s].ids.count >= options.maxNewTokens {
-                        outputs[s].finishReason = .length
-                    } else {
-                        next.append(s)
-                    }
+            let picks = choose(logits: logits, rows: active, options: options.sampling, seen: seen, rngs: &rngs)
+            for (s, pick) in zip(active, picks) {
+                outputs[s].ids.append(pick.token)
+                outputs[s].logProbs.append(pick.logProb)
+                outputs[s].processedLogProbs.append(pick.processedLogProb)
+                seen[s].insert(pick.token)
+                onToken?(offset + s, pick.token)
+                if options.eosTokenIds.contains(pick.token) {
+                    outputs[s].finishReason = .eos
+                } else if let decode, !options.stopStrings.isEmpty,
+                          Self.containsStop(decode(Array(outputs[s].ids.suffix(stopWindow))), options.stopStrings) {
+                    outputs[s].finishReason = .stop
+                } else if outputs[s].ids.count >= options.maxNewTokens {
+                    outputs[s].finishReason = .length
+                } else {
+                    next.append(s)
                 }
             }
             if !next.isEmpty {
@@ -139,6 +135,24 @@ public final class Generator {
             }
         }
         return outputs
+    }
+
+    /// One token for each logits row (R, V); row r belongs to sequence rows[r] and uses its RNG.
+    /// Rows are split over threads; each sequence's draw depends only on its own RNG.
+    func choose(logits: Tensor, rows: [Int], options: SamplingOptions, seen: [Set<Int>], rngs: inout ArraySlice<RNG>) -> [SampledToken] {
+        let v = model.model.config.vocabSize
+        var picks = [SampledToken](repeating: SampledToken(token: 0, logProb: 0, processedLogProb: 0), count: rows.count)
+        logits.withUnsafeBufferPointer { pl in picks.withUnsafeMutableBufferPointer { pp in rngs.withUnsafeMutableBufferPointer { pr in
+            Threading.parallelFor(rows.count, minimumPerChunk: 4) { start, end in
+                // Options were validated by `generate`, so this cannot throw.
+                guard var sampler = try? Sampler(options: options) else { return }
+                for r in start..<end {
+                    let s = rows[r]
+                    pp[r] = sampler.choose(logits: UnsafeBufferPointer(rebasing: pl[(r * v)..<((r + 1) * v)]), seen: seen[s], rng: &pr[s])
+                }
+            }
+        } } }
+        return picks
     }
 
     /// Runs each distinct prompt once (packed, in chunks of at most `prefillRowLimit` rows), copies

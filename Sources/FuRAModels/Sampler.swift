@@ -97,6 +97,18 @@ public struct Sampler {
         let m = Kernels.max(w, v)
         var total: Float = 0
         for i in 0..<v { let e = Foundation.exp(w[i] - m); w[i] = e; total += e }
+        if o.topK == 0 && o.topP == 1 && o.minP == 0 {
+            // No truncation: walk the whole distribution without building a candidate list.
+            let u = rng.uniform() * total
+            var cumulative: Float = 0
+            var chosen = v - 1
+            for i in 0..<v {
+                cumulative += w[i]
+                if u < cumulative { chosen = i; break }
+            }
+            while w[chosen] == 0 && chosen > 0 { chosen -= 1 }
+            return (chosen, Foundation.log(w[chosen] / total))
+        }
         // Candidates: the top k, or (for top-p) every token heavy enough to matter. Tokens with
         // e < (1 − p)/(2V)·total hold less than (1 − p)/2 of the mass, so top-p never reaches them.
         var candidates: [Int]
