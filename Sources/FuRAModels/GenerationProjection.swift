@@ -21,7 +21,7 @@ struct GenerationProjection {
     /// Uses a bf16 copy only for a frozen `DenseLinear` when `precision` asks for it.
     init(_ layer: any LinearLayer, precision: GenerationWeightPrecision) throws {
         if precision == .bfloat16, let d = layer as? DenseLinear, !d.weight.trainable, !(d.bias?.trainable ?? false) {
-            self.layer = nil; dense = nil
+            self.layer = layer; dense = nil
             compact = try BFloat16Matrix(d.weight.value)
             bias = d.bias?.value
         } else {
@@ -30,20 +30,28 @@ struct GenerationProjection {
     }
 
     /// A bare weight (O, I) and optional bias (O,) (the LM head, fused groups).
-    init(weight: Tensor, bias: Tensor? = nil, trainable: Bool = false, precision: GenerationWeightPrecision) throws {
+    /// `keepDense: false` drops the f32 weight (a fused copy whose members serve many rows).
+    init(weight: Tensor, bias: Tensor? = nil, trainable: Bool = false, precision: GenerationWeightPrecision, keepDense: Bool = true) throws {
         layer = nil; self.bias = bias
-        if precision == .bfloat16 && !trainable {
-            dense = nil; compact = try BFloat16Matrix(weight)
-        } else {
-            dense = weight; compact = nil
-        }
+        dense = keepDense ? weight : nil
+        compact = precision == .bfloat16 && !trainable ? try BFloat16Matrix(weight) : nil
     }
+
+    /// Whether `apply` on `rows` rows reads the bf16 copy (few rows: memory-bound) rather than the
+    /// f32 weights (many rows: compute-bound sgemm, where widening bf16 tiles would only cost).
+    func usesCompact(rows: Int) -> Bool { compact != nil && rows <= BFloat16Matrix.streamingRowLimit }
 
     /// x (N, I) → y (N, O).
     func apply(_ x: Tensor) throws -> Tensor {
-        if let layer { return try layer.forward(x, keepForBackward: false) }
+        let rows = x.count / max(1, x.shape.last ?? 1)
         var y: Tensor
-        if let compact { y = try compact.multiply(x) } else if let dense { y = try Tensor.matmul(x, dense, transposeB: true) } else {
+        if let compact, usesCompact(rows: rows) {
+            y = try compact.multiply(x)
+        } else if let layer {
+            return try layer.forward(x, keepForBackward: false)
+        } else if let dense {
+            y = try Tensor.matmul(x, dense, transposeB: true)
+        } else {
             throw GenerationError.badInput(reason: "projection without weights")
         }
         if let bias {
@@ -73,17 +81,19 @@ struct GenerationProjectionGroup {
             let weight = try Tensor(shape: [widths.reduce(0, +), dense[0].inFeatures], data: dense.flatMap { $0.weight.value.storage })
             let hasBias = dense.contains { $0.bias != nil }
             let bias = hasBias ? try Tensor(shape: [weight.shape[0]], data: dense.flatMap { $0.bias?.value.storage ?? [Float](repeating: 0, count: $0.outFeatures) }) : nil
-            fused = try GenerationProjection(weight: weight, bias: bias, precision: precision)
-            members = []
+            fused = try GenerationProjection(weight: weight, bias: bias, precision: precision, keepDense: false)
         } else {
             fused = nil
-            members = try layers.map { try GenerationProjection($0, precision: precision) }
         }
+        // Many rows go through the layers themselves (f32 sgemm), so the fused copy holds bf16 only.
+        let memberPrecision = fused == nil ? precision : .float32
+        members = try layers.map { try GenerationProjection($0, precision: memberPrecision) }
     }
 
     /// x (N, I) → one (N, O_i) per member.
     func apply(_ x: Tensor) throws -> [Tensor] {
-        guard let fused else { return try members.map { try $0.apply(x) } }
+        let rows = x.count / max(1, x.shape.last ?? 1)
+        guard let fused, fused.usesCompact(rows: rows) else { return try members.map { try $0.apply(x) } }
         let y = try fused.apply(x)
         let total = widths.reduce(0, +), n = y.count / max(1, total)
         var offset = 0
