@@ -1,0 +1,186 @@
+import FuRANN
+import FuRATensor
+
+// Legend: N rows (new tokens of all sequences of one step, packed), C model dim, H query heads,
+// G key/value heads, D head dim, V vocabulary size, P cache capacity.
+
+/// The inference-only forward of a `CausalLM` over a `KVCache`: packed rows of many sequences of
+/// different lengths, each row at its own position, attending only to its own slot.
+///
+/// Prefill and decode are the same call: a step appends any number of tokens to any set of slots.
+/// Projections go through each slot's `LinearLayer` (so adapters apply), or through compact
+/// weight copies made by `compactWeights` for frozen dense layers.
+public final class GenerationModel {
+    public let model: CausalLM
+    let rope: RotaryEmbedding
+    /// RoPE cos and sin tables (P, D/2) for positions 0..<tablePositions, grown on demand.
+    var cosTable: [Float] = []
+    var sinTable: [Float] = []
+    var tablePositions = 0
+    /// Per block: (q, k, v), o, (gate, up), down.
+    var projections: [(qkv: GenerationProjectionGroup, o: GenerationProjection, gateUp: GenerationProjectionGroup, down: GenerationProjection)]
+    var head: GenerationProjection
+
+    /// Wraps `model`, reading frozen dense weights in `precision` (a bf16 copy is made once here,
+    /// so rebuild this after the weights change).
+    public init(model: CausalLM, precision: GenerationWeightPrecision = .float32) throws {
+        self.model = model
+        rope = try model.blocks.first?.rope ?? RotaryEmbedding(headDim: model.config.headDim, theta: model.config.ropeTheta)
+        projections = try model.blocks.map { b in
+            (try GenerationProjectionGroup([b.qProj, b.kProj, b.vProj], precision: precision), try GenerationProjection(b.oProj, precision: precision),
+             try GenerationProjectionGroup([b.mlp.gate, b.mlp.up], precision: precision), try GenerationProjection(b.mlp.down, precision: precision))
+        }
+        head = try GenerationProjection(weight: model.lmHead.value, trainable: model.lmHead.trainable, precision: precision)
+    }
+
+    /// A cache for `slots` sequences of up to `capacity` positions of this model.
+    public func makeCache(slots: Int, capacity: Int) throws -> KVCache { try KVCache(model: model, slots: slots, capacity: capacity) }
+
+    /// Appends `tokens[i]` to slot `slots[i]` of `cache` and returns logits: (R, V) for the last new
+    /// token of each listed slot (R = slots.count), or for every new token (R = N) with `allPositions`.
+    public func step(cache: KVCache, slots: [Int], tokens: [[Int]], allPositions: Bool = false) throws -> Tensor {
+        let hidden = try forward(cache: cache, slots: slots, tokens: tokens, allPositions: allPositions)
+        return try head.apply(hidden)
+    }
+
+    /// `step` up to the final norm: hidden states (R, C) of the rows whose logits `step` returns.
+    public func forward(cache: KVCache, slots: [Int], tokens: [[Int]], allPositions: Bool = false) throws -> Tensor {
+        let rows = try plan(cache: cache, slots: slots, tokens: tokens)
+        var x = try model.embedding.forward(tokens.flatMap { $0 })
+        for (i, block) in model.blocks.enumerated() {
+            x = try blockForward(block, projections[i], x, rows: rows, cache: cache)
+        }
+        for (slot, t) in zip(slots, tokens) { cache.lengths[slot] += t.count }
+        if !allPositions {
+            let c = model.config.hiddenSize
+            var last = Tensor.zeros([slots.count, c])
+            var end = 0
+            for (i, t) in tokens.enumerated() {
+                end += t.count
+                last.storage.replaceSubrange((i * c)..<((i + 1) * c), with: x.storage[((end - 1) * c)..<(end * c)])
+            }
+            x = last
+        }
+        return try model.finalNorm.forward(x, keepForBackward: false)
+    }
+
+    /// (slot, position) of every packed row, after checking slots, ids and capacity.
+    func plan(cache: KVCache, slots: [Int], tokens: [[Int]]) throws -> [(slot: Int, position: Int)] {
+        guard !slots.isEmpty, slots.count == tokens.count, Set(slots).count == slots.count else {
+            throw GenerationError.badInput(reason: "a step needs distinct slots, one token list each (got \(slots.count) slots, \(tokens.count) lists)")
+        }
+        guard cache.layers == model.blocks.count, cache.keyValueHeads == model.config.numKeyValueHeads,
+              cache.headDim == model.config.headDim else {
+            throw GenerationError.badInput(reason: "the cache (layers \(cache.layers), heads \(cache.keyValueHeads), dim \(cache.headDim)) does not match the model")
+        }
+        if tablePositions < cache.capacity {
+            (cosTable, sinTable) = rope.tables(positions: cache.capacity, start: 0)
+            tablePositions = cache.capacity
+        }
+        let v = model.config.vocabSize
+        var rows: [(slot: Int, position: Int)] = []
+        for (slot, t) in zip(slots, tokens) {
+            guard slot >= 0, slot < cache.slots else { throw GenerationError.badInput(reason: "slot \(slot) is outside 0..<\(cache.slots)") }
+            guard !t.isEmpty else { throw GenerationError.badInput(reason: "slot \(slot) got no tokens") }
+            if let bad = t.first(where: { $0 < 0 || $0 >= v }) {
+                throw GenerationError.badInput(reason: "token id \(bad) is outside the vocabulary 0..<\(v)")
+            }
+            let start = cache.lengths[slot]
+            guard start + t.count <= cache.capacity else {
+                throw GenerationError.contextFull(needed: start + t.count, capacity: cache.capacity)
+            }
+            rows += (0..<t.count).map { (slot, start + $0) }
+        }
+        return rows
+    }
+
+    /// One decoder layer over packed rows x (N, C) → (N, C), writing its keys and values into the cache.
+    func blockForward(_ block: DecoderBlock, _ p: (qkv: GenerationProjectionGroup, o: GenerationProjection, gateUp: GenerationProjectionGroup, down: GenerationProjection), _ x: Tensor,
+                      rows: [(slot: Int, position: Int)], cache: KVCache) throws -> Tensor {
+        let (h, g, d) = (block.attention.heads, block.attention.keyValueHeads, block.attention.headDim)
+        let h1 = try block.inputNorm.forward(x, keepForBackward: false)
+        let qkv = try p.qkv.apply(h1)
+        var q = qkv[0], k = qkv[1]
+        let v = qkv[2]
+        if let qn = block.qNorm { q = try qn.forward(q.reshaped([q.count / d, d]), keepForBackward: false).reshaped(q.shape) }
+        if let kn = block.kNorm { k = try kn.forward(k.reshaped([k.count / d, d]), keepForBackward: false).reshaped(k.shape) }
+        rotate(&q, rows: rows, heads: h)
+        rotate(&k, rows: rows, heads: g)
+        store(k, v, rows: rows, layer: block.index, cache: cache)
+        let a = attend(q, rows: rows, layer: block.index, cache: cache, heads: h)
+        var x2 = try p.o.apply(a)
+        try x2.add(x)
+        let h2 = try block.postAttentionNorm.forward(x2, keepForBackward: false)
+        let gateUp = try p.gateUp.apply(h2)
+        var gate = gateUp[0]
+        let up = gateUp[1]
+        gate.withUnsafeMutableBufferPointer { pg in up.withUnsafeBufferPointer { pu in
+            Kernels.silu(pg.baseAddress!, pg.baseAddress!, pg.count)
+            for i in 0..<pg.count { pg[i] *= pu[i] }
+        } }
+        var y = try p.down.apply(gate)
+        try y.add(x2)
+        return y
+    }
+
+    /// Rotates rows (N, heads·D) in place, row r at its own position (HF rotate-half convention).
+    func rotate(_ x: inout Tensor, rows: [(slot: Int, position: Int)], heads: Int) {
+        let d = model.config.headDim, half = d / 2
+        x.withUnsafeMutableBufferPointer { px in cosTable.withUnsafeBufferPointer { pc in sinTable.withUnsafeBufferPointer { ps in
+            for (r, row) in rows.enumerated() {
+                let c = pc.baseAddress! + row.position * half, s = ps.baseAddress! + row.position * half
+                for head in 0..<heads {
+                    let v = px.baseAddress! + (r * heads + head) * d
+                    for i in 0..<half {
+                        let a = v[i], b = v[i + half]
+                        v[i] = a * c[i] - b * s[i]
+                        v[i + half] = b * c[i] + a * s[i]
+                    }
+                }
+            }
+        } } }
+    }
+
+    /// Writes keys and values (N, G·D) of each row at its (slot, position) of `layer`.
+    func store(_ k: Tensor, _ v: Tensor, rows: [(slot: Int, position: Int)], layer: Int, cache: KVCache) {
+        let (g, d) = (cache.keyValueHeads, cache.headDim)
+        k.withUnsafeBufferPointer { pk in v.withUnsafeBufferPointer { pv in
+            for (r, row) in rows.enumerated() {
+                for head in 0..<g {
+                    // SAFETY: position < capacity was checked by `plan`; each copy is D floats of one row.
+                    (cache.keyBase(layer: layer, slot: row.slot, head: head) + row.position * d)
+                        .update(from: pk.baseAddress! + (r * g + head) * d, count: d)
+                    (cache.valueBase(layer: layer, slot: row.slot, head: head) + row.position * d)
+                        .update(from: pv.baseAddress! + (r * g + head) * d, count: d)
+                }
+            }
+        } }
+    }
+
+    /// Causal attention of q (N, H·D) over each row's own slot, positions 0...position → (N, H·D).
+    func attend(_ q: Tensor, rows: [(slot: Int, position: Int)], layer: Int, cache: KVCache, heads h: Int) -> Tensor {
+        let (g, d) = (cache.keyValueHeads, cache.headDim)
+        let group = h / g, scale = 1 / Float(d).squareRoot()
+        var out = Tensor.zeros([rows.count, h * d])
+        let work = rows.reduce(0) { $0 + $1.position + 1 } * h * d
+        q.withUnsafeBufferPointer { pq in out.withUnsafeMutableBufferPointer { po in
+            let (qb, ob) = (pq.baseAddress!, po.baseAddress!)
+            let tasks = rows.count * h
+            Threading.parallelFor(tasks, minimumPerChunk: max(1, tasks * 65_536 / max(1, work))) { start, end in
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: cache.capacity)
+                defer { scores.deallocate() }
+                for task in start..<end {
+                    let (r, head) = (task / h, task % h)
+                    let row = rows[r], n = row.position + 1
+                    let keys = cache.keyBase(layer: layer, slot: row.slot, head: head / group)
+                    let values = cache.valueBase(layer: layer, slot: row.slot, head: head / group)
+                    let qr = qb + task * d, o = ob + task * d
+                    for j in 0..<n { scores[j] = Kernels.dot(qr, keys + j * d, d) * scale }
+                    Kernels.softmax(scores, n)
+                    for j in 0..<n { Kernels.axpy(scores[j], values + j * d, o, d) }
+                }
+            }
+        } }
+        return out
+    }
+}

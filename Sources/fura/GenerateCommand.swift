@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+import FuRAFormats
+import FuRAModels
+import FuRATensor
+
+/// `fura generate --model MODEL --prompt TEXT …`: continues a prompt, streaming text as it decodes.
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "generate", abstract: "Continue a prompt with a model (greedy, sampling or beam search).")
+
+    @Option(help: "A .gguf file or an HF model directory.") var model: String
+    @Option(help: "An adapter directory to apply (not available yet).") var adapter: String?
+    @Option(help: "The prompt text (the user message with --chat).") var prompt: String
+    @Flag(help: "Render the prompt through the model's chat template, with the generation prompt.") var chat = false
+    @Option(help: "A system message for --chat (default: the template's own).") var system: String?
+    @Option(name: .customLong("max-tokens"), help: "New tokens at most.") var maxTokens = 128
+    @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
+    @Option(name: .customLong("top-k"), help: "Keep the k most likely tokens (0: off).") var topK = 0
+    @Option(name: .customLong("top-p"), help: "Nucleus sampling mass (1: off).") var topP: Float = 1
+    @Option(name: .customLong("min-p"), help: "Drop tokens below min-p × the top probability (0: off).") var minP: Float = 0
+    @Option(name: .customLong("repetition-penalty"), help: "HF repetition penalty (1: off).") var repetitionPenalty: Float = 1
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: "Stop when the output contains this text (repeatable).") var stop: [String] = []
+    @Option(help: "Beam search with N beams (HF semantics; 1 is plain decoding).") var beams = 1
+    @Option(help: "Weights for generation: f32, or bf16 (half the memory traffic, not bit-exact).") var precision: GenerationWeightPrecision = .float32
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Flag(help: "Print one JSON object: prompt_ids, ids, text, finish_reason, tokens_per_second.") var json = false
+
+    struct Output: Encodable {
+        var promptIds: [Int]; var ids: [Int]; var text: String; var finishReason: String; var tokensPerSecond: Double
+        enum CodingKeys: String, CodingKey {
+            case promptIds = "prompt_ids", ids, text, finishReason = "finish_reason", tokensPerSecond = "tokens_per_second"
+        }
+    }
+
+    func validate() throws {
+        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be ≥ 1 (got \(maxTokens))") }
+        guard beams >= 1 else { throw ValidationError("--beams must be ≥ 1 (got \(beams))") }
+        guard beams == 1 || temperature == 0 else { throw ValidationError("--beams \(beams) is deterministic; use --temperature 0 with it") }
+    }
+
+    func run() throws {
+        if let adapter {
+            throw ValidationError("--adapter \(adapter): loading adapters into generate is not wired yet; run without --adapter (or merge the adapter with `fura merge` first)")
+        }
+        Threading.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let loaded = try ModelLoader.load(path: model)
+        guard let tokenizer = loaded.tokenizer else {
+            throw ModelError.unsupported(source: model, what: "generation from text", reason: "the model has no tokenizer")
+        }
+        let promptIds = try encodePrompt(tokenizer)
+        let eos = Set([tokenizer.eosId, loaded.config.eosTokenId].compactMap { $0 })
+        let engine = try GenerationModel(model: loaded.model, precision: precision)
+        let decode: ([Int]) -> String = { tokenizer.decode($0, skipSpecial: true) }
+        let start = DispatchTime.now().uptimeNanoseconds
+        var ids: [Int], text: String, reason: FinishReason
+        if beams > 1 {
+            let best = try BeamSearch(model: engine, beams: beams).search(prompt: promptIds, maxNewTokens: maxTokens, eosTokenIds: eos)
+            guard let top = best.first else { throw GenerationError.badInput(reason: "beam search finished no hypothesis") }
+            ids = top.ids; reason = top.finishReason
+            text = decode(reason == .eos ? Array(ids.dropLast()) : ids)
+            if !json { print(text) }
+        } else {
+            let options = GenerationOptions(
+                maxNewTokens: maxTokens,
+                sampling: SamplingOptions(temperature: temperature, topK: topK, topP: topP, minP: minP, repetitionPenalty: repetitionPenalty),
+                seed: seed, eosTokenIds: eos, stopStrings: stop)
+            var stream = tokenizer.streamDecoder(skipSpecial: true)
+            let streaming = !json && stop.isEmpty
+            let result = try Generator(model: engine).generate(prompts: [promptIds], options: options, decode: decode) { _, token in
+                guard streaming else { return }
+                FileHandle.standardOutput.write(Data(stream.append(token).utf8))
+            }[0]
+            ids = result.ids; text = result.text; reason = result.finishReason
+            if streaming { print(stream.finish()) } else if !json { print(text) }
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let rate = Double(ids.count) / max(seconds, 1e-9)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let out = Output(promptIds: promptIds, ids: ids, text: text, finishReason: reason.rawValue, tokensPerSecond: rate)
+            print(String(decoding: try encoder.encode(out), as: UTF8.self))
+        } else {
+            FileHandle.standardError.write(Data(String(format: "[%d prompt + %d new tokens, %@, %.1f tokens/s]\n",
+                                                       promptIds.count, ids.count, reason.rawValue, rate).utf8))
+        }
+    }
+
+    /// The prompt ids: the raw text, or the chat template's rendering with the generation prompt.
+    func encodePrompt(_ tokenizer: Tokenizer) throws -> [Int] {
+        guard chat else {
+            guard system == nil else { throw ValidationError("--system needs --chat") }
+            return tokenizer.encode(prompt, addBOS: tokenizer.addsBOSByDefault)
+        }
+        guard let template = tokenizer.chatTemplate else {
+            throw ValidationError("--chat: \(model) has no chat template we recognize (ChatML or Llama 3); pass the raw prompt without --chat")
+        }
+        var messages: [ChatMessage] = []
+        if let system { messages.append(ChatMessage(role: "system", content: system)) }
+        messages.append(ChatMessage(role: "user", content: prompt))
+        return tokenizer.encode(template.render(messages, addGenerationPrompt: true), addBOS: false)
+    }
+}
+
+extension GenerationWeightPrecision: ExpressibleByArgument {}

@@ -1,0 +1,55 @@
+import Foundation
+import FuRAFormats
+import FuRAModels
+import Testing
+
+/// Greedy and 4-beam continuations of SmolLM2 chat prompts against transformers
+/// (fixture from scripts/fixtures/smollm2_generation.py). Skipped without the model file.
+@Suite(.enabled(if: TestModel.available, "needs cache/SmolLM2-135M-Instruct.Q4_1.gguf or FURA_TEST_MODEL"))
+struct GenerationParityTests {
+    struct Fixture: Decodable {
+        struct Prompt: Decodable {
+            var message: String; var prompt_text: String; var prompt_ids: [Int]; var greedy_ids: [Int]; var beam4_ids: [Int]?
+        }
+        var eos_token_ids: [Int]
+        var prompts: [Prompt]
+    }
+
+    static func fixture() throws -> Fixture {
+        let url = TestModel.packageRoot.appendingPathComponent("Tests/FuRATests/Fixtures/smollm2_generation.json")
+        return try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
+    }
+
+    @Test func chatPromptsEncodeLikeTransformers() throws {
+        let fixture = try Self.fixture()
+        let tokenizer = try #require(try TestModel.smolLM2().tokenizer)
+        let template = try #require(tokenizer.chatTemplate)
+        for p in fixture.prompts {
+            let text = template.render([ChatMessage(role: "user", content: p.message)], addGenerationPrompt: true)
+            #expect(text == p.prompt_text)
+            #expect(tokenizer.encode(text) == p.prompt_ids)
+        }
+    }
+
+    @Test func greedyBatchedMatchesTransformersTokenForToken() throws {
+        let fixture = try Self.fixture()
+        let engine = try GenerationModel(model: try TestModel.smolLM2().model)
+        let options = GenerationOptions(maxNewTokens: 30, eosTokenIds: Set(fixture.eos_token_ids))
+        // All prompts in one batch (different lengths): each must equal transformers' single-prompt greedy run.
+        let results = try Generator(model: engine).generate(prompts: fixture.prompts.map(\.prompt_ids), options: options)
+        for (p, r) in zip(fixture.prompts, results) {
+            #expect(r.ids == p.greedy_ids, "\(p.message)")
+        }
+    }
+
+    @Test func fourBeamsMatchTransformers() throws {
+        let fixture = try Self.fixture()
+        let engine = try GenerationModel(model: try TestModel.smolLM2().model)
+        let search = try BeamSearch(model: engine, beams: 4)
+        for p in fixture.prompts {
+            guard let expected = p.beam4_ids else { continue }
+            let best = try search.search(prompt: p.prompt_ids, maxNewTokens: 20, eosTokenIds: Set(fixture.eos_token_ids))
+            #expect(best.first?.ids == expected, "\(p.message)")
+        }
+    }
+}
