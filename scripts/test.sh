@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export FURA_TEST_MODEL="$PWD/cache/SmolLM2-135M-Instruct.Q4_1.gguf"
-swift test -c release "$@"
+swift test -c release --disable-xctest "$@"

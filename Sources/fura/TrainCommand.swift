@@ -84,9 +84,12 @@ struct TrainCommand: ParsableCommand {
             let resolved = try TrainConfig.resolve(file: file, filePath: config ?? "flags", overrides: overrides())
             print(String(decoding: try resolved.json(), as: UTF8.self))
             if let threads = resolved.threads { Threading.setThreadCount(threads) }
-            let (model, tokenizer) = try prepareModel(resolved)
+            let (model, tokenizer, setup) = try prepareModel(resolved)
+            print(setup.summary)
             let display = TrainProgressDisplay()
             let run = try SFTRun(config: resolved, model: model, tokenizer: tokenizer) { display.show($0) }
+            run.trainer.preStep = setup.preStep
+            run.trainer.postStep = setup.postStep
             if let step = run.resumedAtStep { print("resumed from checkpoint-\(step)") }
             print("train \(run.dataset.train.count) examples, validation \(run.dataset.validation.count), "
                 + "\(run.trainer.options.totalSteps) optimizer steps (\(run.dataset.stepsPerEpoch) per epoch), "
