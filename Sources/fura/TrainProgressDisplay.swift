@@ -4,17 +4,16 @@ import FuRATrain
 /// Shows training events: one live line rewritten with `\r` on a terminal, plain lines otherwise.
 final class TrainProgressDisplay {
     private let live = isatty(STDOUT_FILENO) != 0
-    private var started: Date?
-    private var firstStep = 0
+    private var stepSeconds = 0.0
+    private var stepsSeen = 0
     private var lineOpen = false
 
     func show(_ event: TrainingEvent) {
         switch event {
         case let .step(m):
-            if started == nil { started = Date(); firstStep = m.step - 1 }
-            let elapsed = Date().timeIntervalSince(started ?? Date())
-            let perStep = elapsed / Double(max(1, m.step - firstStep))
-            let eta = perStep * Double(m.totalSteps - m.step)
+            stepSeconds += m.seconds
+            stepsSeen += 1
+            let eta = stepSeconds / Double(stepsSeen) * Double(m.totalSteps - m.step)
             let line = String(format: "step %d/%d  loss %.4f  lr %.3e  %.0f tok/s  grad %.3f  ETA %@  peak %@",
                               m.step, m.totalSteps, m.loss, m.learningRate, m.tokensPerSecond, m.gradNorm,
                               Self.duration(eta), Self.bytes(m.peakRSSBytes))
