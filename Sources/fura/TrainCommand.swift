@@ -90,6 +90,7 @@ struct TrainCommand: ParsableCommand {
             let run = try SFTRun(config: resolved, model: model, tokenizer: tokenizer) { display.show($0) }
             run.trainer.preStep = setup.preStep
             run.trainer.postStep = setup.postStep
+            for warning in run.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
             if let step = run.resumedAtStep { print("resumed from checkpoint-\(step)") }
             print("train \(run.dataset.train.count) examples, validation \(run.dataset.validation.count), "
                 + "\(run.trainer.options.totalSteps) optimizer steps (\(run.dataset.stepsPerEpoch) per epoch), "
