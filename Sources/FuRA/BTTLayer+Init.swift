@@ -87,10 +87,11 @@ extension BTTLayer {
                     let s = target.keepsSingularValues ? sp.baseAddress : nil
                     Threading.withBLASThreads(1) {
                         Threading.parallelFor(blocks) { start, end in
+                            let workspace = convertMode == .svd && precision == .double ? try? SVDWorkspace(rows: g.a, columns: g.b) : nil
                             for t in start..<end {
                                 do {
                                     try factorOneBlock(weight, t: t, g: g, target: target, convertMode: convertMode,
-                                                       precision: precision, left: l, right: r, singular: s)
+                                                       precision: precision, workspace: workspace, left: l, right: r, singular: s)
                                 } catch {
                                     failures[t] = (error as? TensorError) ?? .invalidArgument(operation: "block factorization", message: "\(error)")
                                 }
@@ -108,12 +109,16 @@ extension BTTLayer {
     /// Factors block t = i·n + j, `W_ij[p, q] = W[i·a + p, j·b + q]`, and writes its slots of the packed cores.
     private static func factorOneBlock(
         _ weight: Tensor, t: Int, g: BTTGeometry, target: MergeTarget, convertMode: ConvertMode,
-        precision: FactorizationPrecision, left: UnsafeMutablePointer<Float>, right: UnsafeMutablePointer<Float>,
-        singular: UnsafeMutablePointer<Float>?
+        precision: FactorizationPrecision, workspace: SVDWorkspace?, left: UnsafeMutablePointer<Float>,
+        right: UnsafeMutablePointer<Float>, singular: UnsafeMutablePointer<Float>?
     ) throws {
         let i = t / g.n, j = t % g.n
         let (a, b, r, use) = (g.a, g.b, g.r, g.usedRank)
         let inFeatures = g.inFeatures
+        if let ws = workspace {
+            try factorOneBlockDouble(weight, i: i, j: j, g: g, target: target, workspace: ws, left: left, right: right, singular: singular)
+            return
+        }
         var block = Tensor.zeros([a, b])
         for p in 0..<a {
             for q in 0..<b { block.storage[p * b + q] = weight.storage[(i * a + p) * inFeatures + j * b + q] }
@@ -161,6 +166,45 @@ extension BTTLayer {
             let lRow = left + (i * g.n * r + j * r + c) * a
             for p in 0..<a { lRow[p] = coreL[p * use + c] }
             for q in 0..<b { right[(j * b + q) * mr + i * r + c] = coreR[c * b + q] }
+        }
+    }
+
+    /// The `Double` SVD path of `factorOneBlock` through a reused column-major workspace (same factors as `LAPACK.svd`).
+    private static func factorOneBlockDouble(
+        _ weight: Tensor, i: Int, j: Int, g: BTTGeometry, target: MergeTarget, workspace ws: SVDWorkspace,
+        left: UnsafeMutablePointer<Float>, right: UnsafeMutablePointer<Float>, singular: UnsafeMutablePointer<Float>?
+    ) throws {
+        let (a, b, r, use, k) = (g.a, g.b, g.r, g.usedRank, min(g.a, g.b))
+        let inFeatures = g.inFeatures
+        try weight.withUnsafeBufferPointer { wp in
+            let origin = wp.baseAddress! + i * a * inFeatures + j * b
+            try ws.factor { col in
+                // Column-major block: A[p, q] = W[i·a + p, j·b + q] at p + q·a.
+                for p in 0..<a {
+                    let row = origin + p * inFeatures
+                    for q in 0..<b { col[p + q * a] = Double(row[q]) }
+                }
+            }
+        }
+        let mr = g.m * r
+        ws.u.withUnsafeBufferPointer { u in
+            ws.vt.withUnsafeBufferPointer { vt in
+                for c in 0..<use {
+                    let sv = max(0, Float(ws.s[c]))
+                    let (uScale, vScale): (Float, Float)
+                    switch target {
+                    case .split: (uScale, vScale) = (sv.squareRoot(), sv.squareRoot())
+                    case .output: (uScale, vScale) = (sv, 1)
+                    case .input: (uScale, vScale) = (1, sv)
+                    case .keepFrozen, .keepTrainable, .none: (uScale, vScale) = (1, 1)
+                    }
+                    // btt_l[i, j·r + c, p] = U[p, c]·uScale; btt_r[j, q, i·r + c] = Vᵀ[c, q]·vScale.
+                    let lRow = left + (i * g.n * r + j * r + c) * a
+                    for p in 0..<a { lRow[p] = Float(u[p + c * a]) * uScale }
+                    for q in 0..<b { right[(j * b + q) * mr + i * r + c] = Float(vt[c + q * k]) * vScale }
+                    if let s = singular { s[(i * g.n + j) * r + c] = sv }
+                }
+            }
         }
     }
 }

@@ -39,6 +39,17 @@ public final class BTTLayer: LinearLayer {
     private var cachedZ: Tensor?
     /// Kept by the last forward: R' = btt_r with S folded in (n, b, m·r).
     private var cachedScaledRight: Tensor?
+    /// Reused work buffers (H in forward, dZ in backward), so repeated steps neither allocate nor zero them.
+    private var scratchForward = Tensor.zeros([0])
+    private var scratchBackward = Tensor.zeros([0])
+
+    /// Moves a reusable buffer of `shape` out of `slot` (uniquely owned, contents undefined), or allocates one.
+    private static func take(_ slot: inout Tensor, _ shape: [Int]) -> Tensor {
+        guard slot.shape == shape else { return Tensor.zeros(shape) }
+        let t = slot
+        slot = Tensor.zeros([0])
+        return t
+    }
 
     /// A layer over existing cores (for adapter loading and tests).
     ///
@@ -79,6 +90,8 @@ public final class BTTLayer: LinearLayer {
         cachedInput = nil
         cachedZ = nil
         cachedScaledRight = nil
+        scratchForward = Tensor.zeros([0])
+        scratchBackward = Tensor.zeros([0])
     }
 
     /// Sets which tensors train (spec §1.12): the cores by `trainPosition` and their element counts,
@@ -119,7 +132,7 @@ public final class BTTLayer: LinearLayer {
         let mr = g.m * g.r, nr = g.n * g.r, width = g.n * mr
         let rPrime = scaledRight()
         // H (N, n, m·r): H_j = x_j · R'_j for each input block j.
-        var h = Tensor.zeros([count, width])
+        var h = Self.take(&scratchForward, [count, width])   // every element is written below
         rows.withUnsafeBufferPointer { xp in
             rPrime.withUnsafeBufferPointer { rp in
                 h.withUnsafeMutableBufferPointer { hp in
@@ -158,6 +171,7 @@ public final class BTTLayer: LinearLayer {
         } else {
             releaseForwardCache()
         }
+        if g.m > 1 || cachedZ == nil { scratchForward = h }
         return try y.reshaped(Array(x.shape.dropLast()) + [g.outFeatures])
     }
 
@@ -172,7 +186,7 @@ public final class BTTLayer: LinearLayer {
         if left.trainable, cachedZ?.shape[0] != count { throw LayerError.noForwardCache(layer: "BTTLayer (Z)") }
 
         // dZ (N, m, n·r) = G_i · L_iᵀ, computed once.
-        var dz = Tensor.zeros([count, width])
+        var dz = Self.take(&scratchBackward, [count, width])   // every element is written below
         gRows.withUnsafeBufferPointer { gp in
             left.value.withUnsafeBufferPointer { lp in
                 dz.withUnsafeMutableBufferPointer { dp in
@@ -221,6 +235,7 @@ public final class BTTLayer: LinearLayer {
             }
         }
         if let b = bias, b.trainable { try b.accumulateGradient(try gRows.sumRows()) }
+        scratchBackward = dz
         return try dX.reshaped(Array(dY.shape.dropLast()) + [g.inFeatures])
     }
 

@@ -79,11 +79,12 @@ public struct ConversionReport: Equatable, Codable, Sendable {
         var lines = ["module       n  dense (O×I)   blocks m×n of a×b, r        trainable      frozen    storage MB   max rel err   seconds"]
         for s in byType {
             let grid = s.geometries.map { "\($0.m)×\($0.n) of \($0.a)×\($0.b), r \($0.r)" }.joined(separator: "; ")
-            lines.append(String(format: "%-10@ %3d  %-12@  %-26@ %11d %11d %12.2f %13@ %9.3f",
-                                s.leaf as NSString, s.count, "\(s.denseShape[0])×\(s.denseShape[1])" as NSString,
-                                (grid.isEmpty ? "whole-matrix SVD" : grid) as NSString, s.trainable, s.frozen,
-                                Double(s.storageBytes) / 1_048_576,
-                                (s.maxReconstructionError.map { String(format: "%.2e", $0) } ?? "-") as NSString, s.seconds))
+            func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
+            let error = s.maxReconstructionError.map { String(format: "%.2e", $0) } ?? "-"
+            lines.append(pad(s.leaf, 10) + String(format: " %3d  ", s.count) + pad("\(s.denseShape[0])×\(s.denseShape[1])", 12) + "  "
+                         + pad(grid.isEmpty ? "whole-matrix SVD" : grid, 26)
+                         + String(format: " %11d %11d %12.2f ", s.trainable, s.frozen, Double(s.storageBytes) / 1_048_576)
+                         + pad(error, 13) + String(format: " %9.3f", s.seconds))
         }
         return lines.joined(separator: "\n")
     }

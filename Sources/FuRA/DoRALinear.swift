@@ -30,8 +30,14 @@ public final class DoRALinear: LinearLayer {
     public var dropoutRNG: RNG
     /// n (O,): the cached row norms of W + s·B·A.
     public private(set) var normCache: Tensor
-    /// Training forwards so far (drives the cache refresh).
-    public private(set) var stepCounter = 0
+    /// Training forwards so far (drives the cache refresh; part of a checkpoint's state).
+    public var stepCounter = 0
+
+    /// Restores the norm cache n (O,) from a checkpoint.
+    public func restoreNormCache(_ norms: Tensor) throws {
+        try LoRAPieces.requireShape(norms, [outFeatures], key: "norm_cache", layer: "DoRA")
+        normCache = norms
+    }
 
     private struct Cache {
         var input: Tensor  // x̃ (N, I)

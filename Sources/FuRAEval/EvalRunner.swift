@@ -9,17 +9,20 @@ public struct EvalSuite: Sendable {
     }
 }
 
-/// What the protocols run on: a tokenizer and scorer for log-likelihood, a generator for generate.
+/// What the protocols run on: a tokenizer and a scorer for log-likelihood (the prefix scorer is used
+/// when present), a generator for generate.
 public struct EvalBackends {
     public var tokenizer: (any EvalTokenizer)?
     public var scorer: (any SequenceScorer)?
+    public var prefixScorer: (any PrefixScorer)?
     public var generator: (any TextGenerator)?
     public var padId: Int
 
-    public init(tokenizer: (any EvalTokenizer)? = nil, scorer: (any SequenceScorer)? = nil,
+    public init(tokenizer: (any EvalTokenizer)? = nil, scorer: (any SequenceScorer)? = nil, prefixScorer: (any PrefixScorer)? = nil,
                 generator: (any TextGenerator)? = nil, padId: Int = 0) {
         self.tokenizer = tokenizer
         self.scorer = scorer
+        self.prefixScorer = prefixScorer
         self.generator = generator
         self.padId = padId
     }
@@ -61,7 +64,7 @@ public struct EvalRunner {
             if let math = suites.first(where: { !$0.task.supportsLogLikelihood }) {
                 throw EvalRunError.notMultipleChoice(task: math.task.rawValue)
             }
-            guard backends.tokenizer != nil, backends.scorer != nil else {
+            guard backends.tokenizer != nil, backends.scorer != nil || backends.prefixScorer != nil else {
                 throw EvalRunError.invalidOption(name: "--protocol", value: "loglikelihood", expected: "a model to score with (give --model)")
             }
         case .generate:
@@ -83,9 +86,14 @@ public struct EvalRunner {
             let taskRecords: [EvalRecord]
             switch evalProtocol {
             case .loglikelihood:
-                guard let tokenizer = backends.tokenizer, let scorer = backends.scorer else { continue }
-                taskRecords = try LogLikelihoodEvaluator(batchSize: batchSize, padId: backends.padId)
-                    .evaluate(task: suite.task, examples: examples, tokenizer: tokenizer, scorer: scorer, progress: report)
+                guard let tokenizer = backends.tokenizer else { continue }
+                let evaluator = LogLikelihoodEvaluator(batchSize: batchSize, padId: backends.padId)
+                if let prefixScorer = backends.prefixScorer {
+                    taskRecords = try evaluator.evaluate(task: suite.task, examples: examples, tokenizer: tokenizer,
+                                                         prefixScorer: prefixScorer, progress: report)
+                } else if let scorer = backends.scorer {
+                    taskRecords = try evaluator.evaluate(task: suite.task, examples: examples, tokenizer: tokenizer, scorer: scorer, progress: report)
+                } else { continue }
             case .generate:
                 guard let generator = backends.generator else { continue }
                 taskRecords = try GenerateEvaluator(maxNewTokens: maxNewTokens, numBeams: numBeams, batchSize: batchSize)

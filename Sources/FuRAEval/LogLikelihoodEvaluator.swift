@@ -4,8 +4,9 @@ import FuRAModels
 /// solution1", …) is scored by the sum of its token log-probabilities after the prompt; `acc` takes the
 /// best sum, `acc_norm` the best sum per UTF-8 byte of the candidate (lm-evaluation-harness).
 ///
-/// Every (question, candidate) pair is one sequence; sequences are sorted by length and batched
-/// `batchSize` at a time. The shared prompt is recomputed for each candidate (no prefix KV reuse).
+/// Two paths give the same scores: batched, where every (question, candidate) pair is one sequence,
+/// sorted by length and batched `batchSize` at a time (the prompt is recomputed per candidate); and
+/// prefix-sharing, one `PrefixScorer` call per question (the prompt runs once, KV cache reused).
 public struct LogLikelihoodEvaluator {
     /// Sequences per call of the scorer.
     public var batchSize: Int
@@ -20,9 +21,45 @@ public struct LogLikelihoodEvaluator {
         self.prompt = prompt
     }
 
-    /// Scores every example of a multiple-choice task; one record per example, in input order.
+    /// Scores every example of a multiple-choice task, batching (question, candidate) sequences through
+    /// `scorer`; one record per example, in input order.
     public func evaluate(task: EvalTask, examples: [EvalExample], tokenizer: some EvalTokenizer,
                          scorer: some SequenceScorer, progress: ((Int, Int) -> Void)? = nil) throws -> [EvalRecord] {
+        let (requests, prompts) = try prepare(task: task, examples: examples, tokenizer: tokenizer)
+        var scores = examples.map { Array(repeating: 0.0, count: $0.choices.count) }
+        let order = requests.indices.sorted { requests[$0].length > requests[$1].length }
+        var done = 0
+        for start in stride(from: 0, to: order.count, by: batchSize) {
+            let chunk = order[start..<min(start + batchSize, order.count)].map { requests[$0] }
+            let sums = try score(chunk, scorer: scorer)
+            for (request, sum) in zip(chunk, sums) { scores[request.example][request.choice] = sum }
+            done += chunk.count
+            progress?(done, requests.count)
+        }
+        return records(task: task, examples: examples, prompts: prompts, scores: scores)
+    }
+
+    /// Scores every example with one prefix-sharing call per question (prompt run once, see
+    /// `CachedModelScorer`); same records as the batched path.
+    public func evaluate(task: EvalTask, examples: [EvalExample], tokenizer: some EvalTokenizer,
+                         prefixScorer: some PrefixScorer, progress: ((Int, Int) -> Void)? = nil) throws -> [EvalRecord] {
+        let (requests, prompts) = try prepare(task: task, examples: examples, tokenizer: tokenizer)
+        var scores = examples.map { Array(repeating: 0.0, count: $0.choices.count) }
+        var byExample = Array(repeating: [Request](), count: examples.count)
+        for r in requests { byExample[r.example].append(r) }
+        for (e, group) in byExample.enumerated() where !group.isEmpty {
+            let sums = try prefixScorer.continuationLogLikelihoods(context: group[0].context, continuations: group.map(\.continuation))
+            guard sums.count == group.count else {
+                throw EvalRunError.scorerShape(expectedRows: group.count, expectedLength: 1, actualRows: sums.count, actualLengths: [])
+            }
+            for (request, sum) in zip(group, sums) { scores[e][request.choice] = sum }
+            progress?(e + 1, examples.count)
+        }
+        return records(task: task, examples: examples, prompts: prompts, scores: scores)
+    }
+
+    /// The prompts of the examples and one request per (example, candidate).
+    func prepare(task: EvalTask, examples: [EvalExample], tokenizer: some EvalTokenizer) throws -> ([Request], [String]) {
         guard task.supportsLogLikelihood else { throw EvalRunError.notMultipleChoice(task: task.rawValue) }
         guard batchSize > 0 else { throw EvalRunError.invalidOption(name: "batch size", value: "\(batchSize)", expected: "at least 1") }
         var requests: [Request] = []
@@ -41,17 +78,12 @@ public struct LogLikelihoodEvaluator {
                 requests.append(Request(example: e, choice: c, context: context, continuation: continuation))
             }
         }
-        var scores = examples.map { Array(repeating: 0.0, count: $0.choices.count) }
-        let order = requests.indices.sorted { requests[$0].length > requests[$1].length }
-        var done = 0
-        for start in stride(from: 0, to: order.count, by: batchSize) {
-            let chunk = order[start..<min(start + batchSize, order.count)].map { requests[$0] }
-            let sums = try score(chunk, scorer: scorer)
-            for (request, sum) in zip(chunk, sums) { scores[request.example][request.choice] = sum }
-            done += chunk.count
-            progress?(done, requests.count)
-        }
-        return examples.enumerated().map { e, example in
+        return (requests, prompts)
+    }
+
+    /// Records from the summed log-likelihoods: `acc` takes the best sum, `acc_norm` the best sum per byte.
+    func records(task: EvalTask, examples: [EvalExample], prompts: [String], scores: [[Double]]) -> [EvalRecord] {
+        examples.enumerated().map { e, example in
             let ll = scores[e]
             let best = Self.argmax(ll)
             let bytes = example.choices.map { Double(EvalTask.target(answer: $0).utf8.count) }
@@ -65,13 +97,16 @@ public struct LogLikelihoodEvaluator {
     }
 
     /// The tokens of `candidate` after `context`: the tail of `encode(prompt + candidate)` when it starts
-    /// with the prompt's tokens (lm-evaluation-harness), else `encode(candidate)` on its own.
+    /// with the prompt's tokens (lm-evaluation-harness), else `encode(candidate)` on its own without the
+    /// tokens the tokenizer puts before any text (a BOS, i.e. `encode("")`).
     static func continuationTokens(context: [Int], prompt: String, candidate: String, tokenizer: some EvalTokenizer) throws -> [Int] {
         let whole = try tokenizer.encode(prompt + candidate)
         if whole.count > context.count && Array(whole.prefix(context.count)) == context {
             return Array(whole.dropFirst(context.count))
         }
-        return try tokenizer.encode(candidate)
+        let lead = try tokenizer.encode("")
+        let alone = try tokenizer.encode(candidate)
+        return !lead.isEmpty && alone.starts(with: lead) ? Array(alone.dropFirst(lead.count)) : alone
     }
 
     /// Summed continuation log-probabilities of each request, from one call of the scorer.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One message of a conversation.
 public struct ChatMessage: Equatable, Sendable, Codable {
     public var role: String
@@ -17,8 +19,11 @@ public struct ChatMessage: Equatable, Sendable, Codable {
 ///   Qwen2: "You are a helpful assistant."; Qwen2.5: "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.").
 /// - `llama3`: `{bos}<|start_header_id|>{role}<|end_header_id|>\n\n{content, trimmed}<|eot_id|>` per message,
 ///   generation prompt `<|start_header_id|>assistant<|end_header_id|>\n\n`.
+/// - `llama31` (Llama 3.1/3.2/3.3 without tools): as `llama3`, but a system block always comes first:
+///   `Cutting Knowledge Date: December 2023\nToday Date: {date}\n\n{system message, trimmed or empty}`; the date is
+///   the template's literal default ("26 Jul 2024" in 3.1), or today's when it calls `strftime_now` (3.2, as transformers).
 public struct ChatTemplate: Equatable, Sendable {
-    public enum Format: String, Sendable { case chatML, llama3 }
+    public enum Format: String, Sendable { case chatML, llama3, llama31 }
 
     public var format: Format
     /// The system message inserted when a conversation has none (ChatML templates that define one).
@@ -26,10 +31,29 @@ public struct ChatTemplate: Equatable, Sendable {
     /// The BOS text a Llama-3 template puts first.
     public var bosToken: String
 
-    public init(format: Format, defaultSystemMessage: String? = nil, bosToken: String = "") {
+    /// The "Today Date" of a `llama31` template (`%d %b %Y`).
+    public var dateString: String
+
+    public init(format: Format, defaultSystemMessage: String? = nil, bosToken: String = "", dateString: String = "26 Jul 2024") {
         self.format = format
         self.defaultSystemMessage = defaultSystemMessage
         self.bosToken = bosToken
+        self.dateString = dateString
+    }
+
+    /// Today's date as Llama 3.2 templates print it through `strftime_now("%d %b %Y")`.
+    public static func todayString() -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "dd MMM yyyy"
+        return formatter.string(from: Date())
+    }
+
+    /// The literal of `set date_string = "…"` in a template, if any.
+    static func literalDate(in template: String) -> String? {
+        guard let start = template.range(of: "date_string = \""),
+              let end = template.range(of: "\"", range: start.upperBound..<template.endIndex) else { return nil }
+        return String(template[start.upperBound..<end.lowerBound])
     }
 
     /// The template a model's Jinja string describes, or nil when it is not one FuRA knows.
@@ -38,7 +62,11 @@ public struct ChatTemplate: Equatable, Sendable {
         if template.contains("<|im_start|>") {
             return ChatTemplate(format: .chatML, defaultSystemMessage: defaultChatMLSystem(in: template))
         }
-        if template.contains("<|start_header_id|>") && template.contains("<|eot_id|>") && !template.contains("Cutting Knowledge Date") {
+        if template.contains("<|start_header_id|>") && template.contains("Cutting Knowledge Date") {
+            let date = template.contains("strftime_now") ? todayString() : (literalDate(in: template) ?? "26 Jul 2024")
+            return ChatTemplate(format: .llama31, bosToken: bosToken ?? "<|begin_of_text|>", dateString: date)
+        }
+        if template.contains("<|start_header_id|>") && template.contains("<|eot_id|>") {
             return ChatTemplate(format: .llama3, bosToken: bosToken ?? "<|begin_of_text|>")
         }
         return nil
@@ -74,6 +102,19 @@ public struct ChatTemplate: Equatable, Sendable {
         case .llama3:
             out += bosToken
             for m in messages {
+                out += "<|start_header_id|>\(m.role)<|end_header_id|>\n\n\(Self.jinjaTrim(m.content))<|eot_id|>"
+            }
+            if addGenerationPrompt { out += "<|start_header_id|>assistant<|end_header_id|>\n\n" }
+        case .llama31:
+            var rest = messages[...]
+            var system = ""
+            if let first = rest.first, first.role == "system" {
+                system = Self.jinjaTrim(first.content)
+                rest = rest.dropFirst()
+            }
+            out += bosToken + "<|start_header_id|>system<|end_header_id|>\n\n"
+            out += "Cutting Knowledge Date: December 2023\nToday Date: \(dateString)\n\n\(system)<|eot_id|>"
+            for m in rest {
                 out += "<|start_header_id|>\(m.role)<|end_header_id|>\n\n\(Self.jinjaTrim(m.content))<|eot_id|>"
             }
             if addGenerationPrompt { out += "<|start_header_id|>assistant<|end_header_id|>\n\n" }

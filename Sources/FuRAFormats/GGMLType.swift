@@ -40,7 +40,7 @@ public enum GGMLType: UInt32, Sendable, CaseIterable {
     /// Whether `GGUFFile.tensor(named:)` can dequantize this type.
     public var isDequantizable: Bool {
         switch self {
-        case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K, .q8_K: return true
+        case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .q8_K: return true
         default: return false
         }
     }

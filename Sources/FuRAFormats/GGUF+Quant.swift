@@ -11,6 +11,11 @@ import FuRATensor
 /// - q5_K: `d, dmin, scales[12], qh[32], qs[128]`; as q4_K plus bit g of qh[l] for group g
 /// - q6_K: `ql[128], qh[64], scales[16]: int8, d`; x = d·sc·(q−32)
 /// - q8_K: `d: f32, qs[256]: int8, bsums[16]: int16`; x = d·q
+/// - q2_K: `scales[16], qs[64], d, dmin`; 16 groups of 16 with 4-bit scale/min; x = d·(sc&15)·q − dmin·(sc>>4)
+/// - q3_K: `hmask[32], qs[64], scales[12], d`; 16 six-bit scales (offset 32); q = 2 low bits − (high bit ? 0 : 4)
+///
+/// In q2_K/q3_K element j of a block sits in half n = j/128, shift k = (j%128)/32, lane l = j%32: its 2 bits are
+/// `qs[32n + l] >> 2k`, its scale index is 8n + 2k + l/16, and (q3_K) its high bit is bit 4n + k of hmask[l].
 public enum GGMLDequantize {
     /// Decodes `count` elements of `type` from `raw` into `out` (fast path, parallel over blocks).
     ///
@@ -44,6 +49,8 @@ public enum GGMLDequantize {
         case .q5_K: decode = blockQ5_K
         case .q6_K: decode = blockQ6_K
         case .q8_K: decode = blockQ8_K
+        case .q2_K: decode = blockQ2_K
+        case .q3_K: decode = blockQ3_K
         default: throw TensorError.invalidArgument(operation: "dequantize", message: "ggml type \(type) is not supported")
         }
         Threading.parallelFor(count / per, minimumPerChunk: 2048) { start, end in
@@ -98,6 +105,17 @@ public enum GGMLDequantize {
             case .q8_K:
                 let d = Float(bitPattern: UInt32(u8(b)) | UInt32(u8(b + 1)) << 8 | UInt32(u8(b + 2)) << 16 | UInt32(u8(b + 3)) << 24)
                 out[i] = d * Float(i8(b + 4 + j))
+            case .q2_K, .q3_K:
+                let n = j / 128, k = (j % 128) / 32, l = j % 32
+                let bits = (u8(b + (type == .q2_K ? 16 : 32) + 32 * n + l) >> (2 * k)) & 3
+                let group = 8 * n + 2 * k + l / 16
+                if type == .q2_K {
+                    let sc = u8(b + group)
+                    out[i] = f16(b + 80) * Float(sc & 0xF) * Float(bits) - f16(b + 82) * Float(sc >> 4)
+                } else {
+                    let high = (u8(b + l) >> (4 * n + k)) & 1
+                    out[i] = f16(b + 108) * Float(q3KScale(group) { u8(b + 96 + $0) } - 32) * Float(bits - (high == 1 ? 0 : 4))
+                }
             default: throw TensorError.invalidArgument(operation: "dequantizeReference", message: "ggml type \(type) is not supported")
             }
         }
@@ -111,6 +129,14 @@ public enum GGMLDequantize {
         guard raw.count >= needed, outCount == count else {
             throw TensorError.invalidArgument(operation: "dequantize \(type)", message: "need \(needed) bytes and \(count) outputs, got \(raw.count) bytes and \(outCount) outputs")
         }
+    }
+
+    /// The 6-bit scale `group` (0…15) of a q3_K block, from its 12 packed bytes (`raw(k)` is byte k): the low
+    /// 4 bits are a nibble of bytes 0…7, the high 2 bits a pair of bits of bytes 8…11.
+    @inline(__always) static func q3KScale(_ group: Int, _ raw: (Int) -> Int) -> Int {
+        let low = group < 8 ? raw(group) & 0xF : raw(group - 8) >> 4
+        let high = (raw(8 + group % 4) >> (2 * (group / 4))) & 3
+        return low | high << 4
     }
 
     // MARK: Fast block decoders (SAFETY: callers pass a whole block of input and room for a whole block of output)
@@ -223,6 +249,48 @@ public enum GGMLDequantize {
         for k in 0..<16 {
             let q = src.loadUnaligned(fromByteOffset: 4 + 16 * k, as: SIMD16<Int8>.self)
             store(SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: q)) * d, dst + 16 * k)
+        }
+    }
+
+    static func blockQ2_K(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>) {
+        let d = half(src, 80), dmin = half(src, 82)
+        let bytes = src.assumingMemoryBound(to: UInt8.self)
+        var y = dst
+        for n in 0..<2 {
+            let q = bytes + 16 + 32 * n
+            for k in 0..<4 {
+                let shift = UInt8(2 * k)
+                for h in 0..<2 {
+                    let sc = bytes[8 * n + 2 * k + h]
+                    let dl = d * Float(sc & 0xF), ml = dmin * Float(sc >> 4)
+                    for l in 0..<16 { y[l] = dl * Float((q[16 * h + l] >> shift) & 3) - ml }
+                    y += 16
+                }
+            }
+        }
+    }
+
+    static func blockQ3_K(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>) {
+        let d = half(src, 108)
+        let bytes = src.assumingMemoryBound(to: UInt8.self)
+        let packed = bytes + 96
+        var scales = [Float](repeating: 0, count: 16)
+        for g in 0..<16 { scales[g] = d * Float(q3KScale(g) { Int(packed[$0]) } - 32) }
+        var y = dst
+        for n in 0..<2 {
+            let q = bytes + 32 + 32 * n
+            for k in 0..<4 {
+                let shift = UInt8(2 * k), bit = UInt8(1) << UInt8(4 * n + k)
+                for h in 0..<2 {
+                    let dl = scales[8 * n + 2 * k + h]
+                    for l in 0..<16 {
+                        let lane = 16 * h + l
+                        let value = Int((q[lane] >> shift) & 3) - (bytes[lane] & bit != 0 ? 0 : 4)
+                        y[l] = dl * Float(value)
+                    }
+                    y += 16
+                }
+            }
         }
     }
 }

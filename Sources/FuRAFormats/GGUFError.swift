@@ -41,7 +41,7 @@ public enum GGUFError: Error, CustomStringConvertible, Equatable {
         case let .tensorNotFound(path, tensor):
             return "'\(path)' has no tensor named '\(tensor)'"
         case let .unsupportedTensorType(path, tensor, type):
-            return "'\(path)': tensor '\(tensor)' has type \(type), which FuRA cannot dequantize (supported: f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q4_K, q5_K, q6_K, q8_K); re-quantize the model with one of these"
+            return "'\(path)': tensor '\(tensor)' has type \(type), which FuRA cannot dequantize (supported: f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_K, q3_K, q4_K, q5_K, q6_K, q8_K); re-quantize the model with one of these"
         case let .cannotWrite(path, reason):
             return "cannot write GGUF '\(path)': \(reason)"
         }

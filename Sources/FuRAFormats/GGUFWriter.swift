@@ -61,6 +61,11 @@ public struct GGUFWriter {
         }
     }
 
+    /// Writes `metadata` (keys sorted) and `tensors` to `path`.
+    public func write(metadata: [String: GGUFValue], tensors: [(name: String, tensor: Tensor, type: GGMLType)], to path: String) throws {
+        try write(metadata: metadata.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }, tensors: tensors, to: path)
+    }
+
     /// Quantizes `values` (a multiple of 32) to Q8_0 blocks: `d = max|x| / 127` as f16, `q = round(x / d)`.
     public static func quantizeQ8_0(_ values: UnsafeBufferPointer<Float>, to out: inout [UInt8]) {
         precondition(values.count % 32 == 0, "Q8_0 needs whole blocks of 32")

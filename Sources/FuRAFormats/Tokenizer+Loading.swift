@@ -13,13 +13,8 @@ extension Tokenizer {
             throw TokenizerError.missingField(source: source, field: "tokenizer.ggml.tokens")
         }
         let mergeStrings = metadata["tokenizer.ggml.merges"]?.asStringArray ?? []
-        var merges: [(String, String)] = []
-        merges.reserveCapacity(mergeStrings.count)
-        for m in mergeStrings {
-            guard let space = m.firstIndex(of: " ") else {
-                throw TokenizerError.invalidField(source: source, field: "tokenizer.ggml.merges", reason: "entry '\(m)' is not two tokens separated by a space")
-            }
-            merges.append((String(m[..<space]), String(m[m.index(after: space)...])))
+        if let bad = mergeStrings.first(where: { !Self.isMergeLine($0) }) {
+            throw TokenizerError.invalidField(source: source, field: "tokenizer.ggml.merges", reason: "entry '\(bad)' is not two tokens separated by a space")
         }
         let types = metadata["tokenizer.ggml.token_type"]?.asIntArray ?? []
         guard types.isEmpty || types.count == tokens.count else {
@@ -33,7 +28,7 @@ extension Tokenizer {
         let preName = metadata["tokenizer.ggml.pre"]?.asString ?? "default"
         guard let pre = PreTokenizer(ggmlPre: preName) else { throw TokenizerError.unsupportedPreTokenizer(source: source, name: preName) }
         func id(_ key: String) -> Int? { metadata["tokenizer.ggml.\(key)"]?.asInt }
-        try self.init(tokens: tokens, merges: merges, addedTokenIds: added, specialTokenIds: special, preTokenizer: pre,
+        try self.init(tokens: tokens, merges: .lines(mergeStrings), addedTokenIds: added, specialTokenIds: special, preTokenizer: pre,
                       bosId: id("bos_token_id"), eosId: id("eos_token_id"), padId: id("padding_token_id"), unknownId: id("unknown_token_id"),
                       addsBOSByDefault: metadata["tokenizer.ggml.add_bos_token"]?.asBool ?? false,
                       ignoreMerges: pre == .llama3, source: source)
@@ -45,40 +40,53 @@ extension Tokenizer {
     /// A tokenizer from a Hugging Face `tokenizer.json` (BPE with a byte-level pre-tokenizer), plus
     /// `tokenizer_config.json` for BOS/EOS/PAD and the chat template.
     public convenience init(tokenizerJSON path: String, tokenizerConfig configPath: String? = nil) throws {
-        let root = try Self.readJSONObject(path)
-        guard let model = root["model"] as? [String: Any] else { throw TokenizerError.missingField(source: path, field: "model") }
-        let type = model["type"] as? String ?? "BPE"
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw FileError.cannotOpen(path: path, reason: "no such file or not readable")
+        }
+        let root: JSONValue
+        do {
+            root = try JSONValue.parse(Array(data))
+        } catch {
+            throw TokenizerError.invalidField(source: path, field: "(root)", reason: "\(error)")
+        }
+        guard let model = root["model"], model.members != nil else { throw TokenizerError.missingField(source: path, field: "model") }
+        let type = model["type"]?.string ?? "BPE"
         guard type == "BPE" else { throw TokenizerError.unsupportedModel(source: path, model: type) }
-        guard let vocab = model["vocab"] as? [String: Any] else { throw TokenizerError.missingField(source: path, field: "model.vocab") }
-        var byId: [Int: String] = [:]
-        byId.reserveCapacity(vocab.count)
+        guard let vocab = model["vocab"]?.members else { throw TokenizerError.missingField(source: path, field: "model.vocab") }
+        var ids: [Int] = []
+        ids.reserveCapacity(vocab.count)
         for (token, value) in vocab {
-            guard let id = (value as? NSNumber)?.intValue, id >= 0, id < 10_000_000 else {
+            guard let id = value.int, id >= 0, id < 10_000_000 else {
                 throw TokenizerError.invalidField(source: path, field: "model.vocab", reason: "token '\(token)' has id \(value), expected a non-negative integer")
             }
-            byId[id] = token
+            ids.append(id)
         }
+        var addedEntries: [(id: Int, content: String)] = []
         var added = Set<Int>(), special = Set<Int>()
-        for entry in root["added_tokens"] as? [[String: Any]] ?? [] {
-            guard let id = (entry["id"] as? NSNumber)?.intValue, id >= 0, id < 10_000_000, let content = entry["content"] as? String else {
+        for entry in root["added_tokens"]?.array ?? [] {
+            guard let id = entry["id"]?.int, id >= 0, id < 10_000_000, let content = entry["content"]?.string else {
                 throw TokenizerError.invalidField(source: path, field: "added_tokens", reason: "an entry lacks an integer 'id' or a string 'content'")
             }
-            byId[id] = content
+            addedEntries.append((id, content))
             added.insert(id)
-            if entry["special"] as? Bool ?? false { special.insert(id) }
+            if entry["special"]?.bool ?? false { special.insert(id) }
         }
-        let size = (byId.keys.max() ?? -1) + 1
+        let size = max(ids.max() ?? -1, addedEntries.map(\.id).max() ?? -1) + 1
         var tokens = [String](repeating: "", count: size)
-        for (id, token) in byId { tokens[id] = token }
-        var merges: [(String, String)] = []
-        for m in model["merges"] as? [Any] ?? [] {
-            if let s = m as? String, let space = s.firstIndex(of: " ") {
-                merges.append((String(s[..<space]), String(s[s.index(after: space)...])))
-            } else if let pair = m as? [String], pair.count == 2 {
-                merges.append((pair[0], pair[1]))
+        for (k, member) in vocab.enumerated() { tokens[ids[k]] = member.key }
+        for (id, content) in addedEntries { tokens[id] = content }
+        var lines: [String] = [], pairs: [([UInt8], [UInt8])] = []
+        for m in model["merges"]?.array ?? [] {
+            if let s = m.string, Self.isMergeLine(s) {
+                lines.append(s)
+            } else if let pair = m.array, pair.count == 2, let a = pair[0].string, let b = pair[1].string {
+                pairs.append((Array(a.utf8), Array(b.utf8)))
             } else {
                 throw TokenizerError.invalidField(source: path, field: "model.merges", reason: "entry \(m) is neither 'a b' nor [a, b]")
             }
+        }
+        guard lines.isEmpty || pairs.isEmpty else {
+            throw TokenizerError.invalidField(source: path, field: "model.merges", reason: "mixes 'a b' strings and [a, b] pairs")
         }
         let pre = try Self.detectPreTokenizer(root["pre_tokenizer"], source: path)
 
@@ -88,25 +96,31 @@ extension Tokenizer {
             if let s = config[key] as? String { return s }
             return (config[key] as? [String: Any])?["content"] as? String
         }
-        var lookup: [String: Int] = [:]
-        for (id, token) in tokens.enumerated() { lookup[token] = id }
-        let bos = tokenText("bos_token").flatMap { lookup[$0] }
-        let eos = tokenText("eos_token").flatMap { lookup[$0] }
-        let pad = tokenText("pad_token").flatMap { lookup[$0] }
-        let unk = (model["unk_token"] as? String).flatMap { lookup[$0] }
+        func lookup(_ text: String?) -> Int? {
+            guard let text else { return nil }
+            return tokens.firstIndex(of: text)
+        }
+        let bos = lookup(tokenText("bos_token")), eos = lookup(tokenText("eos_token")), pad = lookup(tokenText("pad_token"))
+        let unk = lookup(model["unk_token"]?.string)
         var addBOS = config["add_bos_token"] as? Bool ?? false
-        if config["add_bos_token"] == nil, let bosText = tokenText("bos_token"),
-           let post = root["post_processor"] as? [String: Any], "\(post)".contains(bosText) {
+        if config["add_bos_token"] == nil, let bosText = tokenText("bos_token"), let post = root["post_processor"],
+           "\(post)".contains(bosText) {
             addBOS = true
         }
-        try self.init(tokens: tokens, merges: merges, addedTokenIds: added, specialTokenIds: special, preTokenizer: pre,
-                      bosId: bos, eosId: eos, padId: pad, unknownId: unk, addsBOSByDefault: addBOS,
-                      ignoreMerges: model["ignore_merges"] as? Bool ?? false, source: path)
+        try self.init(tokens: tokens, merges: pairs.isEmpty ? .lines(lines) : .pairs(pairs), addedTokenIds: added,
+                      specialTokenIds: special, preTokenizer: pre, bosId: bos, eosId: eos, padId: pad, unknownId: unk, addsBOSByDefault: addBOS,
+                      ignoreMerges: model["ignore_merges"]?.bool ?? false, source: path)
         var template = config["chat_template"] as? String
         if template == nil, let named = config["chat_template"] as? [[String: Any]] {
             template = named.first { $0["name"] as? String == "default" }?["template"] as? String
         }
         chatTemplate = ChatTemplate.detect(templateString: template, bosToken: tokenText("bos_token"), eosToken: tokenText("eos_token"))
+    }
+
+    /// Whether `line` is "a b": two non-empty tokens around its first space.
+    static func isMergeLine(_ line: String) -> Bool {
+        guard let space = line.utf8.firstIndex(of: 0x20) else { return false }
+        return space > line.utf8.startIndex && line.utf8.index(after: space) < line.utf8.endIndex
     }
 
     static func readJSONObject(_ path: String) throws -> [String: Any] {
@@ -126,23 +140,49 @@ extension Tokenizer {
     }
 
     /// Recognizes the pre-tokenizer of a tokenizer.json from its components and Split regexes.
-    static func detectPreTokenizer(_ object: Any?, source: String) throws -> PreTokenizer {
+    static func detectPreTokenizer(_ object: JSONValue?, source: String) throws -> PreTokenizer {
         var types: [String] = [], regexes: [String] = [], individualDigits = false
-        func walk(_ o: Any?) {
-            if let d = o as? [String: Any] {
-                if let t = d["type"] as? String { types.append(t) }
-                if let p = d["pattern"] as? [String: Any], let r = p["Regex"] as? String { regexes.append(r) }
-                if d["individual_digits"] as? Bool == true { individualDigits = true }
-                for v in d.values { walk(v) }
-            } else if let a = o as? [Any] {
-                for v in a { walk(v) }
+        func walk(_ o: JSONValue) {
+            switch o {
+            case let .object(members):
+                for (key, value) in members {
+                    if key == "type", let t = value.string { types.append(t) }
+                    if key == "pattern", let r = value["Regex"]?.string { regexes.append(r) }
+                    if key == "individual_digits", value.bool == true { individualDigits = true }
+                    walk(value)
+                }
+            case let .array(values): values.forEach(walk)
+            default: break
             }
         }
-        walk(object)
+        if let object { walk(object) }
         if regexes.contains(where: { $0.contains("\\p{N}{1,3}") }) { return .llama3 }
         if regexes.contains(where: { $0.contains("(?i:'s") && $0.contains("\\p{N}|") }) { return .qwen2 }
         if types.contains("Digits") && individualDigits && types.contains("ByteLevel") { return .smollm }
         if types.contains("ByteLevel") && regexes.isEmpty && !types.contains("Digits") { return .gpt2 }
         throw TokenizerError.unsupportedPreTokenizer(source: source, name: (types + regexes).joined(separator: " "))
+    }
+}
+
+extension Tokenizer {
+    /// The tokenizer of a model: a `.gguf` file (its metadata), a `tokenizer.json` file, or a Hugging Face
+    /// directory holding `tokenizer.json` (and optionally `tokenizer_config.json`).
+    public static func load(model path: String) throws -> Tokenizer {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw FileError.cannotOpen(path: path, reason: "no such file or directory (expected a .gguf file or a directory with tokenizer.json)")
+        }
+        if isDirectory.boolValue {
+            let json = path + "/tokenizer.json", config = path + "/tokenizer_config.json"
+            guard FileManager.default.fileExists(atPath: json) else {
+                throw FileError.cannotOpen(path: json, reason: "the model directory has no tokenizer.json")
+            }
+            return try Tokenizer(tokenizerJSON: json, tokenizerConfig: FileManager.default.fileExists(atPath: config) ? config : nil)
+        }
+        if path.hasSuffix(".json") {
+            let config = (path as NSString).deletingLastPathComponent + "/tokenizer_config.json"
+            return try Tokenizer(tokenizerJSON: path, tokenizerConfig: FileManager.default.fileExists(atPath: config) ? config : nil)
+        }
+        return try Tokenizer(ggufMetadata: GGUFFile(path: path).metadata, source: path)
     }
 }

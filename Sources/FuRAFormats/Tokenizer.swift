@@ -1,24 +1,5 @@
 import Foundation
 
-/// Errors from loading a tokenizer; each names the source and the field.
-public enum TokenizerError: Error, CustomStringConvertible, Equatable {
-    case missingField(source: String, field: String)
-    case unsupportedModel(source: String, model: String)
-    case unsupportedPreTokenizer(source: String, name: String)
-    case invalidField(source: String, field: String, reason: String)
-
-    public var description: String {
-        switch self {
-        case let .missingField(source, field): return "\(source): the tokenizer field '\(field)' is missing"
-        case let .unsupportedModel(source, model):
-            return "\(source): tokenizer model '\(model)' is not supported (FuRA reads byte-level BPE: GGUF 'gpt2', tokenizer.json 'BPE' with a ByteLevel pre-tokenizer)"
-        case let .unsupportedPreTokenizer(source, name):
-            return "\(source): pre-tokenizer '\(name)' is not supported (supported: \(PreTokenizer.allCases.map(\.rawValue).joined(separator: ", ")) and their llama.cpp aliases)"
-        case let .invalidField(source, field, reason): return "\(source): tokenizer field '\(field)' is invalid: \(reason)"
-        }
-    }
-}
-
 /// A byte-level BPE tokenizer (GPT-2, SmolLM2, Llama-3, Qwen2 families) with special tokens and chat templates.
 public final class Tokenizer: @unchecked Sendable {
     /// Token strings by id (byte-level form for BPE tokens, plain text for added tokens).
@@ -38,26 +19,31 @@ public final class Tokenizer: @unchecked Sendable {
     public var chatTemplate: ChatTemplate?
 
     let encoder: BytePairEncoder
-    let vocabulary: [String: Int]
     /// Added tokens grouped by their first UTF-8 byte, longest first.
     let addedByFirstByte: [UInt8: [(bytes: [UInt8], id: Int)]]
 
-    /// Builds a tokenizer from its parts (ids index `tokens`).
-    public init(tokens: [String], merges: [(String, String)], addedTokenIds: Set<Int>, specialTokenIds: Set<Int>,
-                preTokenizer: PreTokenizer, bosId: Int?, eosId: Int?, padId: Int?, unknownId: Int?,
-                addsBOSByDefault: Bool = false, ignoreMerges: Bool = false, source: String) throws {
-        var vocabulary: [String: Int] = [:]
-        vocabulary.reserveCapacity(tokens.count)
-        for (id, token) in tokens.enumerated() where !addedTokenIds.contains(id) || vocabulary[token] == nil {
-            vocabulary[token] = id
-        }
+    /// Builds a tokenizer from its parts (ids index `tokens`; merges are token pairs in rank order).
+    public convenience init(tokens: [String], merges: [(String, String)], addedTokenIds: Set<Int>, specialTokenIds: Set<Int>,
+                            preTokenizer: PreTokenizer, bosId: Int?, eosId: Int?, padId: Int?, unknownId: Int?,
+                            addsBOSByDefault: Bool = false, ignoreMerges: Bool = false, source: String) throws {
+        try self.init(tokens: tokens, merges: .pairs(merges.map { (Array($0.0.utf8), Array($0.1.utf8)) }), addedTokenIds: addedTokenIds,
+                      specialTokenIds: specialTokenIds, preTokenizer: preTokenizer, bosId: bosId, eosId: eosId, padId: padId,
+                      unknownId: unknownId, addsBOSByDefault: addsBOSByDefault, ignoreMerges: ignoreMerges, source: source)
+    }
+
+    init(tokens: [String], merges: BytePairEncoder.Merges, addedTokenIds: Set<Int>, specialTokenIds: Set<Int>,
+         preTokenizer: PreTokenizer, bosId: Int?, eosId: Int?, padId: Int?, unknownId: Int?,
+         addsBOSByDefault: Bool, ignoreMerges: Bool, source: String) throws {
+        var vocabulary = TokenTable(capacity: tokens.count)
+        for token in tokens { vocabulary.append(token) }
+        for id in tokens.indices where !addedTokenIds.contains(id) { vocabulary.insert(id, replace: true) }
+        for id in addedTokenIds.sorted() where id >= 0 && id < tokens.count { vocabulary.insert(id, replace: false) }
         for (field, id) in [("bos", bosId), ("eos", eosId), ("pad", padId), ("unknown", unknownId)] {
             if let id, id < 0 || id >= tokens.count {
                 throw TokenizerError.invalidField(source: source, field: "\(field) token id", reason: "\(id) is outside the vocabulary of \(tokens.count)")
             }
         }
         self.tokens = tokens
-        self.vocabulary = vocabulary
         self.addedTokenIds = addedTokenIds
         self.specialTokenIds = specialTokenIds
         self.preTokenizer = preTokenizer
@@ -84,8 +70,7 @@ public final class Tokenizer: @unchecked Sendable {
 
     /// The id of a token string (byte-level form, or an added token's text).
     public func id(for token: String) -> Int? {
-        if let id = vocabulary[token] { return id }
-        return addedTokenIds.first { tokens[$0] == token }
+        encoder.vocabulary.find(token)
     }
 
     /// Token ids of `text`: added/special tokens are matched first (leftmost, longest), the rest is
@@ -113,18 +98,30 @@ public final class Tokenizer: @unchecked Sendable {
     /// Pre-tokenizes and encodes text that holds no added token.
     func encodeOrdinary(_ bytes: ArraySlice<UInt8>, into out: inout [Int]) {
         guard !bytes.isEmpty else { return }
-        let text = String(decoding: bytes, as: UTF8.self)
-        let scalars = Array(text.unicodeScalars)
-        var scalarToIndex: [String.Index] = []
-        scalarToIndex.reserveCapacity(scalars.count + 1)
-        var index = text.unicodeScalars.startIndex
-        while index < text.unicodeScalars.endIndex {
-            scalarToIndex.append(index)
-            index = text.unicodeScalars.index(after: index)
+        // Decode the (valid) UTF-8 into scalars, remembering where each scalar starts.
+        var scalars: [Unicode.Scalar] = []
+        var starts: [Int] = []
+        scalars.reserveCapacity(bytes.count)
+        starts.reserveCapacity(bytes.count + 1)
+        var decoder = UTF8()
+        var iterator = bytes.makeIterator()
+        var position = bytes.startIndex
+        loop: while true {
+            switch decoder.decode(&iterator) {
+            case let .scalarValue(s):
+                scalars.append(s)
+                starts.append(position)
+                position += UTF8.width(s)
+            case .emptyInput: break loop
+            case .error:
+                scalars.append("\u{FFFD}")
+                starts.append(position)
+                position += 1
+            }
         }
-        scalarToIndex.append(text.endIndex)
+        starts.append(bytes.endIndex)
         for range in preTokenizer.split(scalars) {
-            out += encoder.encode(word: text[scalarToIndex[range.lowerBound]..<scalarToIndex[range.upperBound]])
+            out += encoder.encode(word: bytes[starts[range.lowerBound]..<starts[range.upperBound]])
         }
     }
 
@@ -139,9 +136,8 @@ public final class Tokenizer: @unchecked Sendable {
         guard id >= 0 && id < tokens.count else { return [] }
         let token = tokens[id]
         if addedTokenIds.contains(id) { return Array(token.utf8) }
-        if let b = ByteLevel.decode(token) { return b }
-        if token.utf8.count == 6, token.hasPrefix("<0x"), token.hasSuffix(">"), let b = UInt8(token.dropFirst(3).prefix(2), radix: 16) { return [b] }
-        return Array(token.utf8)
+        if let b = encoder.byteFallbackIds[id] { return [b] }
+        return ByteLevel.decode(token) ?? Array(token.utf8)
     }
 
     /// The text of `ids` (invalid UTF-8 becomes U+FFFD); special tokens are dropped when `skipSpecial`.
@@ -154,53 +150,5 @@ public final class Tokenizer: @unchecked Sendable {
     /// A decoder that turns ids into text piece by piece, holding back incomplete UTF-8.
     public func streamDecoder(skipSpecial: Bool = false) -> StreamingDecoder {
         StreamingDecoder(tokenizer: self, skipSpecial: skipSpecial)
-    }
-}
-
-/// Incremental decoding: `append(id)` returns the text that became complete (possibly empty).
-public struct StreamingDecoder {
-    let tokenizer: Tokenizer
-    let skipSpecial: Bool
-    var pending: [UInt8] = []
-
-    init(tokenizer: Tokenizer, skipSpecial: Bool) {
-        self.tokenizer = tokenizer
-        self.skipSpecial = skipSpecial
-    }
-
-    /// Adds one token and returns the newly complete text.
-    public mutating func append(_ id: Int) -> String {
-        if skipSpecial && tokenizer.specialTokenIds.contains(id) { return "" }
-        pending += tokenizer.bytes(for: id)
-        let complete = Self.completePrefixLength(pending)
-        guard complete > 0 else { return "" }
-        let text = String(decoding: pending[0..<complete], as: UTF8.self)
-        pending.removeFirst(complete)
-        return text
-    }
-
-    /// Whatever is still held back (an incomplete sequence), decoded with U+FFFD; clears the buffer.
-    public mutating func finish() -> String {
-        defer { pending.removeAll() }
-        return String(decoding: pending, as: UTF8.self)
-    }
-
-    /// The length of the prefix that ends on a UTF-8 boundary: a trailing lead byte whose sequence is
-    /// not complete yet is held back (invalid bytes are let through, to be shown as U+FFFD).
-    public static func completePrefixLength(_ bytes: [UInt8]) -> Int {
-        let n = bytes.count
-        var start = n - 1
-        // Look back at most 3 continuation bytes for the lead byte of the last sequence.
-        while start >= 0 && start >= n - 4 && bytes[start] & 0xC0 == 0x80 { start -= 1 }
-        guard start >= 0 && start >= n - 4 else { return n }
-        let lead = bytes[start]
-        let needed: Int
-        switch lead {
-        case 0xC2...0xDF: needed = 2
-        case 0xE0...0xEF: needed = 3
-        case 0xF0...0xF4: needed = 4
-        default: return n
-        }
-        return n - start < needed ? start : n
     }
 }

@@ -75,7 +75,7 @@ public struct FrozenWeight: Sendable {
     }
 
     /// The tiled view used by the products of compressed storage (nil for f32).
-    private func tiled(tileElements: Int = 1 << 19) -> RowTiledMatrix? {
+    private func tiled(tileElements: Int = RowTiledMatrix.defaultTileElements) -> RowTiledMatrix? {
         let width = columns
         switch storage {
         case .float32:
@@ -128,7 +128,7 @@ public struct FrozenWeight: Sendable {
 
     /// Calls `body(r0, r1, tile)` with W[r0..<r1, :] decoded to `Float`, row-major, in order of rows.
     /// f32 storage passes the whole matrix as one tile.
-    public func forEachRowTile(tileElements: Int = 1 << 19, _ body: (Int, Int, UnsafePointer<Float>) throws -> Void) rethrows {
+    public func forEachRowTile(tileElements: Int = RowTiledMatrix.defaultTileElements, _ body: (Int, Int, UnsafePointer<Float>) throws -> Void) rethrows {
         if case let .float32(w) = storage {
             guard rows > 0, columns > 0 else { return }
             try w.withUnsafeBufferPointer { try body(0, rows, $0.baseAddress!) }

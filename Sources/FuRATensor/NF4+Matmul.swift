@@ -4,7 +4,7 @@ extension NF4Tensor {
     /// W (O, I) as a row-tiled matrix that dequantizes each tile right before its sgemm.
     ///
     /// - Throws: `TensorError.rankMismatch` unless the tensor is 2-D.
-    public func rowTiled(tileElements: Int = 1 << 19) throws -> RowTiledMatrix {
+    public func rowTiled(tileElements: Int = RowTiledMatrix.defaultTileElements) throws -> RowTiledMatrix {
         guard shape.count == 2 else { throw TensorError.rankMismatch(operation: "NF4 matrix product", expected: 2, actual: shape) }
         let columns = shape[1]
         let me = self

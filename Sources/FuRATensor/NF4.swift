@@ -49,6 +49,14 @@ public enum NF4 {
         return count
     }
 
+    /// The codes of 16 normalized values at once (same rule as `code(normalized:)`).
+    @inlinable
+    static func codes16(_ v: SIMD16<Float>) -> SIMD16<UInt8> {
+        var count = SIMD16<Int32>(repeating: 0)
+        for t in thresholds { count.replace(with: count &+ 1, where: v .> SIMD16<Float>(repeating: t)) }
+        return SIMD16<UInt8>(truncatingIfNeeded: count)
+    }
+
     /// Quantizes a tensor of any shape (flattened row-major).
     ///
     /// - Parameters: `tensor` any shape; `name` names it in errors; `doubleQuantization` compresses absmax.
@@ -74,6 +82,12 @@ public enum NF4 {
                             // A zero block maps every value to the level 0.0 (code 7), as the default backend.
                             let inverse: Float = m > 0 ? 1 / m : 0
                             var i = lo
+                            // 16 elements at a time: each code is the number of thresholds below the value.
+                            while i + 16 <= hi {
+                                let codes = codes16(UnsafeRawPointer(x.baseAddress! + i).loadUnaligned(as: SIMD16<Float>.self) * inverse)
+                                for k in 0..<8 { q[(i >> 1) + k] = (codes[2 * k] << 4) | codes[2 * k + 1] }
+                                i += 16
+                            }
                             while i < hi {
                                 let c0 = code(normalized: x[i] * inverse)
                                 let c1 = i + 1 < hi ? code(normalized: x[i + 1] * inverse) : 7
@@ -137,7 +151,7 @@ public struct NF4Tensor: Equatable, Sendable {
     /// Number of elements.
     public var count: Int { shape.reduce(1, *) }
 
-    /// Builds a tensor from stored parts, checking every count (for loading files).
+    /// Wraps parts we produced ourselves (unchecked; use `validated` for parts read from a file).
     public init(shape: [Int], packed: [UInt8], scales: NF4Scales) {
         self.shape = shape
         self.packed = packed

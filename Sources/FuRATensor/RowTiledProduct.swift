@@ -16,8 +16,12 @@ public struct RowTiledMatrix {
     public let tileRows: Int
     private let decode: Decoder
 
-    /// - Parameters: `tileElements` bounds the scratch tile (default 2^19 floats = 2 MiB).
-    public init(rows: Int, columns: Int, tileElements: Int = 1 << 19, decode: @escaping Decoder) {
+    /// The default bound on a scratch tile: 2^21 floats (8 MiB). In x·Wᵀ every tile re-packs all of x inside
+    /// sgemm, so tiles of a few hundred rows keep that copy small next to the tile's 2·N·I·rows flops.
+    public static let defaultTileElements = 1 << 21
+
+    /// - Parameters: `tileElements` bounds the scratch tile.
+    public init(rows: Int, columns: Int, tileElements: Int = RowTiledMatrix.defaultTileElements, decode: @escaping Decoder) {
         self.rows = rows
         self.columns = columns
         self.tileRows = Swift.max(1, Swift.min(rows, tileElements / Swift.max(1, columns)))

@@ -70,6 +70,13 @@ extension Benchmarks {
                                            seconds: tf, extra: ["bytes_per_param": Double(frozen.byteCount) / Double(o * i)]))
                 out.append(BenchmarkResult(name: "frozen dY·W  \(format.rawValue) \(i)->\(o) N=\(n)", threads: 2, gflops: flops / tb / 1e9, seconds: tb))
             }
+            let q4 = try! NF4.quantize(w, doubleQuantization: true)
+            for shift in [17, 19, 21, 23] where (1 << shift) / i <= o {
+                let tiled = try! q4.rowTiled(tileElements: 1 << shift)
+                var y = Tensor.zeros([0, 0])
+                let t = bestTime(repeats: repeats) { try! tiled.multiplyTransposed(x, into: &y) }
+                out.append(BenchmarkResult(name: "nf4 x·Wᵀ tile=\(tiled.tileRows) rows \(i)->\(o)", threads: 2, gflops: flops / t / 1e9, seconds: t))
+            }
             let tq = bestTime(repeats: 3) { _ = try! NF4.quantize(w, doubleQuantization: true) }
             let q = try! NF4.quantize(w, doubleQuantization: true)
             let td = bestTime(repeats: 3) { _ = q.dequantized() }

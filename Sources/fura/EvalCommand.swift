@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import FuRAEval
+import FuRAModels
+import FuRATensor
 
 /// `fura eval`: scores a model (or saved completions) on commonsense and math suites.
 struct EvalCommand: ParsableCommand {
@@ -52,6 +54,12 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Print the summary as JSON instead of a table.")
     var json = false
 
+    @Option(help: "Threads for BLAS and attention (default: all cores).")
+    var threads: Int?
+
+    @Flag(help: "Log-likelihood: run every (question, candidate) sequence in full, in --batch-size batches, instead of running each prompt once and reusing its keys and values.")
+    var noPrefixCache = false
+
     func run() throws {
         guard let evalProtocol = EvalProtocol(rawValue: evalProtocol.lowercased()) else {
             throw EvalCommandError.badOption("--protocol", evalProtocol, "generate or loglikelihood")
@@ -81,7 +89,10 @@ struct EvalCommand: ParsableCommand {
             backends = EvalBackends(generator: ReplayGenerator(completions: completions))
         } else {
             guard let model else { throw EvalCommandError.badOption("--model", "(none)", "a model file or directory, or --completions") }
-            backends = try Self.loadBackends(model: model, adapter: adapter)
+            if evalProtocol == .generate { throw EvalCommandError.generationUnavailable }
+            if let adapter { throw EvalCommandError.adapterUnavailable(adapter) }
+            Threading.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+            backends = try Self.loadBackends(model: model, prefixCache: !noPrefixCache)
         }
 
         let isTerminal = isatty(STDERR_FILENO) != 0
@@ -99,10 +110,15 @@ struct EvalCommand: ParsableCommand {
         }
     }
 
-    /// The tokenizer, scorer and generator of a model. Needs the model room's loader (model + tokenizer)
-    /// and the generation room's beam search, which this build does not have yet.
-    static func loadBackends(model: String, adapter: String?) throws -> EvalBackends {
-        throw EvalCommandError.modelLoadingUnavailable(model)
+    /// The tokenizer and scorer of a model (no generator: beam search is not in this build yet).
+    static func loadBackends(model: String, prefixCache: Bool) throws -> EvalBackends {
+        let loaded = try ModelLoader.load(path: model)
+        guard let tokenizer = loaded.tokenizer else {
+            throw ModelError.unsupported(source: model, what: "evaluation", reason: "the model has no tokenizer")
+        }
+        let padId = tokenizer.padId ?? tokenizer.eosId ?? 0
+        return EvalBackends(tokenizer: TokenizerEncoder(tokenizer: tokenizer), scorer: ModelScorer(model: loaded.model),
+                            prefixScorer: prefixCache ? CachedModelScorer(model: loaded.model, padId: padId) : nil, padId: padId)
     }
 
     /// Completions saved as a JSON array of strings or of objects with "output", or as JSON lines of such objects.
@@ -150,7 +166,8 @@ enum EvalCommandError: Error, CustomStringConvertible {
     case unknownTask(String)
     case badCompletions(String, String)
     case unwritable(String, String)
-    case modelLoadingUnavailable(String)
+    case generationUnavailable
+    case adapterUnavailable(String)
 
     var description: String {
         switch self {
@@ -160,8 +177,10 @@ enum EvalCommandError: Error, CustomStringConvertible {
             "unknown task \"\(name)\"; known: \(EvalTask.allCases.map(\.rawValue).joined(separator: ", "))."
         case let .badCompletions(path, why): "\(path): \(why)."
         case let .unwritable(path, why): "cannot write \(path) (\(why))."
-        case let .modelLoadingUnavailable(path):
-            "cannot evaluate \(path): this build has no model loader with a tokenizer and no beam-search generator yet; grade saved outputs with --completions."
+        case .generationUnavailable:
+            "--protocol generate with --model needs beam-search generation, which this build does not have yet; use --protocol loglikelihood, or grade saved outputs with --completions."
+        case let .adapterUnavailable(path):
+            "--adapter \(path): loading adapters is not in this build yet; evaluate a merged model instead."
         }
     }
 }

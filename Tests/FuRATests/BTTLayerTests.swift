@@ -294,3 +294,34 @@ func bttLoss(_ y: Tensor, _ c: Tensor) -> Double {
         #expect(throws: LayerError.self) { try layer.backward(Tensor.zeros([2, 12])) }
     }
 }
+
+@Suite struct SVDWorkspaceTests {
+    /// The reused column-major workspace (the fast path of block conversion) against `LAPACK.svd`, its simple twin.
+    @Test func workspaceMatchesLAPACKSVD() throws {
+        for (m, n) in [(40, 6), (6, 40), (17, 17), (64, 24)] {
+            let a = TestSupport.random([m, n], seed: UInt64(m * 100 + n))
+            let ws = try SVDWorkspace(rows: m, columns: n)
+            for round in 0..<2 {
+                try ws.factor { col in for r in 0..<m { for c in 0..<n { col[r + c * m] = Double(a[r, c]) } } }
+                let ref = try LAPACK.svd(a, precision: .double)
+                let k = min(m, n)
+                for c in 0..<k {
+                    #expect(abs(Float(ws.s[c]) - ref.s[c]) <= 1e-6 * ref.s[0], "s \(m)x\(n) round \(round)")
+                    for r in 0..<m { #expect(abs(Float(ws.u[r + c * m]) - ref.u[r, c]) < 1e-6, "u \(m)x\(n)") }
+                    for q in 0..<n { #expect(abs(Float(ws.vt[c + q * k]) - ref.vt[c, q]) < 1e-6, "vt \(m)x\(n)") }
+                }
+            }
+        }
+        let ws = try SVDWorkspace(rows: 3, columns: 2)
+        #expect(throws: TensorError.self) { try ws.factor { $0[0] = .nan } }
+    }
+
+    @Test func doubleAndFloatConversionsAgree() throws {
+        let w = TestSupport.random([30, 36], seed: 5)
+        let d = try BTTLayer(converting: w, bias: nil, options: BTTLayerOptions(precision: .double))
+        let f = try BTTLayer(converting: w, bias: nil, options: BTTLayerOptions(precision: .float))
+        #expect(try d.right.value.relativeError(to: f.right.value) < 1e-4)
+        #expect(try d.left.value.relativeError(to: f.left.value) < 1e-4)
+        #expect(try f.denseWeight().relativeError(to: w) < 1e-5)
+    }
+}

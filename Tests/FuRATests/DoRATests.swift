@@ -100,6 +100,13 @@ private let o = 10, i = 18, r = 3
             }
         }
         #expect(cached.stepCounter == 4)
+        // A resumed layer restores the counter and the cache and continues identically.
+        let resumed = try Self.layer(format: .float32, cacheSteps: 4)
+        try resumed.loraB.value.add(update)
+        resumed.stepCounter = cached.stepCounter
+        try resumed.restoreNormCache(cached.normCache)
+        #expect(try resumed.forward(x, keepForBackward: true) == cached.forward(x, keepForBackward: true))
+        #expect(throws: LayerError.self) { try resumed.restoreNormCache(Tensor.zeros([o + 1])) }
     }
 
     @Test(arguments: [(FrozenWeightFormat.float32, DoRAFormula.peft), (.nf4DoubleQuant, .peft), (.float32, .qdoraFast)])
@@ -128,5 +135,22 @@ private let o = 10, i = 18, r = 3
         let dora = try DoRALinear(base: base, options: DoRAOptions(lora: LoRAOptions(rank: 2)), seed: 1)
         #expect(throws: LayerError.noForwardCache(layer: "DoRA")) { _ = try dora.backward(Tensor.zeros([1, o])) }
         #expect(throws: LayerError.self) { _ = try dora.forward(Tensor.zeros([1, i - 1]), keepForBackward: false) }
+    }
+}
+
+@Suite struct DoRAPEFTParityTests {
+    @Test func matchesPEFTOutputAndGradients() throws {
+        let f = try PEFTFixture.load()
+        let w = try f.tensor(f.W, [f.out_features, f.in_features])
+        let options = DoRAOptions(lora: LoRAOptions(rank: f.rank, alpha: f.alpha, dropout: 0))
+        let c = try #require(f.cases.first { $0.name == "dora" })
+        // PEFT's fresh magnitude is the row norm of the base weight.
+        let fresh = try DoRALinear(base: FrozenWeight(w, format: .float32), options: options, seed: 1)
+        #expect(try fresh.magnitude.value.relativeError(to: f.tensor(c.fresh_magnitude ?? [], [f.out_features])) < 1e-6)
+        let dora = try DoRALinear(base: FrozenWeight(w, format: .float32), bias: f.tensor(f.b, [f.out_features]),
+                                  loraA: f.tensor(f.A, [f.rank, f.in_features]), loraB: f.tensor(f.B, [f.out_features, f.rank]),
+                                  magnitude: f.tensor(f.m, [f.out_features]), options: options, dropoutSeed: 1)
+        #expect(dora.scaling == c.scaling)
+        try f.check(dora, c, magnitude: dora.magnitude, loraA: dora.loraA, loraB: dora.loraB)
     }
 }

@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 import FuRAModels
 @testable import FuRAEval
 
@@ -73,6 +74,27 @@ struct ForcedGenerator: TextGenerator {
         }
     }
 
+    /// Adds BOS (id 1) and merges ":" + "t" into one token (id 2), so "Q:" + "the…" does not start
+    /// with the tokens of "Q:".
+    struct MergingTokenizer: EvalTokenizer {
+        func encode(_ text: String) throws -> [Int] {
+            var ids = [1]
+            for s in text.unicodeScalars {
+                if s == "t", ids.last == Int(UInt32(":")) { ids[ids.count - 1] = 2 } else { ids.append(Int(s.value)) }
+            }
+            return ids
+        }
+    }
+
+    @Test func continuationTokensSurviveMergesAcrossTheBoundary() throws {
+        let tokenizer = MergingTokenizer()
+        let context = try tokenizer.encode("Q:")
+        let merged = try LogLikelihoodEvaluator.continuationTokens(context: context, prompt: "Q:", candidate: "the", tokenizer: tokenizer)
+        #expect(merged == "the".unicodeScalars.map { Int($0.value) })       // BOS of encode("the") dropped
+        let plain = try LogLikelihoodEvaluator.continuationTokens(context: try tokenizer.encode("Q: "), prompt: "Q: ", candidate: "the", tokenizer: tokenizer)
+        #expect(plain == "the".unicodeScalars.map { Int($0.value) })
+    }
+
     @Test func logLikelihoodRefusesMathAndBadScorers() throws {
         #expect(throws: EvalRunError.notMultipleChoice(task: "gsm8k")) {
             try LogLikelihoodEvaluator().evaluate(task: .gsm8k, examples: [], tokenizer: ScalarTokenizer(), scorer: ForcedScorer(totals: []))
@@ -142,5 +164,92 @@ struct ForcedGenerator: TextGenerator {
         let table = summary.table(label: "base")
         #expect(table == "      BoolQ  PIQA   Avg\nbase   75.0  50.0  62.5")
         #expect(EvalSummary.percent(0.8785) == "87.9")
+    }
+}
+
+/// One token per Unicode scalar, id = scalar value modulo a small vocabulary.
+struct ModuloTokenizer: EvalTokenizer {
+    var vocabulary: Int
+    func encode(_ text: String) throws -> [Int] { text.unicodeScalars.map { Int($0.value) % vocabulary } }
+}
+
+@Suite struct EvalModelScorerTests {
+    static let config = ModelConfig(hiddenSize: 16, intermediateSize: 24, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2,
+                                    vocabSize: 23, rmsNormEps: 1e-5, ropeTheta: 100, maxPositionEmbeddings: 256,
+                                    tieWordEmbeddings: true, attentionBias: false, qkNorm: false)
+
+    /// Summed log-softmax of the continuation tokens, from the model's full logits in Double.
+    static func referenceScore(_ model: CausalLM, context: [Int], continuation: [Int]) throws -> Double {
+        let tokens = context + continuation
+        let logits = try model.logits(for: [tokens], allPositions: true)
+        let v = config.vocabSize
+        var sum = 0.0
+        for t in (context.count - 1)..<(tokens.count - 1) {
+            let row = (0..<v).map { Double(logits.storage[t * v + $0]) }
+            let m = row.max() ?? 0
+            let logZ = m + log(row.reduce(0) { $0 + exp($1 - m) })
+            sum += row[tokens[t + 1]] - logZ
+        }
+        return sum
+    }
+
+    @Test func causalLMScoresMatchFullLogitsForEveryBatchSizeAndWithPrefixCache() throws {
+        let model = try CausalLM.random(config: Self.config, seed: 11)
+        let tokenizer = ModuloTokenizer(vocabulary: Self.config.vocabSize)
+        let prompt = { (q: String) in "Q: " + q + "\nA: " }
+        let examples = ["is it?", "why not, ever?", "ok"].enumerated().map {
+            EvalExample(index: $0, instruction: $1, gold: $0 == 1 ? "false" : "true", choices: ["true", "false"])
+        } + [EvalExample(index: 3, instruction: "pick", gold: "answer2", choices: ["answer1", "answer2", "answer3"])]
+        var scoresBySize: [[[Double]]] = []
+        for batchSize in [1, 2, 6] {
+            let evaluator = LogLikelihoodEvaluator(batchSize: batchSize, padId: 0, prompt: prompt)
+            let records = try evaluator.evaluate(task: .boolq, examples: examples, tokenizer: tokenizer, scorer: ModelScorer(model: model))
+            scoresBySize.append(try records.map { try #require($0.scores) })
+        }
+        let cached = try LogLikelihoodEvaluator(prompt: prompt)
+            .evaluate(task: .boolq, examples: examples, tokenizer: tokenizer, prefixScorer: CachedModelScorer(model: model, padId: 3))
+        scoresBySize.append(try cached.map { try #require($0.scores) })
+        for (e, example) in examples.enumerated() {
+            let context = try tokenizer.encode(prompt(example.instruction))
+            for (c, word) in example.choices.enumerated() {
+                let continuation = try tokenizer.encode(EvalTask.target(answer: word))
+                let expected = try Self.referenceScore(model, context: context, continuation: continuation)
+                for scores in scoresBySize {
+                    #expect(abs(scores[e][c] - expected) < 1e-4 * max(1, abs(expected)), "example \(e) choice \(c)")
+                }
+            }
+        }
+    }
+}
+
+@Suite struct EvalRunnerTests {
+    static func suite(_ task: EvalTask, _ n: Int) -> EvalSuite {
+        EvalSuite(task: task, examples: (0..<n).map { EvalExample(index: $0, instruction: "q\($0)", gold: $0 % 2 == 0 ? "true" : "false", choices: ["true", "false"]) })
+    }
+
+    @Test func runsSuitesWithLimitAndReplayedCompletions() throws {
+        let runner = EvalRunner(evalProtocol: .generate, limit: 3, batchSize: 2)
+        // boolq: 3 questions (limit), golds true,false,true; piqa-like second suite graded as boolq too.
+        let replay = ReplayGenerator(completions: ["true", "true", "true", "false", "false", "false"])
+        let (summary, records) = try runner.run(suites: [Self.suite(.boolq, 5), Self.suite(.boolq, 4)], backends: EvalBackends(generator: replay))
+        #expect(records.count == 6)
+        #expect(summary.tasks.map(\.n) == [3, 3])
+        #expect(summary.tasks.map(\.correct) == [2, 1])
+        #expect(abs(summary.average - 0.5) < 1e-12)
+    }
+
+    @Test func refusesWhatTheProtocolCannotRun() {
+        #expect(throws: EvalRunError.notMultipleChoice(task: "gsm8k")) {
+            try EvalRunner(evalProtocol: .loglikelihood).run(suites: [Self.suite(.gsm8k, 1)],
+                                                             backends: EvalBackends(tokenizer: ScalarTokenizer(), scorer: ForcedScorer(totals: [])))
+        }
+        #expect(throws: EvalRunError.self) { try EvalRunner(evalProtocol: .generate).run(suites: [Self.suite(.boolq, 1)], backends: EvalBackends()) }
+        #expect(throws: EvalRunError.self) { try EvalRunner(evalProtocol: .loglikelihood).run(suites: [Self.suite(.boolq, 1)], backends: EvalBackends()) }
+        #expect(throws: EvalRunError.self) {
+            try EvalRunner(evalProtocol: .generate, limit: 0).run(suites: [Self.suite(.boolq, 1)], backends: EvalBackends(generator: ReplayGenerator(completions: [])))
+        }
+        #expect(throws: EvalRunError.generatorCount(expected: 1, actual: 0)) {
+            try EvalRunner(evalProtocol: .generate).run(suites: [Self.suite(.boolq, 1)], backends: EvalBackends(generator: ReplayGenerator(completions: [])))
+        }
     }
 }

@@ -132,7 +132,7 @@ enum FormatFixtures {
         #expect(try Self.reference(block, .q6_K, 256) == expected)
     }
 
-    @Test(arguments: [GGMLType.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K, .q8_K])
+    @Test(arguments: [GGMLType.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .q8_K])
     func fastPathMatchesScalarReference(type: GGMLType) throws {
         let (per, bytes) = type.blockGeometry
         let blocks = per == 1 ? 300 : 37
@@ -149,6 +149,8 @@ enum FormatFixtures {
             case .q8_0, .q4_0, .q5_0: put(0)
             case .q4_1, .q5_1, .q4_K, .q5_K: put(0); put(2)
             case .q6_K: put(208)
+            case .q2_K: put(80); put(82)
+            case .q3_K: put(108)
             case .q8_K: withUnsafeBytes(of: Float(0.01).bitPattern.littleEndian) { for k in 0..<4 { raw[o + k] = $0[k] } }
             default: break
             }
@@ -163,7 +165,7 @@ enum FormatFixtures {
     @Test func matchesGGUFPythonPackageOnRandomBlocks() throws {
         let fixture = try FormatFixtures.json("gguf_dequant.json")
         let blocks = try #require(fixture["blocks"] as? [String: [String: Any]])
-        #expect(blocks.count == 10)
+        #expect(blocks.count == 12)
         for (name, entry) in blocks.sorted(by: { $0.key < $1.key }) {
             let code = try #require(entry["type"] as? Int)
             let type = try #require(GGMLType(rawValue: UInt32(code)))
@@ -180,6 +182,6 @@ enum FormatFixtures {
         let raw = [UInt8](repeating: 0, count: 34)
         #expect(throws: TensorError.self) { try Self.fast(raw, .q8_0, 31) }
         #expect(throws: TensorError.self) { try Self.fast(raw, .q8_0, 64) }
-        #expect(throws: TensorError.self) { try Self.reference(raw, .q2_K, 256) }
+        #expect(throws: TensorError.self) { try Self.reference([UInt8](repeating: 0, count: 66), .iq2_xxs, 256) }
     }
 }

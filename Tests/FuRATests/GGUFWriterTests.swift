@@ -63,3 +63,22 @@ import FuRATensor
         #expect(throws: GGUFError.self) { try GGUFWriter().write(metadata: [("k", .array([.int8(1), .string("x")]))], tensors: [], to: dir + "/c.gguf") }
     }
 }
+
+/// Writes sample files for `scripts/fixtures/check_writers.py` (the reference libraries read them back)
+/// when `FURA_WRITER_SAMPLES` names a directory; skipped otherwise.
+@Suite struct GGUFWriterSampleTests {
+    static let directory = ProcessInfo.processInfo.environment["FURA_WRITER_SAMPLES"]
+
+    @Test(.enabled(if: directory != nil)) func writeSamplesForTheReferenceLibraries() throws {
+        let dir = try #require(Self.directory)
+        let a = TestSupport.random([4, 64], seed: 11), b = TestSupport.random([3, 32], seed: 12), c = TestSupport.random([7], seed: 13)
+        try GGUFWriter().write(metadata: ["general.architecture": .string("llama"), "llama.block_count": .uint32(1),
+                                          "tokenizer.ggml.tokens": .array([.string("a"), .string("b")])],
+                               tensors: [("a", a, .q8_0), ("b", b, .f16), ("c", c, .f32)], to: dir + "/sample.gguf")
+        for dtype in [SafetensorsDtype.f32, .f16, .bf16] {
+            try SafetensorsWriter.write([("a", a), ("b", b), ("c", c)], dtype: dtype, to: dir + "/st-\(dtype.rawValue)", maxShardBytes: 600)
+        }
+        let values = ["a": a.storage, "b": b.storage, "c": c.storage]
+        try JSONSerialization.data(withJSONObject: values).write(to: URL(fileURLWithPath: dir + "/values.json"))
+    }
+}

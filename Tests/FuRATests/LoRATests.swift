@@ -174,3 +174,51 @@ private let o = 12, i = 20, r = 4
         for (name, d) in worst { #expect(d < 2e-3, "\(name): \(d)") }
     }
 }
+
+/// Outputs and gradients of the real PEFT package on one small layer (scripts/fixtures/make_peft_fixture.py).
+struct PEFTFixture: Decodable {
+    struct Case: Decodable {
+        var name: String
+        var scaling: Float
+        var y: [Float], dX: [Float], dA: [Float], dB: [Float]
+        var dM: [Float]?
+        var fresh_magnitude: [Float]?
+    }
+    var in_features: Int, out_features: Int, rows: Int, rank: Int, alpha: Float
+    var W: [Float], b: [Float], x: [Float], probe: [Float], A: [Float], B: [Float], m: [Float]
+    var cases: [Case]
+
+    static func load() throws -> PEFTFixture {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/peft_lora_dora.json")
+        return try JSONDecoder().decode(PEFTFixture.self, from: Data(contentsOf: url))
+    }
+
+    func tensor(_ values: [Float], _ shape: [Int]) throws -> Tensor { try Tensor(shape: shape, data: values) }
+
+    /// Runs one training forward and backward of `layer` on the fixture's x and probe; compares with PEFT.
+    func check(_ layer: any LinearLayer, _ c: Case, magnitude: Parameter? = nil, loraA: Parameter, loraB: Parameter) throws {
+        let x = try tensor(self.x, [rows, in_features])
+        let y = try layer.forward(x, keepForBackward: true)
+        let dX = try layer.backward(try tensor(probe, [rows, out_features]))
+        #expect(try y.relativeError(to: tensor(c.y, y.shape)) < 1e-6, "\(c.name) y")
+        #expect(try dX.relativeError(to: tensor(c.dX, dX.shape)) < 1e-6, "\(c.name) dX")
+        #expect(try loraA.gradient!.relativeError(to: tensor(c.dA, [rank, in_features])) < 1e-6, "\(c.name) dA")
+        #expect(try loraB.gradient!.relativeError(to: tensor(c.dB, [out_features, rank])) < 1e-6, "\(c.name) dB")
+        if let m = magnitude { #expect(try m.gradient!.relativeError(to: tensor(c.dM ?? [], [out_features])) < 1e-6, "\(c.name) dM") }
+    }
+}
+
+@Suite struct LoRAPEFTParityTests {
+    @Test func matchesPEFTOutputAndGradients() throws {
+        let f = try PEFTFixture.load()
+        let base = try FrozenWeight(f.tensor(f.W, [f.out_features, f.in_features]), format: .float32)
+        for c in f.cases where c.name != "dora" {
+            let options = LoRAOptions(rank: f.rank, alpha: f.alpha, dropout: 0, useRSLoRA: c.name == "rslora")
+            let lora = try LoRALinear(base: base, bias: f.tensor(f.b, [f.out_features]),
+                                      loraA: f.tensor(f.A, [f.rank, f.in_features]), loraB: f.tensor(f.B, [f.out_features, f.rank]),
+                                      options: options, dropoutSeed: 1)
+            #expect(lora.scaling == c.scaling)
+            try f.check(lora, c, loraA: lora.loraA, loraB: lora.loraB)
+        }
+    }
+}

@@ -1,0 +1,172 @@
+import Dispatch
+import Foundation
+import FuRA
+import FuRANN
+import FuRATensor
+
+/// A bare stack of dense projections with SmolLM2-135M's names and shapes, for the conversion benchmark.
+final class BenchProjectionHost: LinearHost {
+    var slots: [String: any LinearLayer] = [:]
+    var linearSlotNames: [String] = []
+    let headShape: HeadShape? = HeadShape(numHeads: 9, numKeyValueHeads: 3, headDim: 64)
+    let otherParameters: [(name: String, parameter: Parameter)] = []
+
+    init(layers: Int) {
+        var rng = RNG(seed: 11)
+        let shapes = [("self_attn.q_proj", 576, 576), ("self_attn.k_proj", 192, 576), ("self_attn.v_proj", 192, 576),
+                      ("self_attn.o_proj", 576, 576), ("mlp.gate_proj", 1536, 576), ("mlp.up_proj", 1536, 576),
+                      ("mlp.down_proj", 576, 1536)]
+        for l in 0..<layers {
+            for (name, o, i) in shapes {
+                let slot = "model.layers.\(l).\(name)"
+                slots[slot] = try! DenseLinear(weight: Tensor.randomNormal([o, i], std: 0.05, rng: &rng))
+                linearSlotNames.append(slot)
+            }
+        }
+    }
+
+    func linear(named name: String) -> (any LinearLayer)? { slots[name] }
+    func setLinear(_ layer: any LinearLayer, named name: String) throws { slots[name] = layer }
+}
+
+extension Benchmarks {
+    /// BTT (FuRA default) forward+backward against a frozen dense layer and a LoRA r=32 layer at N = 1024 tokens,
+    /// and the time to convert SmolLM2-135M's 210 projections.
+    static let btt = Benchmark(name: "btt") {
+        var out: [BenchmarkResult] = []
+        let tokens = 1024
+        for threads in [2, 1] {
+            Threading.setThreadCount(threads)
+            for (i, o) in [(576, 576), (576, 1536), (1536, 576), (4096, 4096)] {
+                var rng = RNG(seed: 3)
+                let w = Tensor.randomNormal([o, i], std: 0.05, rng: &rng)
+                let x = Tensor.randomNormal([tokens, i], rng: &rng)
+                let g = Tensor.randomNormal([tokens, o], rng: &rng)
+                let repeats = i * o > 4_000_000 ? 3 : 10
+                let dense = try! DenseLinear(weight: w)
+                let denseTime = bestTime(repeats: repeats) {
+                    _ = try! dense.forward(x, keepForBackward: true)
+                    _ = try! dense.backward(g)
+                }
+                let btt = try! BTTLayer(converting: w, bias: nil)
+                let bttTime = bestTime(repeats: repeats) {
+                    _ = try! btt.forward(x, keepForBackward: true)
+                    _ = try! btt.backward(g)
+                }
+                let bttForward = bestTime(repeats: repeats) { _ = try! btt.forward(x, keepForBackward: false) }
+                let denseForward = bestTime(repeats: repeats) { _ = try! dense.forward(x, keepForBackward: false) }
+                let lora = MinimalLoRA(weight: w, rank: 32, rng: &rng)
+                let loraTime = bestTime(repeats: repeats) { lora.forwardBackward(x, g) }
+                // Thread CPU time (1 thread only): unaffected by other processes sharing the cores.
+                var cpu: [String: Double] = [:]
+                if threads == 1 {
+                    let d = bestThreadCPUTime(repeats: repeats) { _ = try! dense.forward(x, keepForBackward: true); _ = try! dense.backward(g) }
+                    let b = bestThreadCPUTime(repeats: repeats) { _ = try! btt.forward(x, keepForBackward: true); _ = try! btt.backward(g) }
+                    let l = bestThreadCPUTime(repeats: repeats) { lora.forwardBackward(x, g) }
+                    cpu = ["cpu_vs_dense": b / d, "cpu_vs_lora32": b / l, "cpu_btt_s": b]
+                }
+                let shape = "\(i)→\(o)"
+                out.append(BenchmarkResult(name: "btt fwd+bwd \(shape) N=\(tokens)", threads: threads, seconds: bttTime,
+                                           extra: ["vs_dense": bttTime / denseTime, "vs_lora32": bttTime / loraTime,
+                                                   "fwd_vs_dense": bttForward / denseForward].merging(cpu) { $1 }))
+                out.append(BenchmarkResult(name: "dense frozen fwd+bwd \(shape)", threads: threads, seconds: denseTime))
+                out.append(BenchmarkResult(name: "lora r32 fwd+bwd \(shape)", threads: threads, seconds: loraTime))
+            }
+        }
+        return out + convertSmolLM2()
+    }
+
+    /// Time (wall and CPU) to convert SmolLM2-135M's 210 projections with the default options.
+    static let bttConvert = Benchmark(name: "smollm2-convert") { convertSmolLM2() }
+
+    static func convertSmolLM2() -> [BenchmarkResult] {
+        var out: [BenchmarkResult] = []
+        for threads in [2, 1] {
+            Threading.setThreadCount(threads)
+            let host = BenchProjectionHost(layers: 30)
+            let cpuStart = processCPUSeconds()
+            let start = DispatchTime.now().uptimeNanoseconds
+            let report = try! Conversion.convert(host, options: ConversionOptions(), measureReconstruction: false)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let cpu = processCPUSeconds() - cpuStart
+            let check = BenchProjectionHost(layers: 1)
+            let checked = try! Conversion.convert(check, options: ConversionOptions(), measureReconstruction: true)
+            out.append(BenchmarkResult(name: "btt convert SmolLM2-135M (\(report.modules.count) projections)", threads: threads,
+                                       seconds: seconds, extra: ["max_rel_error_layer0": checked.maxReconstructionError ?? -1, "cpu_seconds": cpu]))
+        }
+        return out
+    }
+}
+
+/// User + system CPU seconds of this process (a contention-free measure of work on a shared machine).
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
+/// y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ with W frozen, A (r, I) and B (O, r) trainable: the LoRA cost model for timing only.
+final class MinimalLoRA {
+    let w: Tensor, scale: Float
+    var a: Tensor, b: Tensor, dA: Tensor, dB: Tensor
+
+    init(weight: Tensor, rank: Int, rng: inout RNG) {
+        w = weight
+        scale = 2
+        a = Tensor.randomNormal([rank, weight.shape[1]], std: 0.01, rng: &rng)
+        b = Tensor.randomNormal([weight.shape[0], rank], std: 0.01, rng: &rng)
+        dA = Tensor.zeros(a.shape)
+        dB = Tensor.zeros(b.shape)
+    }
+
+    /// One forward (keeping x and h) and one backward (dX, dA, dB). x (N, I), g (N, O).
+    func forwardBackward(_ x: Tensor, _ g: Tensor) {
+        var y = try! Tensor.matmul(x, w, transposeB: true)
+        let h = try! Tensor.matmul(x, a, transposeB: true)
+        try! Tensor.matmul(h, b, transposeB: true, into: &y, accumulate: true, alpha: scale)
+        try! Tensor.matmul(g, h, transposeA: true, into: &dB, accumulate: true, alpha: scale)
+        var dh = try! Tensor.matmul(g, b)
+        dh.scale(by: scale)
+        try! Tensor.matmul(dh, x, transposeA: true, into: &dA, accumulate: true)
+        var dX = try! Tensor.matmul(g, w)
+        try! Tensor.matmul(dh, a, into: &dX, accumulate: true)
+        _ = (y, dX)
+    }
+}
+
+extension Benchmarks {
+    /// CPU time of one thin SVD of FuRA's SmolLM2 block shapes, in double and float.
+    static let bttBlockSVD = Benchmark(name: "block-svd") {
+        Threading.setThreadCount(1)
+        var out: [BenchmarkResult] = []
+        var rng = RNG(seed: 5)
+        for (a, b) in [(1536, 24), (576, 24), (192, 24), (576, 64), (576, 48)] {
+            let block = Tensor.randomNormal([a, b], rng: &rng)
+            for precision in [FactorizationPrecision.double, .float] {
+                let reps = 200
+                let start = processCPUSeconds()
+                for _ in 0..<reps { _ = try! LAPACK.svd(block, precision: precision) }
+                out.append(BenchmarkResult(name: "block svd \(precision.rawValue) \(a)x\(b)", threads: 1,
+                                           seconds: (processCPUSeconds() - start) / Double(reps)))
+            }
+        }
+        return out
+    }
+}
+
+/// Best-of-`repeats` CPU time of the calling thread for `body`, after one warm-up call.
+func bestThreadCPUTime(repeats: Int, _ body: () -> Void) -> Double {
+    func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+    }
+    body()
+    var best = Double.infinity
+    for _ in 0..<repeats {
+        let start = now()
+        body()
+        best = min(best, now() - start)
+    }
+    return best
+}
