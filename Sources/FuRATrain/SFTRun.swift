@@ -12,6 +12,12 @@ public struct SFTRun {
     public let recorder: RunRecorder
     /// The step the run resumed from, if it did.
     public let resumedAtStep: Int?
+    /// Things the caller should tell the user (for example prompts cut off by `max_seq_len`).
+    public let warnings: [String]
+    /// The first error writing `metrics.jsonl`, raised by `run()` at the end.
+    private let recordError = ErrorBox()
+
+    final class ErrorBox { var error: Error? }
 
     /// Prepares everything (loads data, resumes when `config.resume`); `onEvent` sees every event after it is recorded.
     public init(config: TrainConfig, model: any LanguageModel, tokenizer: SFTTokenizer,
@@ -35,10 +41,18 @@ public struct SFTRun {
                               validation: config.evalEvery.map { $0 > 0 } == true ? try dataset.validationBatches() : [])
         resumedAtStep = config.resume ? try trainer.resumeFromLatestCheckpoint() : nil
         let recorder = try RunRecorder(directory: directory, resumedAtStep: resumedAtStep)
+        let box = recordError
         trainer.onEvent = { event in
-            try? recorder.record(event)
+            do { try recorder.record(event) } catch { if box.error == nil { box.error = error } }
             onEvent(event)
         }
+        // Examples whose prompt fills max_seq_len have no target and teach nothing; sample the head of the data.
+        let sample = dataset.train.prefix(64)
+        let empty = try sample.filter {
+            try $0.tokenized(with: tokenizer, maxSeqLen: config.maxSeqLen, trainOnInputs: config.trainOnInputs).targetCount == 0
+        }.count
+        warnings = empty == 0 ? [] : ["\(empty) of the first \(sample.count) training examples have no target token left after "
+            + "truncation to max_seq_len \(config.maxSeqLen); raise --max-seq-len"]
         do { try config.json().write(to: directory.appendingPathComponent("config.json"), options: .atomic) } catch {
             throw TrainingError.writeFailed(path: directory.appendingPathComponent("config.json").path, reason: "\(error)")
         }
@@ -50,5 +64,6 @@ public struct SFTRun {
     public func run() throws {
         defer { try? recorder.writeCurve() }
         try trainer.run()
+        if let error = recordError.error { throw error }
     }
 }

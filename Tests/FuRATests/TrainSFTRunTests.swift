@@ -30,6 +30,11 @@ import Testing
             if case let .step(m) = $0 { losses.append(m.loss) }
         }
         #expect(run.dataset.train.count == 16 && run.dataset.validation.count == 4)
+        #expect(run.warnings.isEmpty)
+        var short = try config(iters: 1, output: "c", resume: false)
+        short.maxSeqLen = 100
+        let truncated = try SFTRun(config: short, model: try BigramLM(vocabulary: 128, width: 4, seed: 1), tokenizer: CharacterTokenizer.sft)
+        #expect(truncated.warnings.first?.contains("16 of the first 16") == true)
         try run.run()
         #expect(losses.count == 6 && losses.last! < losses.first!)
         let saved = try TrainConfig.resolve(file: Data(contentsOf: directory.appendingPathComponent("a/config.json")), overrides: [:])
