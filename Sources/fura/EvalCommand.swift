@@ -89,7 +89,6 @@ struct EvalCommand: ParsableCommand {
             backends = EvalBackends(generator: ReplayGenerator(completions: completions))
         } else {
             guard let model else { throw EvalCommandError.badOption("--model", "(none)", "a model file or directory, or --completions") }
-            if evalProtocol == .generate { throw EvalCommandError.generationUnavailable }
             if let adapter { throw EvalCommandError.adapterUnavailable(adapter) }
             Threading.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
             backends = try Self.loadBackends(model: model, prefixCache: !noPrefixCache)
@@ -110,15 +109,17 @@ struct EvalCommand: ParsableCommand {
         }
     }
 
-    /// The tokenizer and scorer of a model (no generator: beam search is not in this build yet).
+    /// The tokenizer, scorer and generator of a model.
     static func loadBackends(model: String, prefixCache: Bool) throws -> EvalBackends {
         let loaded = try ModelLoader.load(path: model)
         guard let tokenizer = loaded.tokenizer else {
             throw ModelError.unsupported(source: model, what: "evaluation", reason: "the model has no tokenizer")
         }
         let padId = tokenizer.padId ?? tokenizer.eosId ?? 0
-        return EvalBackends(tokenizer: TokenizerEncoder(tokenizer: tokenizer), scorer: ModelScorer(model: loaded.model),
-                            prefixScorer: prefixCache ? CachedModelScorer(model: loaded.model, padId: padId) : nil, padId: padId)
+        var backends = EvalBackends(tokenizer: TokenizerEncoder(tokenizer: tokenizer), scorer: ModelScorer(model: loaded.model),
+                                    prefixScorer: prefixCache ? CachedModelScorer(model: loaded.model, padId: padId) : nil, padId: padId)
+        backends.generator = try ModelTextGenerator(model: loaded.model, tokenizer: tokenizer)
+        return backends
     }
 
     /// Completions saved as a JSON array of strings or of objects with "output", or as JSON lines of such objects.
@@ -166,7 +167,6 @@ enum EvalCommandError: Error, CustomStringConvertible {
     case unknownTask(String)
     case badCompletions(String, String)
     case unwritable(String, String)
-    case generationUnavailable
     case adapterUnavailable(String)
 
     var description: String {
@@ -177,8 +177,6 @@ enum EvalCommandError: Error, CustomStringConvertible {
             "unknown task \"\(name)\"; known: \(EvalTask.allCases.map(\.rawValue).joined(separator: ", "))."
         case let .badCompletions(path, why): "\(path): \(why)."
         case let .unwritable(path, why): "cannot write \(path) (\(why))."
-        case .generationUnavailable:
-            "--protocol generate with --model needs beam-search generation, which this build does not have yet; use --protocol loglikelihood, or grade saved outputs with --completions."
         case let .adapterUnavailable(path):
             "--adapter \(path): loading adapters is not in this build yet; evaluate a merged model instead."
         }
