@@ -1,0 +1,73 @@
+import FuRANN
+import FuRATensor
+
+/// The named slots and parameters of the causal LM (HF checkpoint names).
+extension CausalLM {
+    static let attentionSlots = ["q_proj", "k_proj", "v_proj", "o_proj"]
+    static let mlpSlots = ["gate_proj", "up_proj", "down_proj"]
+
+    public var linearSlotNames: [String] {
+        blocks.flatMap { b in
+            Self.attentionSlots.map { "model.layers.\(b.index).self_attn.\($0)" } + Self.mlpSlots.map { "model.layers.\(b.index).mlp.\($0)" }
+        }
+    }
+
+    private func locate(_ name: String) -> (DecoderBlock, String)? {
+        let parts = name.split(separator: ".").map(String.init)
+        guard parts.count == 5, parts[0] == "model", parts[1] == "layers", let i = Int(parts[2]), i >= 0, i < blocks.count else { return nil }
+        let valid = (parts[3] == "self_attn" && Self.attentionSlots.contains(parts[4])) || (parts[3] == "mlp" && Self.mlpSlots.contains(parts[4]))
+        return valid ? (blocks[i], parts[4]) : nil
+    }
+
+    public func linear(named name: String) -> (any LinearLayer)? {
+        guard let (b, leaf) = locate(name) else { return nil }
+        switch leaf {
+        case "q_proj": return b.qProj
+        case "k_proj": return b.kProj
+        case "v_proj": return b.vProj
+        case "o_proj": return b.oProj
+        case "gate_proj": return b.mlp.gate
+        case "up_proj": return b.mlp.up
+        default: return b.mlp.down
+        }
+    }
+
+    public func setLinear(_ layer: any LinearLayer, named name: String) throws {
+        guard let (b, leaf) = locate(name), let old = linear(named: name) else { throw ModelError.unknownSlot(name: name) }
+        guard old.inFeatures == layer.inFeatures, old.outFeatures == layer.outFeatures else {
+            throw LayerError.badInput(layer: name, expected: "(\(old.outFeatures), \(old.inFeatures))", actual: [layer.outFeatures, layer.inFeatures])
+        }
+        switch leaf {
+        case "q_proj": b.qProj = layer
+        case "k_proj": b.kProj = layer
+        case "v_proj": b.vProj = layer
+        case "o_proj": b.oProj = layer
+        case "gate_proj": b.mlp.gate = layer
+        case "up_proj": b.mlp.up = layer
+        default: b.mlp.down = layer
+        }
+    }
+
+    public var headShape: HeadShape? { config.headShape }
+
+    public var otherParameters: [(name: String, parameter: Parameter)] {
+        var out: [(name: String, parameter: Parameter)] = [("model.embed_tokens.weight", embedding.weight)]
+        for b in blocks {
+            let p = "model.layers.\(b.index)."
+            out.append((p + "input_layernorm.weight", b.inputNorm.weight))
+            out.append((p + "post_attention_layernorm.weight", b.postAttentionNorm.weight))
+            if let n = b.qNorm { out.append((p + "self_attn.q_norm.weight", n.weight)) }
+            if let n = b.kNorm { out.append((p + "self_attn.k_norm.weight", n.weight)) }
+        }
+        out.append(("model.norm.weight", finalNorm.weight))
+        if !config.tieWordEmbeddings { out.append(("lm_head.weight", lmHead)) }
+        return out
+    }
+
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        let slots = linearSlotNames.flatMap { slot in
+            (linear(named: slot)?.parameters ?? []).map { (name: slot + "." + $0.name, parameter: $0.parameter) }
+        }
+        return otherParameters + slots
+    }
+}

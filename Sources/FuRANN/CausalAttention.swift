@@ -1,0 +1,128 @@
+import FuRATensor
+
+// Legend: B sequences, Tq query positions, Tk key positions (past + new), H query heads,
+// G key/value heads (H/G query heads share one), D head dim.
+
+/// Scaled dot-product attention with grouped-query heads, a causal mask and a right-padding mask.
+///
+/// Query i of sequence b sees key j iff j ≤ queryOffset + i and j < keyLengths[b]; both masks
+/// together leave a prefix of the keys, so the softmax runs over that prefix. `queryOffset` is the
+/// number of cached past positions (0 in training); keys and values include the past.
+/// Work is split over (sequence, head) with BLAS single-threaded inside.
+public final class CausalAttention {
+    public let heads: Int
+    public let keyValueHeads: Int
+    public let headDim: Int
+    private var cache: (q: Tensor, k: Tensor, v: Tensor, probabilities: [Float], batch: Int, tq: Int, tk: Int)?
+
+    public init(heads: Int, keyValueHeads: Int, headDim: Int) throws {
+        guard heads > 0, keyValueHeads > 0, heads % keyValueHeads == 0, headDim > 0 else {
+            throw LayerError.invalidOption(layer: "CausalAttention", option: "heads/key_value_heads", value: "\(heads)/\(keyValueHeads)",
+                                           reason: "key/value heads must divide query heads")
+        }
+        self.heads = heads; self.keyValueHeads = keyValueHeads; self.headDim = headDim
+    }
+
+    /// The length of the visible key prefix for query i of a sequence of `length` keys.
+    @inline(__always) static func visible(_ i: Int, offset: Int, length: Int, tk: Int) -> Int {
+        min(offset + i + 1, length, tk)
+    }
+
+    /// q (B, Tq, H, D), k and v (B, Tk, G, D) → out (B, Tq, H, D).
+    /// - Parameters: `keyLengths`: B real key counts (≤ Tk); `queryOffset`: Tk − Tq by default.
+    public func forward(q: Tensor, k: Tensor, v: Tensor, batch: Int, keyLengths: [Int], queryOffset: Int? = nil,
+                        keepForBackward: Bool) throws -> Tensor {
+        let (h, g, d) = (heads, keyValueHeads, headDim)
+        guard batch > 0, q.count % (batch * h * d) == 0, k.count % (batch * g * d) == 0, k.count == v.count else {
+            throw LayerError.badInput(layer: "CausalAttention", expected: "q (B, Tq, \(h), \(d)), k/v (B, Tk, \(g), \(d))", actual: q.shape + k.shape)
+        }
+        let tq = q.count / (batch * h * d), tk = k.count / (batch * g * d)
+        let offset = queryOffset ?? (tk - tq)
+        guard keyLengths.count == batch, keyLengths.allSatisfy({ $0 >= 0 && $0 <= tk }), offset >= 0 else {
+            throw LayerError.badInput(layer: "CausalAttention", expected: "\(batch) key lengths in 0...\(tk)", actual: keyLengths)
+        }
+        let scale = 1 / Float(d).squareRoot()
+        var probabilities = [Float](repeating: 0, count: batch * h * tq * tk)
+        var out = Tensor.zeros([batch * tq, h * d])
+        q.withUnsafeBufferPointer { pq in k.withUnsafeBufferPointer { pk in v.withUnsafeBufferPointer { pv in
+        probabilities.withUnsafeMutableBufferPointer { pp in out.withUnsafeMutableBufferPointer { po in
+            let (qb, kb, pb, ob) = (pq.baseAddress!, pk.baseAddress!, pp.baseAddress!, po.baseAddress!)
+            let vb = pv.baseAddress!
+            Threading.parallelForSerialBLAS(batch * h) { start, end in
+                for task in start..<end {
+                    let (b, head) = (task / h, task % h)
+                    let kv = head / (h / g)
+                    let qPtr = qb + b * tq * h * d + head * d
+                    let kPtr = kb + b * tk * g * d + kv * d, vPtr = vb + b * tk * g * d + kv * d
+                    let p = pb + task * tq * tk
+                    // S = Q·Kᵀ/√D (Tq, Tk); then masked softmax over the visible prefix of each row.
+                    BLAS.gemm(transposeA: false, transposeB: true, m: tq, n: tk, k: d, alpha: scale,
+                              a: qPtr, lda: h * d, b: kPtr, ldb: g * d, c: p, ldc: tk)
+                    for i in 0..<tq {
+                        let row = p + i * tk
+                        let n = Self.visible(i, offset: offset, length: keyLengths[b], tk: tk)
+                        if n > 0 { Kernels.softmax(row, n) }
+                        if n < tk { (row + n).update(repeating: 0, count: tk - n) }
+                    }
+                    // O = P·V (Tq, D) into the head's columns.
+                    BLAS.gemm(transposeA: false, transposeB: false, m: tq, n: d, k: tk,
+                              a: p, lda: tk, b: vPtr, ldb: g * d, c: ob + b * tq * h * d + head * d, ldc: h * d)
+                }
+            }
+        } } } } }
+        cache = keepForBackward ? (q, k, v, probabilities, batch, tq, tk) : nil
+        return out
+    }
+
+    /// dOut (B, Tq, H, D) → (dQ (B, Tq, H, D), dK (B, Tk, G, D), dV (B, Tk, G, D)).
+    ///
+    /// dP = dO·Vᵀ, dV = Pᵀ·dO, dS = P ⊙ (dP − rowsum(P ⊙ dP)), dQ = dS·K/√D, dK = dSᵀ·Q/√D.
+    public func backward(_ dOut: Tensor) throws -> (dQ: Tensor, dK: Tensor, dV: Tensor) {
+        guard let c = cache else { throw LayerError.noForwardCache(layer: "CausalAttention") }
+        let (h, g, d, batch, tq, tk) = (heads, keyValueHeads, headDim, c.batch, c.tq, c.tk)
+        guard dOut.count == batch * tq * h * d else {
+            throw LayerError.badInput(layer: "CausalAttention backward", expected: "(\(batch), \(tq), \(h), \(d))", actual: dOut.shape)
+        }
+        let scale = 1 / Float(d).squareRoot()
+        var dQ = Tensor.zeros(c.q.shape), dK = Tensor.zeros(c.k.shape), dV = Tensor.zeros(c.v.shape)
+        let group = h / g
+        c.q.withUnsafeBufferPointer { pq in c.k.withUnsafeBufferPointer { pk in c.v.withUnsafeBufferPointer { pv in
+        c.probabilities.withUnsafeBufferPointer { pp in dOut.withUnsafeBufferPointer { pdo in
+        dQ.withUnsafeMutableBufferPointer { pdq in dK.withUnsafeMutableBufferPointer { pdk in dV.withUnsafeMutableBufferPointer { pdv in
+            let (qb, kb, vb, pb, dob) = (pq.baseAddress!, pk.baseAddress!, pv.baseAddress!, pp.baseAddress!, pdo.baseAddress!)
+            let (dqb, dkb, dvb) = (pdq.baseAddress!, pdk.baseAddress!, pdv.baseAddress!)
+            // One task per (sequence, key/value head): its query heads write the same dK, dV slices.
+            Threading.parallelForSerialBLAS(batch * g) { start, end in
+                var dS = [Float](repeating: 0, count: tq * tk)
+                dS.withUnsafeMutableBufferPointer { pds in
+                    let ds = pds.baseAddress!
+                    for task in start..<end {
+                        let (b, kv) = (task / g, task % g)
+                        let kOff = b * tk * g * d + kv * d
+                        for head in (kv * group)..<((kv + 1) * group) {
+                            let qOff = b * tq * h * d + head * d
+                            let p = pb + (b * h + head) * tq * tk
+                            BLAS.gemm(transposeA: false, transposeB: true, m: tq, n: tk, k: d,
+                                      a: dob + qOff, lda: h * d, b: vb + kOff, ldb: g * d, c: ds, ldc: tk)
+                            BLAS.gemm(transposeA: true, transposeB: false, m: tk, n: d, k: tq,
+                                      a: p, lda: tk, b: dob + qOff, ldb: h * d, beta: 1, c: dvb + kOff, ldc: g * d)
+                            for i in 0..<tq {
+                                let pr = p + i * tk, dr = ds + i * tk
+                                let dot = Kernels.dot(pr, dr, tk)
+                                for j in 0..<tk { dr[j] = pr[j] * (dr[j] - dot) }
+                            }
+                            BLAS.gemm(transposeA: false, transposeB: false, m: tq, n: d, k: tk, alpha: scale,
+                                      a: ds, lda: tk, b: kb + kOff, ldb: g * d, c: dqb + qOff, ldc: h * d)
+                            BLAS.gemm(transposeA: true, transposeB: false, m: tk, n: d, k: tq, alpha: scale,
+                                      a: ds, lda: tk, b: qb + qOff, ldb: h * d, beta: 1, c: dkb + kOff, ldc: g * d)
+                        }
+                    }
+                }
+            }
+        } } } } } } } }
+        return (dQ, dK, dV)
+    }
+
+    /// Frees what the last forward kept.
+    public func releaseForwardCache() { cache = nil }
+}

@@ -1,0 +1,92 @@
+import FuRATensor
+
+// Legend: N rows, C features normalized together.
+
+/// Llama-style RMSNorm: y = x / √(mean(x²) + ε) ⊙ w, computed in `Float`.
+///
+/// Used for the block norms (over C), the final norm, and Qwen3's per-head q/k norms (over D).
+public final class RMSNorm {
+    /// The gain w (C,); trains or not.
+    public let weight: Parameter
+    public let epsilon: Float
+    private var cachedInput: Tensor?
+    private var cachedInverseRMS: [Float] = []
+
+    /// - Parameter weight: (C,).
+    public init(weight: Parameter, epsilon: Float) throws {
+        _ = try weight.value.dims1("RMSNorm weight")
+        self.weight = weight
+        self.epsilon = epsilon
+    }
+
+    /// C.
+    public var features: Int { weight.value.count }
+
+    /// x (…, C) → y (…, C).
+    public func forward(_ x: Tensor, keepForBackward: Bool) throws -> Tensor {
+        let c = features
+        _ = try x.asRows(features: c, layer: "RMSNorm")
+        let n = x.count / max(1, c)
+        var y = x
+        var inverse = [Float](repeating: 0, count: n)
+        x.withUnsafeBufferPointer { px in
+            weight.value.withUnsafeBufferPointer { w in
+                y.withUnsafeMutableBufferPointer { py in
+                    inverse.withUnsafeMutableBufferPointer { r in
+                        Kernels.rmsRows(px.baseAddress!, rows: n, columns: c, eps: epsilon, out: r.baseAddress!)
+                        for row in 0..<n {
+                            let s = 1 / r[row]
+                            r[row] = s
+                            let src = px.baseAddress! + row * c, dst = py.baseAddress! + row * c
+                            for i in 0..<c { dst[i] = src[i] * s * w[i] }
+                        }
+                    }
+                }
+            }
+        }
+        if keepForBackward {
+            cachedInput = x
+            cachedInverseRMS = inverse
+        }
+        return y
+    }
+
+    /// dY (…, C) → dX (…, C); accumulates dW = Σ_rows dY ⊙ x·r when the weight trains.
+    ///
+    /// With r = 1/rms and g = w ⊙ dY: dX = r·g − x · r³/C · Σ(g ⊙ x).
+    public func backward(_ dY: Tensor) throws -> Tensor {
+        guard let x = cachedInput else { throw LayerError.noForwardCache(layer: "RMSNorm") }
+        try dY.requireSameShape(x, "RMSNorm backward")
+        let c = features
+        let n = x.count / max(1, c)
+        var dX = dY
+        let trains = weight.trainable && weight.gradient != nil
+        var dW = [Float](repeating: 0, count: trains ? c : 0)
+        x.withUnsafeBufferPointer { px in
+            dY.withUnsafeBufferPointer { pg in
+                weight.value.withUnsafeBufferPointer { w in
+                    dX.withUnsafeMutableBufferPointer { pd in
+                        for row in 0..<n {
+                            let xr = px.baseAddress! + row * c, gr = pg.baseAddress! + row * c
+                            let dr = pd.baseAddress! + row * c
+                            let r = cachedInverseRMS[row]
+                            var dot: Float = 0
+                            for i in 0..<c { dot += w[i] * gr[i] * xr[i] }
+                            let k = dot * r * r * r / Float(c)
+                            for i in 0..<c { dr[i] = r * w[i] * gr[i] - k * xr[i] }
+                            if trains { for i in 0..<c { dW[i] += gr[i] * xr[i] * r } }
+                        }
+                    }
+                }
+            }
+        }
+        if trains { try weight.accumulateGradient(Tensor.vector(dW)) }
+        return dX
+    }
+
+    /// Frees the kept input.
+    public func releaseForwardCache() {
+        cachedInput = nil
+        cachedInverseRMS = []
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import FuRATensor
+
+// Legend: N tokens, C model dim, F intermediate (feed-forward) dim.
+
+/// The Llama MLP: y = down(silu(gate(x)) ⊙ up(x)), with gate/up (C → F) and down (F → C) in Linear slots.
+public final class SwiGLU {
+    public var gate: any LinearLayer
+    public var up: any LinearLayer
+    public var down: any LinearLayer
+    private var cache: (gate: Tensor, up: Tensor)?
+
+    public init(gate: any LinearLayer, up: any LinearLayer, down: any LinearLayer) throws {
+        guard gate.inFeatures == up.inFeatures, gate.outFeatures == up.outFeatures,
+              down.inFeatures == gate.outFeatures, down.outFeatures == gate.inFeatures else {
+            throw LayerError.invalidOption(layer: "SwiGLU", option: "projection shapes",
+                                           value: "gate \(gate.outFeatures)×\(gate.inFeatures), up \(up.outFeatures)×\(up.inFeatures), down \(down.outFeatures)×\(down.inFeatures)",
+                                           reason: "need gate = up (F, C) and down (C, F)")
+        }
+        self.gate = gate; self.up = up; self.down = down
+    }
+
+    /// x (N, C) → y (N, C).
+    public func forward(_ x: Tensor, keepForBackward: Bool) throws -> Tensor {
+        let g = try gate.forward(x, keepForBackward: keepForBackward)
+        let u = try up.forward(x, keepForBackward: keepForBackward)
+        var a = g.silu()
+        a.withUnsafeMutableBufferPointer { pa in u.withUnsafeBufferPointer { pu in
+            for i in 0..<pa.count { pa[i] *= pu[i] }
+        } }
+        cache = keepForBackward ? (g, u) : nil
+        return try down.forward(a, keepForBackward: keepForBackward)
+    }
+
+    /// dY (N, C) → dX (N, C).
+    ///
+    /// With a = silu(g) ⊙ u: dU = dA ⊙ silu(g), dG = dA ⊙ u ⊙ σ(g)(1 + g(1 − σ(g))).
+    public func backward(_ dY: Tensor) throws -> Tensor {
+        guard let c = cache else { throw LayerError.noForwardCache(layer: "SwiGLU") }
+        let dA = try down.backward(dY)
+        var dG = dA, dU = dA
+        c.gate.withUnsafeBufferPointer { pg in c.up.withUnsafeBufferPointer { pu in
+        dG.withUnsafeMutableBufferPointer { pdg in dU.withUnsafeMutableBufferPointer { pdu in
+            for i in 0..<pg.count {
+                let x = pg[i], s = 1 / (1 + exp(-x))
+                let da = pdg[i]
+                pdu[i] = da * x * s
+                pdg[i] = da * pu[i] * s * (1 + x * (1 - s))
+            }
+        } } } }
+        var dX = try gate.backward(dG)
+        try dX.add(try up.backward(dU))
+        return dX
+    }
+
+    /// Frees what the last forward kept (here and in the three projections).
+    public func releaseForwardCache() {
+        cache = nil
+        gate.releaseForwardCache(); up.releaseForwardCache(); down.releaseForwardCache()
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import FuRAModels
+import FuRANN
+import FuRATensor
+import FuRATestSupport
+import Testing
+
+@Suite struct CausalLMTests {
+    static func config(tied: Bool, bias: Bool, qkNorm: Bool, scaled: Bool = false) -> ModelConfig {
+        ModelConfig(hiddenSize: 16, intermediateSize: 24, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2,
+                    vocabSize: 23, rmsNormEps: 1e-5, ropeTheta: 100,
+                    ropeScaling: scaled ? .init(ropeType: "llama3", factor: 4, lowFreqFactor: 1, highFreqFactor: 2, originalMaxPositionEmbeddings: 16) : nil,
+                    maxPositionEmbeddings: 64, tieWordEmbeddings: tied, attentionBias: bias, qkNorm: qkNorm)
+    }
+
+    static let batch = TokenBatch(ids: [[1, 5, 9, 2, 7], [3, 3, 8, 0, 0]],
+                                  labels: [[5, 9, -100, 7, 11], [3, 8, 20, -100, -100]], lengths: [5, 3])
+
+    static func lossSum(_ model: CausalLM, _ batch: TokenBatch = batch) throws -> Double {
+        try model.labelLogProbabilities(batch).joined().reduce(0.0) { $0 - Double($1) }
+    }
+
+    @Test(arguments: [(true, false, false, false), (false, true, true, true), (true, true, false, true)])
+    func wholeModelBackwardMatchesFiniteDifferences(tied: Bool, bias: Bool, qkNorm: Bool, scaled: Bool) throws {
+        let model = try CausalLM.random(config: Self.config(tied: tied, bias: bias, qkNorm: qkNorm, scaled: scaled), seed: 7)
+        for (_, p) in model.namedParameters { p.trainable = true }
+        let (loss, targets) = try model.accumulateGradients(Self.batch, lossScale: 1)
+        #expect(targets == 7)
+        #expect(abs(loss - (try Self.lossSum(model))) < 1e-4)
+        var kinds = Set<String>()
+        for (name, p) in model.namedParameters {
+            let indices = TestSupport.sampleIndices(count: p.count, maximum: 3)
+            var numeric: [Double] = []
+            for i in indices {
+                let old = p.value.storage[i]
+                p.value.storage[i] = old + 1e-2
+                let plus = try Self.lossSum(model)
+                p.value.storage[i] = old - 1e-2
+                let minus = try Self.lossSum(model)
+                p.value.storage[i] = old
+                numeric.append((plus - minus) / 2e-2)
+            }
+            let analytic = indices.map { Double(p.gradient!.storage[$0]) }
+            let scale = max(1e-2, numeric.map(abs).max() ?? 0)
+            let gap = zip(analytic, numeric).map { abs($0 - $1) }.max()! / scale
+            #expect(gap < 3e-2, "\(name): analytic \(analytic) numeric \(numeric)")
+            kinds.insert(name.split(separator: ".").suffix(2).joined(separator: "."))
+        }
+        #expect(kinds.contains("embed_tokens.weight") && kinds.contains("input_layernorm.weight") && kinds.contains("norm.weight"))
+        #expect(kinds.contains("lm_head.weight") == !tied)
+        #expect(kinds.contains("q_norm.weight") == qkNorm && kinds.contains("q_proj.bias") == bias)
+    }
+
+    @Test func checkpointedBackwardEqualsPlainBackward() throws {
+        let model = try CausalLM.random(config: Self.config(tied: false, bias: true, qkNorm: true), seed: 3)
+        for (_, p) in model.namedParameters { p.trainable = true }
+        let plainLoss = try model.accumulateGradients(Self.batch, lossScale: 0.25).lossSum
+        let plain = model.namedParameters.map { $0.parameter.gradient! }
+        for (_, p) in model.namedParameters { p.zeroGradient() }
+        model.gradientCheckpointing = true
+        let checkpointedLoss = try model.accumulateGradients(Self.batch, lossScale: 0.25).lossSum
+        #expect(plainLoss == checkpointedLoss)
+        for (g, (name, p)) in zip(plain, model.namedParameters) {
+            #expect(try p.gradient!.relativeError(to: g) < 1e-6, "\(name)")
+        }
+    }
+
+    @Test func paddingDoesNotChangeRealPositionsAndCachedDecodingMatches() throws {
+        let model = try CausalLM.random(config: Self.config(tied: true, bias: false, qkNorm: true), seed: 5)
+        let alone = try model.labelLogProbabilities(TokenBatch(ids: [[3, 3, 8]], labels: [[3, 8, 20]], lengths: [3]))
+        let padded = try model.labelLogProbabilities(Self.batch)
+        for t in 0..<3 { #expect(abs(alone[0][t] - padded[1][t]) < 1e-5) }
+        let ids = [1, 5, 9, 2, 7]
+        let full = try model.logits(for: [ids], allPositions: true)
+        var cache: [KeyValue] = []
+        var stepwise: [Float] = []
+        _ = try model.forwardCached(ids: [Array(ids[0..<2])], cache: &cache)
+        for t in 2..<5 {
+            let h = try model.forwardCached(ids: [[ids[t]]], cache: &cache)
+            stepwise += try model.logits(hidden: h).storage
+        }
+        #expect(cache.first?.length == 5)
+        let expected = Array(full.storage[(2 * 23)...])
+        #expect(try Tensor.vector(stepwise).relativeError(to: Tensor.vector(expected)) < 1e-5)
+        let last = try model.logits(for: [ids, [1, 5, 9, 0, 0]], lengths: [5, 3])
+        #expect(Array(last.storage[0..<23]) == Array(full.storage[(4 * 23)...]))
+        #expect(try Tensor.vector(Array(last.storage[23...])).relativeError(to: Tensor.vector(Array(full.storage[(2 * 23)..<(3 * 23)]))) < 1e-5)
+    }
+
+    @Test func slotsAndParametersUseHFNames() throws {
+        let model = try CausalLM.random(config: Self.config(tied: false, bias: true, qkNorm: true), seed: 1)
+        #expect(model.linearSlotNames.count == 14)
+        #expect(model.linearSlotNames.first == "model.layers.0.self_attn.q_proj")
+        #expect(model.linearSlotNames.last == "model.layers.1.mlp.down_proj")
+        let names = model.namedParameters.map(\.name)
+        #expect(names.contains("lm_head.weight") && names.contains("model.layers.1.self_attn.k_norm.weight"))
+        #expect(names.contains("model.layers.0.self_attn.q_proj.bias"))
+        #expect(Set(names).count == names.count)
+        let replacement = try DenseLinear(weight: TestSupport.random([24, 16], seed: 2))
+        try model.setLinear(replacement, named: "model.layers.1.mlp.up_proj")
+        #expect(model.linear(named: "model.layers.1.mlp.up_proj") === replacement)
+        #expect(throws: (any Error).self) { try model.setLinear(replacement, named: "model.layers.1.mlp.down_proj") }
+        #expect(throws: ModelError.unknownSlot(name: "model.layers.7.mlp.up_proj")) { try model.setLinear(replacement, named: "model.layers.7.mlp.up_proj") }
+    }
+
+    @Test func badBatchesAndWeightsAreTypedErrors() throws {
+        let model = try CausalLM.random(config: Self.config(tied: true, bias: false, qkNorm: false), seed: 1)
+        #expect(throws: ModelError.self) { try model.labelLogProbabilities(TokenBatch(ids: [[1, 2], [1]], labels: [[1, 2], [1]], lengths: [2, 1])) }
+        #expect(throws: ModelError.self) { try model.labelLogProbabilities(TokenBatch(ids: [[1, 2]], labels: [[1, 2]], lengths: [3])) }
+        #expect(throws: LayerError.self) { try model.labelLogProbabilities(TokenBatch(ids: [[1, 99]], labels: [[1, 2]], lengths: [2])) }
+        #expect(throws: ModelError.missingTensor(source: "x.gguf", tensor: "model.embed_tokens.weight")) {
+            try CausalLM(config: Self.config(tied: true, bias: false, qkNorm: false), source: "x.gguf") { _ in nil }
+        }
+        #expect(throws: ModelError.shapeMismatch(source: "x", tensor: "model.embed_tokens.weight", expected: [23, 16], actual: [2, 2])) {
+            try CausalLM(config: Self.config(tied: true, bias: false, qkNorm: false), source: "x") { _ in Tensor.zeros([2, 2]) }
+        }
+    }
+}
