@@ -1,0 +1,41 @@
+/// Errors of training: bad options, bad data, numerical failure, unusable checkpoints.
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+    /// An option has a value training cannot use.
+    case invalidOption(option: String, value: String, reason: String)
+    /// A data file cannot be read.
+    case unreadableData(path: String, reason: String)
+    /// A record of a data file is malformed; `location` is "line N" (JSONL) or "record N" (JSON list).
+    case malformedRecord(path: String, location: String, reason: String)
+    /// The data yields no usable example.
+    case emptyData(path: String, reason: String)
+    /// The loss or the gradients became NaN or infinite; nothing was updated at `step`.
+    case nonFinite(step: Int, quantity: String, value: Double)
+    /// Saved optimizer state does not fit a parameter.
+    case optimizerStateMismatch(parameter: String, expected: Int, actual: Int)
+    /// A checkpoint cannot be read or does not fit the model.
+    case badCheckpoint(path: String, reason: String)
+    /// A file of the run directory cannot be written.
+    case writeFailed(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .invalidOption(option, value, reason):
+            return "invalid \(option) = \(value): \(reason)"
+        case let .unreadableData(path, reason):
+            return "\(path): cannot read the data: \(reason)"
+        case let .malformedRecord(path, location, reason):
+            return "\(path): \(location): \(reason)"
+        case let .emptyData(path, reason):
+            return "\(path): no training example: \(reason)"
+        case let .nonFinite(step, quantity, value):
+            return "training stopped at step \(step): the \(quantity) is \(value); parameters were not updated "
+                + "and the last checkpoint is intact (lower the learning rate or set --max-grad-norm)"
+        case let .optimizerStateMismatch(parameter, expected, actual):
+            return "optimizer state for \(parameter) has \(actual) elements, the parameter has \(expected)"
+        case let .badCheckpoint(path, reason):
+            return "\(path): unusable checkpoint: \(reason)"
+        case let .writeFailed(path, reason):
+            return "\(path): cannot write: \(reason)"
+        }
+    }
+}
