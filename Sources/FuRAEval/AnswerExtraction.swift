@@ -1,11 +1,12 @@
 /// Answer extraction from generated text, as in the LLM-Adapters evaluation scripts (spec §4.6, §4.7).
 public enum AnswerExtraction {
-    /// The first match of any of `vocabulary` in the lower-cased `completion`, or "" when none occurs.
+    /// The first match of any of `vocabulary` in the lower-cased (unless `lowercase` is false)
+    /// `completion`, or "" when none occurs.
     ///
     /// Equivalent to Python's `re.findall("|".join(vocabulary), completion.lower())[0]`: the leftmost
     /// match wins; at one position the earlier alternative wins. Matching is on code points, as in Python.
-    public static func firstMatch(in completion: String, vocabulary: [String]) -> String {
-        let text = ScalarText(completion.lowercased())
+    public static func firstMatch(in completion: String, vocabulary: [String], lowercase: Bool = true) -> String {
+        let text = ScalarText(lowercase ? completion.lowercased() : completion)
         let words = vocabulary.filter { !$0.isEmpty }.map(ScalarText.init)
         guard !words.isEmpty else { return "" }
         for i in 0..<max(text.count, 0) {

@@ -71,7 +71,8 @@ public enum EvalData {
         let answer = try string("answer", required: true, numberAllowed: task.mathMode != nil) ?? ""
 
         if task.isMultipleChoice {
-            let gold = answer.trimmingWhitespace.lowercased()
+            let trimmed = answer.trimmingWhitespace
+            let gold = task.lowercasesCompletion ? trimmed.lowercased() : trimmed
             guard task.vocabulary.contains(gold) else {
                 throw EvalDataError.badAnswer(file: file, index: index, task: task.rawValue, answer: answer,
                                               expected: "one of " + task.vocabulary.joined(separator: "/"))

@@ -57,7 +57,7 @@ public enum EvalRunError: Error, Equatable, CustomStringConvertible {
         case let .emptyContinuation(task, index, candidate):
             "\(task) record \(index): the candidate \"\(candidate)\" encodes to no tokens after the prompt."
         case let .notMultipleChoice(task):
-            "task \(task) has no answer vocabulary, so it cannot be scored by log-likelihood; use --protocol generate."
+            "task \(task) has no \"the correct answer is X\" targets, so it cannot be scored by log-likelihood; use --protocol generate."
         case let .invalidOption(name, value, expected):
             "\(name) is \(value), expected \(expected)."
         }

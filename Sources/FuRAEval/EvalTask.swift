@@ -1,5 +1,5 @@
-/// An evaluation suite: the eight commonsense tasks of LLM-Adapters (spec §4.1, §4.6) and two math
-/// tasks (numeric answers, §4.7; boxed answers, §5.2).
+/// An evaluation suite: the eight commonsense tasks of LLM-Adapters (spec §4.1, §4.6) and the math
+/// tasks (numeric answers and AQuA letters, §4.7; boxed answers, §5.2).
 public enum EvalTask: String, CaseIterable, Sendable, Codable {
     case boolq
     case piqa
@@ -10,6 +10,7 @@ public enum EvalTask: String, CaseIterable, Sendable, Codable {
     case arcChallenge = "ARC-Challenge"
     case openbookqa
     case gsm8k
+    case aqua = "AQuA"
     case math
 
     /// The eight commonsense tasks in the column order of the paper's tables.
@@ -30,6 +31,7 @@ public enum EvalTask: String, CaseIterable, Sendable, Codable {
         case .socialIQA, .arcChallenge, .arcEasy, .openbookqa: ["answer1", "answer2", "answer3", "answer4", "answer5"]
         case .hellaswag: ["ending1", "ending2", "ending3", "ending4"]
         case .winogrande: ["option1", "option2"]
+        case .aqua: ["A", "B", "C", "D", "E"]
         case .gsm8k, .math: []
         }
     }
@@ -43,8 +45,16 @@ public enum EvalTask: String, CaseIterable, Sendable, Codable {
         }
     }
 
-    /// Whether the task is multiple choice (can be scored by log-likelihood).
+    /// Whether the task is multiple choice (graded by the first vocabulary match).
     public var isMultipleChoice: Bool { !vocabulary.isEmpty }
+
+    /// Whether the completion is lower-cased before matching (all but AQuA, whose reference matches
+    /// `A|B|C|D|E` case-sensitively and compares with the gold as is).
+    public var lowercasesCompletion: Bool { self != .aqua }
+
+    /// Whether the task can be scored by log-likelihood (the commonsense tasks, whose targets are
+    /// "the correct answer is X").
+    public var supportsLogLikelihood: Bool { Self.commonsense.contains(self) }
 
     /// The column heading of the paper's tables.
     public var displayName: String {
@@ -58,6 +68,7 @@ public enum EvalTask: String, CaseIterable, Sendable, Codable {
         case .arcChallenge: "ARC-c"
         case .openbookqa: "OBQA"
         case .gsm8k: "GSM8K"
+        case .aqua: "AQuA"
         case .math: "MATH"
         }
     }

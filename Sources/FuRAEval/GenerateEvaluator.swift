@@ -46,7 +46,7 @@ public struct GenerateEvaluator {
             let predicted = MathAnswer.prediction(from: completion, mode: mode)
             return (predicted, predicted != nil && MathAnswer.isEquivalent(predicted, gold, rule: MathAnswer.defaultRule(for: mode)))
         }
-        let extracted = AnswerExtraction.firstMatch(in: completion, vocabulary: task.vocabulary)
-        return (extracted, extracted == gold.lowercased())
+        let extracted = AnswerExtraction.firstMatch(in: completion, vocabulary: task.vocabulary, lowercase: task.lowercasesCompletion)
+        return (extracted, extracted == (task.lowercasesCompletion ? gold.lowercased() : gold))
     }
 }

@@ -23,7 +23,7 @@ public struct LogLikelihoodEvaluator {
     /// Scores every example of a multiple-choice task; one record per example, in input order.
     public func evaluate(task: EvalTask, examples: [EvalExample], tokenizer: some EvalTokenizer,
                          scorer: some SequenceScorer, progress: ((Int, Int) -> Void)? = nil) throws -> [EvalRecord] {
-        guard task.isMultipleChoice else { throw EvalRunError.notMultipleChoice(task: task.rawValue) }
+        guard task.supportsLogLikelihood else { throw EvalRunError.notMultipleChoice(task: task.rawValue) }
         guard batchSize > 0 else { throw EvalRunError.invalidOption(name: "batch size", value: "\(batchSize)", expected: "at least 1") }
         var requests: [Request] = []
         var prompts: [String] = []

@@ -23,7 +23,9 @@ public final class CausalLM: LanguageModel {
     ///
     /// - Parameters: `source` names the file in errors; the tensors are (V, C) embeddings, (C,) norms,
     ///   projections (O, I) as HF stores them, biases (O,).
-    public init(config: ModelConfig, source: String = "weights", tensor: (String) throws -> Tensor?) throws {
+    /// - Parameter ropeFrequencyDivisors: (D/2,) divisors of the RoPE frequencies (llama.cpp's `rope_freqs`).
+    public init(config: ModelConfig, source: String = "weights", ropeFrequencyDivisors: [Double]? = nil,
+                tensor: (String) throws -> Tensor?) throws {
         try config.validate(source: source)
         self.config = config
         let (c, f, v, d) = (config.hiddenSize, config.intermediateSize, config.vocabSize, config.headDim)
@@ -51,7 +53,7 @@ public final class CausalLM: LanguageModel {
             scaling = .init(factor: s.factor, lowFrequencyFactor: s.lowFreqFactor ?? 1, highFrequencyFactor: s.highFreqFactor ?? 4,
                             originalContextLength: s.originalMaxPositionEmbeddings ?? 8192)
         }
-        let rope = try RotaryEmbedding(headDim: d, theta: config.ropeTheta, scaling: scaling)
+        let rope = try RotaryEmbedding(headDim: d, theta: config.ropeTheta, scaling: scaling, frequencyDivisors: ropeFrequencyDivisors)
         blocks = try (0..<config.numHiddenLayers).map { i in
             let p = "model.layers.\(i)."
             let a = p + "self_attn."

@@ -25,7 +25,9 @@ public struct RotaryEmbedding: Sendable, Equatable {
     /// The frequencies f_i (D/2,), after scaling.
     public let inverseFrequencies: [Double]
 
-    public init(headDim: Int, theta: Double, scaling: Llama3Scaling? = nil) throws {
+    /// - Parameter frequencyDivisors: optional per-frequency divisors (D/2,) as llama.cpp's
+    ///   `rope_freqs.weight` stores Llama 3 scaling; applied after `scaling`.
+    public init(headDim: Int, theta: Double, scaling: Llama3Scaling? = nil, frequencyDivisors: [Double]? = nil) throws {
         guard headDim > 0, headDim % 2 == 0 else {
             throw LayerError.invalidOption(layer: "RotaryEmbedding", option: "head_dim", value: "\(headDim)", reason: "must be even and positive")
         }
@@ -33,6 +35,13 @@ public struct RotaryEmbedding: Sendable, Equatable {
         let half = headDim / 2
         var f = (0..<half).map { 1 / pow(theta, Double(2 * $0) / Double(headDim)) }
         if let s = scaling { f = f.map { Self.llama3Adjust($0, s) } }
+        if let divisors = frequencyDivisors {
+            guard divisors.count == half, divisors.allSatisfy({ $0 > 0 }) else {
+                throw LayerError.invalidOption(layer: "RotaryEmbedding", option: "frequency divisors", value: "\(divisors.count) values",
+                                               reason: "need \(half) positive values")
+            }
+            f = zip(f, divisors).map { $0 / $1 }
+        }
         inverseFrequencies = f
     }
 

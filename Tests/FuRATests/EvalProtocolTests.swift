@@ -124,6 +124,13 @@ struct ForcedGenerator: TextGenerator {
         #expect(boxedRecords[2].extracted == nil)
     }
 
+    @Test func aquaMatchesCapitalLettersCaseSensitively() {
+        #expect(GenerateEvaluator.grade(task: .aqua, completion: "so the total is 620. The answer is (C).", gold: "C") == ("C", true))
+        #expect(GenerateEvaluator.grade(task: .aqua, completion: "the answer is (c)", gold: "C") == ("", false))
+        #expect(GenerateEvaluator.grade(task: .aqua, completion: "After 4 years: (C)", gold: "C") == ("A", false))  // first capital A-E, as the reference
+        #expect(GenerateEvaluator.grade(task: .boolq, completion: "TRUE", gold: "True") == ("true", true))
+    }
+
     @Test func summaryAveragesTasksUnweightedAndPrintsThePaperTable() {
         let a = TaskResult(task: .boolq, protocol: .generate,
                            records: (0..<4).map { EvalRecord(task: "boolq", index: $0, prompt: "", output: "", extracted: "", gold: "", correct: $0 < 3) })

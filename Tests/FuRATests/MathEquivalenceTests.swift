@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import FuRAEval
 
@@ -111,5 +112,54 @@ import Testing
         #expect(MathAnswer.reward(completion: "so \\boxed{3.0}", gold: "3") == 0)                 // reference rule
         #expect(MathAnswer.reward(completion: "so \\boxed{3.0}", gold: "3", rule: .referenceOrNumeric) == 1)
         #expect(MathAnswer.reward(completion: "no box", gold: nil) == 0)                          // nil extraction scores 0
+    }
+}
+
+/// Values computed by `scripts/fixtures/math_answers.py` (Python `str`, `re` and `float` semantics).
+struct MathAnswerFixture: Decodable {
+    struct Strip: Decodable { var input: String; var output: String? }
+    struct Equiv: Decodable { var a: String; var b: String; var equivalent: Bool }
+    struct Number: Decodable { var input: String; var output: Double? }
+    struct Match: Decodable { var input: String; var pattern: String; var output: String }
+    var strip: [Strip]
+    var equiv: [Equiv]
+    var lastNumber: [Number]
+    var firstMatch: [Match]
+
+    enum CodingKeys: String, CodingKey {
+        case strip, equiv
+        case lastNumber = "last_number"
+        case firstMatch = "first_match"
+    }
+
+    static func load() throws -> MathAnswerFixture {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/math_answers.json")
+        return try JSONDecoder().decode(MathAnswerFixture.self, from: Data(contentsOf: url))
+    }
+}
+
+@Suite struct MathAnswerFixtureTests {
+    @Test func normalizationMatchesPython() throws {
+        let fixture = try MathAnswerFixture.load()
+        #expect(fixture.strip.count >= 50)
+        for entry in fixture.strip {
+            #expect(MathNormalization.strip(entry.input).map { Array($0.unicodeScalars) } == entry.output.map { Array($0.unicodeScalars) },
+                    "strip(\(entry.input.debugDescription))")
+        }
+        for entry in fixture.equiv {
+            #expect(MathAnswer.isEquivalent(entry.a, entry.b, rule: .reference) == entry.equivalent, "is_equiv(\(entry.a), \(entry.b))")
+        }
+    }
+
+    @Test func extractionMatchesPython() throws {
+        let fixture = try MathAnswerFixture.load()
+        for entry in fixture.lastNumber {
+            #expect(AnswerExtraction.lastNumber(in: entry.input) == entry.output, "last number of \(entry.input.debugDescription)")
+        }
+        for entry in fixture.firstMatch {
+            let vocabulary = entry.pattern.split(separator: "|").map(String.init)
+            #expect(AnswerExtraction.firstMatch(in: entry.input, vocabulary: vocabulary) == entry.output, "\(entry.input)")
+        }
     }
 }

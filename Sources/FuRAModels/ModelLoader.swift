@@ -1,0 +1,41 @@
+import Foundation
+import FuRAFormats
+import FuRATensor
+
+/// A model loaded from disk with what came with it.
+public struct LoadedModel {
+    public var model: CausalLM
+    public var config: ModelConfig
+    /// The file or directory it came from.
+    public var sourcePath: String
+    /// Wall time of the load (parse, dequantize, build).
+    public var loadSeconds: Double
+    /// The tokenizer shipped with the model (GGUF `tokenizer.ggml.*` or `tokenizer.json`), nil when none.
+    public var tokenizer: Tokenizer?
+    /// The GGUF file when the model came from one (metadata, tensor list).
+    public var gguf: GGUFFile?
+}
+
+/// Loads Llama-family models from a `.gguf` file or an HF directory.
+public enum ModelLoader {
+    /// Loads `path`: a `.gguf` file, or a directory with `config.json` and safetensors weights.
+    public static func load(path: String) throws -> LoadedModel {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ModelError.unreadable(path: path, reason: "no such file or directory; pass a .gguf file or an HF model directory")
+        }
+        var loaded: LoadedModel
+        if isDirectory.boolValue {
+            loaded = try loadHFDirectory(path)
+        } else {
+            let file = try GGUFFile(path: path)
+            let config = try GGUFWeightMap.config(of: file)
+            let tokenizer = file.metadata["tokenizer.ggml.model"] == nil ? nil : try Tokenizer(ggufMetadata: file.metadata, source: path)
+            loaded = LoadedModel(model: try GGUFWeightMap.model(from: file, config: config), config: config, sourcePath: path,
+                                 loadSeconds: 0, tokenizer: tokenizer, gguf: file)
+        }
+        loaded.loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return loaded
+    }
+}

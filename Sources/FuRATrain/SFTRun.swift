@@ -1,0 +1,54 @@
+import Foundation
+import FuRAModels
+import FuRATensor
+
+/// An SFT run from a resolved config: data, split, schedule, the training loop, records and
+/// checkpoints in `config.output`. The model (converted to the method, trainability set) and the
+/// tokenizer come from the caller.
+public struct SFTRun {
+    public let config: TrainConfig
+    public let dataset: SFTDataset
+    public let trainer: Trainer
+    public let recorder: RunRecorder
+    /// The step the run resumed from, if it did.
+    public let resumedAtStep: Int?
+
+    /// Prepares everything (loads data, resumes when `config.resume`); `onEvent` sees every event after it is recorded.
+    public init(config: TrainConfig, model: any LanguageModel, tokenizer: SFTTokenizer,
+                onEvent: @escaping (TrainingEvent) -> Void = { _ in }) throws {
+        try config.validate()
+        self.config = config
+        let examples = try SFTRecords.load(path: config.data, tokenizer: tokenizer)
+        let validation = try config.valData.map { try SFTRecords.load(path: $0, tokenizer: tokenizer) }
+        dataset = try SFTDataset(examples: examples, validation: validation, valSize: validation == nil ? config.valSize : 0,
+                                 tokenizer: tokenizer, batchSize: config.batchSize, gradientAccumulation: config.gradAccum,
+                                 maxSeqLen: config.maxSeqLen, trainOnInputs: config.trainOnInputs, seed: config.seed)
+        let totalSteps = config.iters ?? config.epochs * dataset.stepsPerEpoch
+        let directory = URL(fileURLWithPath: config.output)
+        let options = Trainer.Options(
+            totalSteps: totalSteps,
+            schedule: LearningRateSchedule(kind: config.schedule, peakLearningRate: config.lr, warmup: config.warmup, totalSteps: totalSteps),
+            adamW: AdamW.Options(beta1: config.betas[0], beta2: config.betas[1], eps: config.eps, weightDecay: config.weightDecay),
+            maxGradNorm: config.maxGradNorm, evaluateEvery: config.evalEvery, saveEvery: config.saveEvery,
+            keepCheckpoints: config.keepCheckpoints, outputDirectory: directory, seed: config.seed)
+        let trainer = Trainer(model: model, source: dataset, objective: SFTObjective(), options: options,
+                              validation: config.evalEvery.map { $0 > 0 } == true ? try dataset.validationBatches() : [])
+        resumedAtStep = config.resume ? try trainer.resumeFromLatestCheckpoint() : nil
+        let recorder = try RunRecorder(directory: directory, resumedAtStep: resumedAtStep)
+        trainer.onEvent = { event in
+            try? recorder.record(event)
+            onEvent(event)
+        }
+        do { try config.json().write(to: directory.appendingPathComponent("config.json"), options: .atomic) } catch {
+            throw TrainingError.writeFailed(path: directory.appendingPathComponent("config.json").path, reason: "\(error)")
+        }
+        self.trainer = trainer
+        self.recorder = recorder
+    }
+
+    /// Trains to the end and writes the final loss curve. The last checkpoint holds the trained tensors.
+    public func run() throws {
+        defer { try? recorder.writeCurve() }
+        try trainer.run()
+    }
+}

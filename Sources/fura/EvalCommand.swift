@@ -1,0 +1,167 @@
+import ArgumentParser
+import Foundation
+import FuRAEval
+
+/// `fura eval`: scores a model (or saved completions) on commonsense and math suites.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate on commonsense (BoolQ, PIQA, SIQA, HellaSwag, WinoGrande, ARC-e, ARC-c, OBQA) and math suites.",
+        discussion: """
+        Give one --data file (LLM-Adapters JSON: instruction, input, output, answer) per --task, in the same order.
+        Tasks: \(EvalTask.allCases.map { $0.rawValue }.joined(separator: ", ")).
+        --protocol generate prompts the model, extracts the answer (first answer word; last number for gsm8k;
+        last \\boxed{} for math) and compares it with the gold; --protocol loglikelihood scores each candidate
+        "the correct answer is X" and reports acc and acc_norm. --completions grades saved completions instead
+        of running a model (one file per task: a JSON array of strings, or of objects with "output").
+        """)
+
+    @Option(help: "Base model: HF directory or GGUF file.")
+    var model: String?
+
+    @Option(help: "Adapter directory to apply to the base model.")
+    var adapter: String?
+
+    @Option(name: .customLong("task"), help: "Task name (repeat, one per --data).")
+    var tasks: [String] = []
+
+    @Option(name: .customLong("data"), help: "LLM-Adapters JSON file of the task at the same position (repeat).")
+    var dataFiles: [String] = []
+
+    @Option(name: .customLong("completions"), help: "Saved completions of the task at the same position (repeat); replaces --model.")
+    var completionFiles: [String] = []
+
+    @Option(name: .customLong("protocol"), help: "generate or loglikelihood.")
+    var evalProtocol: String = EvalProtocol.generate.rawValue
+
+    @Option(help: "Evaluate only the first N questions of each task.")
+    var limit: Int?
+
+    @Option(help: "Prompts per generation batch, or sequences per scoring batch.")
+    var batchSize: Int = 16
+
+    @Option(help: "Generation length (the reference uses 256).")
+    var maxNewTokens: Int = 256
+
+    @Option(help: "Beams of beam search (the reference uses 4).")
+    var numBeams: Int = 4
+
+    @Option(help: "Write one JSON line per question (prompt, output, extracted, gold, correct) to this file.")
+    var output: String?
+
+    @Flag(help: "Print the summary as JSON instead of a table.")
+    var json = false
+
+    func run() throws {
+        guard let evalProtocol = EvalProtocol(rawValue: evalProtocol.lowercased()) else {
+            throw EvalCommandError.badOption("--protocol", evalProtocol, "generate or loglikelihood")
+        }
+        guard !tasks.isEmpty else { throw EvalCommandError.badOption("--task", "(none)", "at least one --task with its --data") }
+        guard tasks.count == dataFiles.count else { throw EvalCommandError.unpaired("--data", tasks.count, dataFiles.count) }
+        guard completionFiles.isEmpty || completionFiles.count == tasks.count else {
+            throw EvalCommandError.unpaired("--completions", tasks.count, completionFiles.count)
+        }
+        let runner = EvalRunner(evalProtocol: evalProtocol, limit: limit, batchSize: batchSize,
+                                maxNewTokens: maxNewTokens, numBeams: numBeams)
+        var suites: [EvalSuite] = []
+        for (name, path) in zip(tasks, dataFiles) {
+            guard let task = EvalTask(name: name) else { throw EvalCommandError.unknownTask(name) }
+            suites.append(EvalSuite(task: task, examples: try EvalData.load(path: path, task: task)))
+        }
+        let backends: EvalBackends
+        if !completionFiles.isEmpty {
+            guard model == nil else { throw EvalCommandError.badOption("--model", model ?? "", "absent when --completions is given") }
+            var completions: [String] = []
+            for (suite, file) in zip(suites, completionFiles) {
+                let n = limit.map { min($0, suite.examples.count) } ?? suite.examples.count
+                let saved = try Self.readCompletions(file)
+                guard saved.count >= n else { throw EvalCommandError.badCompletions(file, "has \(saved.count) completions, the task needs \(n)") }
+                completions += saved.prefix(n)
+            }
+            backends = EvalBackends(generator: ReplayGenerator(completions: completions))
+        } else {
+            guard let model else { throw EvalCommandError.badOption("--model", "(none)", "a model file or directory, or --completions") }
+            backends = try Self.loadBackends(model: model, adapter: adapter)
+        }
+
+        let isTerminal = isatty(STDERR_FILENO) != 0
+        let (summary, records) = try runner.run(suites: suites, backends: backends) { p in
+            let line = "\(p.task.rawValue): \(p.done)/\(p.total)"
+            FileHandle.standardError.write(Data(((isTerminal ? "\r" : "") + line + (isTerminal && p.done < p.total ? "" : "\n")).utf8))
+        }
+        if let output { try Self.writeRecords(records, to: output) }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+        } else {
+            print(summary.table(label: model.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "completions"))
+        }
+    }
+
+    /// The tokenizer, scorer and generator of a model. Needs the model room's loader (model + tokenizer)
+    /// and the generation room's beam search, which this build does not have yet.
+    static func loadBackends(model: String, adapter: String?) throws -> EvalBackends {
+        throw EvalCommandError.modelLoadingUnavailable(model)
+    }
+
+    /// Completions saved as a JSON array of strings or of objects with "output", or as JSON lines of such objects.
+    static func readCompletions(_ path: String) throws -> [String] {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw EvalCommandError.badCompletions(path, "cannot be read (\(error.localizedDescription))")
+        }
+        func text(_ item: Any, _ index: Int) throws -> String {
+            if let s = item as? String { return s }
+            if let o = item as? [String: Any], let s = o["output"] as? String { return s }
+            throw EvalCommandError.badCompletions(path, "entry \(index) is neither a string nor an object with a string \"output\"")
+        }
+        if let array = try? JSONSerialization.jsonObject(with: data) as? [Any] {
+            return try array.enumerated().map { try text($1, $0) }
+        }
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true)
+        return try lines.enumerated().map { i, line in
+            guard let item = try? JSONSerialization.jsonObject(with: Data(line.utf8)) else {
+                throw EvalCommandError.badCompletions(path, "line \(i + 1) is not JSON; expected a JSON array or JSON lines")
+            }
+            return try text(item, i)
+        }
+    }
+
+    /// Writes one JSON object per line, through a temporary file renamed into place.
+    static func writeRecords(_ records: [EvalRecord], to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var data = Data()
+        for record in records {
+            data.append(try encoder.encode(record))
+            data.append(0x0A)
+        }
+        do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+            throw EvalCommandError.unwritable(path, error.localizedDescription)
+        }
+    }
+}
+
+/// Bad flags or files of `fura eval`.
+enum EvalCommandError: Error, CustomStringConvertible {
+    case badOption(String, String, String)
+    case unpaired(String, Int, Int)
+    case unknownTask(String)
+    case badCompletions(String, String)
+    case unwritable(String, String)
+    case modelLoadingUnavailable(String)
+
+    var description: String {
+        switch self {
+        case let .badOption(name, value, expected): "\(name) is \(value); expected \(expected)."
+        case let .unpaired(name, tasks, count): "\(count) \(name) for \(tasks) --task; give one \(name) per --task, in the same order."
+        case let .unknownTask(name):
+            "unknown task \"\(name)\"; known: \(EvalTask.allCases.map(\.rawValue).joined(separator: ", "))."
+        case let .badCompletions(path, why): "\(path): \(why)."
+        case let .unwritable(path, why): "cannot write \(path) (\(why))."
+        case let .modelLoadingUnavailable(path):
+            "cannot evaluate \(path): this build has no model loader with a tokenizer and no beam-search generator yet; grade saved outputs with --completions."
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import FuRATrain
+import Testing
+
+@Suite struct TrainConfigTests {
+    static let required: [String: Any] = ["model": "m.gguf", "data": "d.json", "output": "out"]
+
+    @Test func furaRecipeDefaults() throws {
+        let c = try TrainConfig.resolve(file: nil, overrides: Self.required)
+        #expect(c.method == .fura && c.lr == 2e-4 && c.betas == [0.9, 0.95] && c.weightDecay == 0)
+        #expect(c.schedule == .linear && c.warmup == .fraction(0.03) && c.seed == 43)
+        #expect(c.batchSize == 8 && c.gradAccum == 2 && c.epochs == 3 && c.maxSeqLen == 2048 && c.valSize == 100)
+        #expect(c.evalEvery == nil && c.gradientCheckpointing && c.maxGradNorm == nil)
+    }
+
+    @Test func methodDefaultsDiffer() throws {
+        let full = try TrainConfig.resolve(file: nil, overrides: Self.required.merging(["method": "full"]) { $1 })
+        #expect(full.weightDecay == 0.01 && full.valSize == 120 && full.evalEvery == 400)
+        let qlora = try TrainConfig.resolve(file: nil, overrides: Self.required.merging(["method": "qlora"]) { $1 })
+        #expect(qlora.loraRank == 48 && qlora.loraAlpha == 96)
+    }
+
+    @Test func fileThenFlags() throws {
+        let file = Data(#"{"method": "svd", "lr": 1e-5, "warmup": 10, "eval_every": null, "betas": [0.9, 0.99], "model": "x"}"#.utf8)
+        let c = try TrainConfig.resolve(file: file, filePath: "run.json", overrides: ["lr": 3e-5, "data": "d", "output": "o"])
+        #expect(c.method == .svd && c.lr == 3e-5 && c.warmup == .steps(10) && c.evalEvery == nil && c.betas == [0.9, 0.99] && c.model == "x")
+        // The saved JSON resolves to the same config.
+        let again = try TrainConfig.resolve(file: try c.json(), overrides: [:])
+        #expect(again == c)
+    }
+
+    @Test func unknownKeysAndBadValuesNameTheKey() throws {
+        do {
+            _ = try TrainConfig.resolve(file: Data(#"{"learning_rate": 1}"#.utf8), filePath: "run.json", overrides: Self.required)
+            Issue.record("expected an error")
+        } catch let TrainingError.invalidOption(_, value, reason) {
+            #expect(value.contains("learning_rate") && value.contains("run.json") && reason.contains("unknown key"))
+        }
+        #expect(throws: TrainingError.invalidOption(option: "method", value: "adam", reason: "expected one of fura, svd, lora, dora, full, qfura, qlora, qdora")) {
+            try TrainConfig.resolve(file: nil, overrides: Self.required.merging(["method": "adam"]) { $1 })
+        }
+        do {
+            _ = try TrainConfig.resolve(file: nil, overrides: Self.required.merging(["batch_size": 0]) { $1 })
+            Issue.record("expected an error")
+        } catch let TrainingError.invalidOption(option, _, _) {
+            #expect(option == "batch_size")
+        }
+        #expect(throws: TrainingError.self) { try TrainConfig.resolve(file: nil, overrides: ["data": "d", "output": "o"]) }
+    }
+}
