@@ -32,6 +32,16 @@ public struct GRPOLoss: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey { case kind, epsilon, epsilonHigh = "epsilon_high", beta }
 
+    /// Reads a partial JSON object: missing keys keep their defaults.
+    public init(from decoder: Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try c.decodeIfPresent(Kind.self, forKey: .kind) ?? kind
+        epsilon = try c.decodeIfPresent(Double.self, forKey: .epsilon) ?? epsilon
+        epsilonHigh = try c.decodeIfPresent(Double.self, forKey: .epsilonHigh)
+        beta = try c.decodeIfPresent(Double.self, forKey: .beta) ?? beta
+    }
+
     /// Checks the options; the reference loss has no clipping and no KL, so β > 0 is refused there.
     public func validate() throws {
         guard epsilon >= 0, epsilon.isFinite else { throw TrainingError.invalidOption(option: "--epsilon", value: "\(epsilon)", reason: "must be ≥ 0") }
