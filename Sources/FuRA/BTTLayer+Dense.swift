@@ -1,0 +1,62 @@
+import FuRANN
+import FuRATensor
+
+// Legend: m output blocks of size a (O = m·a); n input blocks of size b (I = n·b); r rank per block.
+
+extension BTTLayer {
+    /// The dense weight (O, I) this layer computes (spec §1.10): block (i, j) is
+    /// `U_ij · diag(s_ij) · V_ijᵀ` with U_ij = `btt_l[i, j·r..<(j+1)·r, :]ᵀ` and V_ijᵀ[k, q] = `btt_r[j, q, i·r+k]`.
+    public func denseWeight() throws -> Tensor {
+        let g = geometry
+        let mr = g.m * g.r, nr = g.n * g.r
+        let rPrime = scaledRight()
+        var w = Tensor.zeros([g.outFeatures, g.inFeatures])
+        left.value.withUnsafeBufferPointer { lp in
+            rPrime.withUnsafeBufferPointer { rp in
+                w.withUnsafeMutableBufferPointer { wp in
+                    // SAFETY: op(A) = (r×a block of L_i at row j·r)ᵀ is a×r (ld a); op(B) = (b×r columns i·r.. of R'_j)ᵀ
+                    // is r×b (ld m·r); the a×b result lands at row i·a, column j·b of W (ld I).
+                    for i in 0..<g.m {
+                        for j in 0..<g.n {
+                            BLAS.gemm(transposeA: true, transposeB: true, m: g.a, n: g.b, k: g.r,
+                                      a: lp.baseAddress! + (i * nr + j * g.r) * g.a, lda: g.a,
+                                      b: rp.baseAddress! + j * g.b * mr + i * g.r, ldb: mr,
+                                      c: wp.baseAddress! + i * g.a * g.inFeatures + j * g.b, ldc: g.inFeatures)
+                        }
+                    }
+                }
+            }
+        }
+        return w
+    }
+
+    /// Rescales the trainable cores after an optimizer step (spec §1.13): every `btt_r[j, :, c]` (over b) and every
+    /// `btt_l[i, row, :]` (over a) of a trainable core gets unit norm (norms clamped below at `eps`).
+    public func normalizeAfterUpdate(eps: Float = 1e-12) {
+        let g = geometry
+        if right.trainable {
+            let mr = g.m * g.r
+            right.value.withUnsafeMutableBufferPointer { rp in
+                for j in 0..<g.n {
+                    let base = rp.baseAddress! + j * g.b * mr
+                    for c in 0..<mr {
+                        var sum: Float = 0
+                        for q in 0..<g.b { sum += base[q * mr + c] * base[q * mr + c] }
+                        let inv = 1 / max(sum.squareRoot(), eps)
+                        for q in 0..<g.b { base[q * mr + c] *= inv }
+                    }
+                }
+            }
+        }
+        if left.trainable {
+            let rows = g.m * g.n * g.r
+            left.value.withUnsafeMutableBufferPointer { lp in
+                for row in 0..<rows {
+                    let base = lp.baseAddress! + row * g.a
+                    let inv = 1 / max(Kernels.sumOfSquares(base, g.a).squareRoot(), eps)
+                    Kernels.scale(base, inv, g.a)
+                }
+            }
+        }
+    }
+}

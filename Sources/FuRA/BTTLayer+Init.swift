@@ -1,0 +1,166 @@
+import FuRANN
+import FuRATensor
+
+// Legend: m output blocks of size a (O = m·a); n input blocks of size b (I = n·b); r rank per block.
+
+/// The resolved options of one BTT layer (what `ConversionOptions` becomes for one module).
+public struct BTTLayerOptions: Equatable, Sendable {
+    public var decompMode: DecompMode = .outputOneBlock
+    public var rank: BTTRank = .full
+    public var sMergedTo: SMergedTo? = .keepTrainable
+    public var trainPosition: TrainPosition = .small
+    public var convertMode: ConvertMode = .svd
+    public var trainBias: Bool = true
+    /// (blocks, block size) of the output side, nil ⇒ closest factor pair.
+    public var outputFactorization: FactorPair?
+    /// (blocks, block size) of the input side, nil ⇒ closest factor pair.
+    public var inputFactorization: FactorPair?
+    /// The precision of the per-block SVD / QR (factors are always stored in `Float`).
+    public var precision: FactorizationPrecision = .double
+
+    public init(decompMode: DecompMode = .outputOneBlock, rank: BTTRank = .full, sMergedTo: SMergedTo? = .keepTrainable,
+                trainPosition: TrainPosition = .small, convertMode: ConvertMode = .svd, trainBias: Bool = true,
+                outputFactorization: FactorPair? = nil, inputFactorization: FactorPair? = nil,
+                precision: FactorizationPrecision = .double) {
+        self.decompMode = decompMode; self.rank = rank; self.sMergedTo = sMergedTo; self.trainPosition = trainPosition
+        self.convertMode = convertMode; self.trainBias = trainBias; self.outputFactorization = outputFactorization
+        self.inputFactorization = inputFactorization; self.precision = precision
+    }
+
+    /// The block grid for a d_out × d_in weight.
+    public func geometry(inFeatures: Int, outFeatures: Int, module: String? = nil) throws -> BTTGeometry {
+        try BTTGeometry.resolve(inFeatures: inFeatures, outFeatures: outFeatures, decompMode: decompMode, rank: rank,
+                                outputFactorization: outputFactorization.map { ($0.blocks, $0.size) },
+                                inputFactorization: inputFactorization.map { ($0.blocks, $0.size) }, module: module)
+    }
+}
+
+/// A (blocks, block size) pair.
+public struct FactorPair: Equatable, Sendable, Codable {
+    public var blocks: Int
+    public var size: Int
+    public init(_ blocks: Int, _ size: Int) { self.blocks = blocks; self.size = size }
+}
+
+extension BTTLayer {
+    /// Converts a dense weight losslessly (at full rank) into a BTT layer (spec §1.7) and sets its
+    /// trainability (spec §1.12: the cores by `trainPosition`, `btt_s` iff S is `keep_trainable`, bias by `trainBias`).
+    ///
+    /// - Parameters: `weight` (O, I); `bias` (O,) or nil.
+    public convenience init(converting weight: Tensor, bias: Tensor?, options: BTTLayerOptions = BTTLayerOptions(),
+                            module: String = "BTTLayer") throws {
+        let (o, i) = try weight.dims2("\(module) weight")
+        if let b = bias, b.shape != [o] {
+            throw ConversionError.shapeMismatch(module: module, tensor: "bias", expected: [o], actual: b.shape)
+        }
+        let bad = weight.storage.reduce(0) { $0 + ($1.isFinite ? 0 : 1) } + (bias?.storage.reduce(0) { $0 + ($1.isFinite ? 0 : 1) } ?? 0)
+        if bad > 0 { throw ConversionError.nonFiniteWeight(module: module, count: bad) }
+        let geometry = try options.geometry(inFeatures: i, outFeatures: o, module: module)
+        let target = try geometry.mergeTarget(options.sMergedTo, trainPosition: options.trainPosition,
+                                              convertMode: options.convertMode, module: module)
+        let cores = try Self.factorBlocks(weight, geometry: geometry, target: target, convertMode: options.convertMode,
+                                          precision: options.precision)
+        try self.init(geometry: geometry, decompMode: options.decompMode, right: cores.right, left: cores.left,
+                      singular: cores.singular, bias: bias, module: module)
+        configureTrainability(trainPosition: options.trainPosition, trainBias: options.trainBias,
+                              trainSingularValues: target == .keepTrainable)
+    }
+
+    /// Per-block SVD (or QR) of W, merged per `target` and packed in the reference's index orders (spec §1.7).
+    ///
+    /// Blocks run in parallel with `Threading.parallelFor`, each factorization on one BLAS thread.
+    /// - Parameter weight: (m·a, n·b). Returns `btt_l` (m, r·n, a), `btt_r` (n, b, m·r), `btt_s` (m, n, r) or nil.
+    static func factorBlocks(_ weight: Tensor, geometry g: BTTGeometry, target: MergeTarget, convertMode: ConvertMode,
+                             precision: FactorizationPrecision) throws -> (left: Tensor, right: Tensor, singular: Tensor?) {
+        var left = Tensor.zeros(g.leftShape)
+        var right = Tensor.zeros(g.rightShape)
+        var singular: Tensor? = target.keepsSingularValues ? Tensor.zeros(g.singularShape) : nil
+        var sScratch = singular ?? Tensor.zeros([1])
+        let blocks = g.m * g.n
+        let failures = UnsafeMutableBufferPointer<TensorError?>.allocate(capacity: blocks)
+        failures.initialize(repeating: nil)
+        defer { failures.deallocate() }
+        left.withUnsafeMutableBufferPointer { lp in
+            right.withUnsafeMutableBufferPointer { rp in
+                sScratch.withUnsafeMutableBufferPointer { sp in
+                    let l = lp.baseAddress!, r = rp.baseAddress!
+                    let s = target.keepsSingularValues ? sp.baseAddress : nil
+                    Threading.withBLASThreads(1) {
+                        Threading.parallelFor(blocks) { start, end in
+                            for t in start..<end {
+                                do {
+                                    try factorOneBlock(weight, t: t, g: g, target: target, convertMode: convertMode,
+                                                       precision: precision, left: l, right: r, singular: s)
+                                } catch {
+                                    failures[t] = (error as? TensorError) ?? .invalidArgument(operation: "block factorization", message: "\(error)")
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let failure = failures.compactMap({ $0 }).first { throw failure }
+        if singular != nil { singular = sScratch }
+        return (left, right, singular)
+    }
+
+    /// Factors block t = i·n + j, `W_ij[p, q] = W[i·a + p, j·b + q]`, and writes its slots of the packed cores.
+    private static func factorOneBlock(
+        _ weight: Tensor, t: Int, g: BTTGeometry, target: MergeTarget, convertMode: ConvertMode,
+        precision: FactorizationPrecision, left: UnsafeMutablePointer<Float>, right: UnsafeMutablePointer<Float>,
+        singular: UnsafeMutablePointer<Float>?
+    ) throws {
+        let i = t / g.n, j = t % g.n
+        let (a, b, r, use) = (g.a, g.b, g.r, g.usedRank)
+        let inFeatures = g.inFeatures
+        var block = Tensor.zeros([a, b])
+        for p in 0..<a {
+            for q in 0..<b { block.storage[p * b + q] = weight.storage[(i * a + p) * inFeatures + j * b + q] }
+        }
+        // core_l[p, k] and core_r[k, q] for k < use, in Float.
+        var coreL = [Float](repeating: 0, count: a * use)
+        var coreR = [Float](repeating: 0, count: use * b)
+        switch convertMode {
+        case .svd:
+            let f = try LAPACK.svd(block, precision: precision)
+            let k = min(a, b)
+            for c in 0..<use {
+                let sv = max(0, f.s.storage[c])
+                let (uScale, vScale): (Float, Float)
+                switch target {
+                case .split: (uScale, vScale) = (sv.squareRoot(), sv.squareRoot())
+                case .output: (uScale, vScale) = (sv, 1)
+                case .input: (uScale, vScale) = (1, sv)
+                case .keepFrozen, .keepTrainable, .none: (uScale, vScale) = (1, 1)
+                }
+                for p in 0..<a { coreL[p * use + c] = f.u.storage[p * k + c] * uScale }
+                for q in 0..<b { coreR[c * b + q] = f.vt.storage[c * b + q] * vScale }
+                if let s = singular { s[(i * g.n + j) * r + c] = sv }
+            }
+        case .qr:
+            if a >= b {
+                // LQ: Wᵀ = Qp·Rp ⇒ W = Rpᵀ·Qpᵀ; core_l = Rpᵀ (a×b), core_r = Qpᵀ (b×b).
+                let f = try LAPACK.qr(try block.transposed())
+                for c in 0..<use {
+                    for p in 0..<a { coreL[p * use + c] = f.r.storage[c * a + p] }
+                    for q in 0..<b { coreR[c * b + q] = f.q.storage[q * b + c] }
+                }
+            } else {
+                // QR: W = Q·R; core_l = Q (a×a), core_r = R (a×b).
+                let f = try LAPACK.qr(block)
+                for c in 0..<use {
+                    for p in 0..<a { coreL[p * use + c] = f.q.storage[p * a + c] }
+                    for q in 0..<b { coreR[c * b + q] = f.r.storage[c * b + q] }
+                }
+            }
+        }
+        // Pack: btt_l[i, j·r + k, p] = core_l[p, k]; btt_r[j, q, i·r + k] = core_r[k, q].
+        let mr = g.m * r
+        for c in 0..<use {
+            let lRow = left + (i * g.n * r + j * r + c) * a
+            for p in 0..<a { lRow[p] = coreL[p * use + c] }
+            for q in 0..<b { right[(j * b + q) * mr + i * r + c] = coreR[c * b + q] }
+        }
+    }
+}

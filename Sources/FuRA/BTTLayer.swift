@@ -1,0 +1,302 @@
+import FuRANN
+import FuRATensor
+
+// Legend: N rows; m output blocks of size a (O = m·a); n input blocks of size b (I = n·b); r rank per block.
+
+/// The FuRA layer: a dense weight held as a block tensor train `W_ij = U_ij · diag(S_ij) · V_ijᵀ` (spec §1).
+///
+/// Parameters (spec §1.1, names are the reference's checkpoint keys):
+/// - `btt_r` (n, b, m·r) with `btt_r[j, q, i·r + k] = V_ijᵀ[k, q]`,
+/// - `btt_l` (m, r·n, a) with `btt_l[i, j·r + k, p] = U_ij[p, k]`,
+/// - `btt_s` (m, n, r) with `btt_s[i, j, k] = S_ij[k]` (only when S is kept separately),
+/// - `bias` (O,).
+///
+/// The forward is `y[:, i·a+p] = Σ_j Σ_k btt_l[i, j·r+k, p] · s[i,j,k] · Σ_q btt_r[j, q, i·r+k] · x[:, j·b+q] + bias`.
+/// It runs as n strided products `H_j = x_j · R'_j` (R' = btt_r with S folded in, a tiny b × m·r tensor per block)
+/// followed by m products `Z_i · btt_l[i]`; for `output_one_block` (m = 1) H already is Z and the second step is
+/// one product (N × n·r)·(n·r × a). The backward forms `dZ = G · Lᵀ` once and reuses it for dX and for the
+/// gradients of the right core and of S (spec §1.9b); no work is done for a frozen left core.
+public final class BTTLayer: LinearLayer {
+    /// The block grid and rank.
+    public let geometry: BTTGeometry
+    /// The decomposition mode this layer was built with (for reports and adapter files).
+    public let decompMode: DecompMode
+    /// `btt_r` (n, b, m·r).
+    public let right: Parameter
+    /// `btt_l` (m, r·n, a).
+    public let left: Parameter
+    /// `btt_s` (m, n, r), or nil when S is merged into a core (or QR conversion).
+    public let singular: Parameter?
+    /// `bias` (O,), or nil.
+    public let bias: Parameter?
+
+    public var inFeatures: Int { geometry.inFeatures }
+    public var outFeatures: Int { geometry.outFeatures }
+
+    /// Kept by the last forward: x rows (N, I), when the right core or S trains.
+    private var cachedInput: Tensor?
+    /// Kept by the last forward: Z (N, m·n·r), when the left core trains.
+    private var cachedZ: Tensor?
+    /// Kept by the last forward: R' = btt_r with S folded in (n, b, m·r).
+    private var cachedScaledRight: Tensor?
+
+    /// A layer over existing cores (for adapter loading and tests).
+    ///
+    /// - Parameters: `right` (n, b, m·r), `left` (m, r·n, a), `singular` (m, n, r) or nil, `bias` (m·a,) or nil.
+    public init(geometry: BTTGeometry, decompMode: DecompMode = .outputOneBlock, right: Tensor, left: Tensor,
+                singular: Tensor?, bias: Tensor?, module: String = "BTTLayer") throws {
+        func check(_ t: Tensor, _ name: String, _ shape: [Int]) throws {
+            guard t.shape == shape else {
+                throw ConversionError.shapeMismatch(module: module, tensor: name, expected: shape, actual: t.shape)
+            }
+        }
+        guard geometry.m > 0, geometry.a > 0, geometry.n > 0, geometry.b > 0, geometry.r > 0 else {
+            throw ConversionError.invalidValue(module: module, option: "geometry", value: "\(geometry)",
+                                               expected: "positive m, a, n, b, r")
+        }
+        try check(right, "btt_r", geometry.rightShape)
+        try check(left, "btt_l", geometry.leftShape)
+        if let s = singular { try check(s, "btt_s", geometry.singularShape) }
+        if let b = bias { try check(b, "bias", [geometry.outFeatures]) }
+        self.geometry = geometry
+        self.decompMode = decompMode
+        self.right = Parameter(name: "btt_r", value: right)
+        self.left = Parameter(name: "btt_l", value: left)
+        self.singular = singular.map { Parameter(name: "btt_s", value: $0) }
+        self.bias = bias.map { Parameter(name: "bias", value: $0) }
+    }
+
+    public var parameters: [(name: String, parameter: Parameter)] {
+        var list: [(name: String, parameter: Parameter)] = [("btt_r", right), ("btt_l", left)]
+        if let s = singular { list.append(("btt_s", s)) }
+        if let b = bias { list.append(("bias", b)) }
+        return list
+    }
+
+    public var denseBias: Tensor? { bias?.value }
+
+    public func releaseForwardCache() {
+        cachedInput = nil
+        cachedZ = nil
+        cachedScaledRight = nil
+    }
+
+    /// Sets which tensors train (spec §1.12): the cores by `trainPosition` and their element counts,
+    /// `btt_s` by `trainSingularValues`, `bias` by `trainBias`.
+    public func configureTrainability(trainPosition: TrainPosition, trainBias: Bool, trainSingularValues: Bool) {
+        let sides = geometry.trainableSides(trainPosition)
+        left.trainable = sides.left
+        right.trainable = sides.right
+        singular?.trainable = trainSingularValues
+        bias?.trainable = trainBias
+    }
+
+    /// R' (n, b, m·r): `btt_r[j, q, i·r+k] · s[i, j, k]`, or `btt_r` itself without S.
+    func scaledRight() -> Tensor {
+        guard let s = singular?.value else { return right.value }
+        let g = geometry
+        var out = right.value
+        let mr = g.m * g.r
+        s.withUnsafeBufferPointer { sp in
+            out.withUnsafeMutableBufferPointer { rp in
+                for j in 0..<g.n {
+                    for q in 0..<g.b {
+                        let row = rp.baseAddress! + (j * g.b + q) * mr
+                        for i in 0..<g.m {
+                            for k in 0..<g.r { row[i * g.r + k] *= sp[(i * g.n + j) * g.r + k] }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    public func forward(_ x: Tensor, keepForBackward: Bool) throws -> Tensor {
+        let rows = try x.asRows(features: inFeatures, layer: "BTTLayer")
+        let g = geometry
+        let count = rows.shape[0]
+        let mr = g.m * g.r, nr = g.n * g.r, width = g.n * mr
+        let rPrime = scaledRight()
+        // H (N, n, m·r): H_j = x_j · R'_j for each input block j.
+        var h = Tensor.zeros([count, width])
+        rows.withUnsafeBufferPointer { xp in
+            rPrime.withUnsafeBufferPointer { rp in
+                h.withUnsafeMutableBufferPointer { hp in
+                    // SAFETY: x_j is N×b at column j·b of x (ld I); R'_j is b×m·r; H_j is N×m·r at column j·m·r (ld n·m·r).
+                    for j in 0..<g.n {
+                        BLAS.gemm(transposeA: false, transposeB: false, m: count, n: mr, k: g.b,
+                                  a: xp.baseAddress! + j * g.b, lda: g.inFeatures,
+                                  b: rp.baseAddress! + j * g.b * mr, ldb: mr,
+                                  c: hp.baseAddress! + j * mr, ldc: width)
+                    }
+                }
+            }
+        }
+        // Z (N, m, n·r): Z[·, i, j·r+k] = H[·, j, i·r+k]; the same layout when m = 1.
+        let z = g.m == 1 ? h : Self.permuteBlocks(h, rows: count, outer: g.n, inner: g.m, r: g.r)
+        var y = Tensor.zeros([count, g.outFeatures])
+        z.withUnsafeBufferPointer { zp in
+            left.value.withUnsafeBufferPointer { lp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    // SAFETY: Z_i is N×n·r at column i·n·r (ld m·n·r); L_i is n·r×a; y_i is N×a at column i·a (ld O).
+                    for i in 0..<g.m {
+                        BLAS.gemm(transposeA: false, transposeB: false, m: count, n: g.a, k: nr,
+                                  a: zp.baseAddress! + i * nr, lda: width,
+                                  b: lp.baseAddress! + i * nr * g.a, ldb: g.a,
+                                  c: yp.baseAddress! + i * g.a, ldc: g.outFeatures)
+                    }
+                }
+            }
+        }
+        if let b = bias { try y.addRowVector(b.value) }
+        if keepForBackward {
+            let needInput = right.trainable || (singular?.trainable ?? false)
+            cachedInput = needInput ? rows : nil
+            cachedZ = left.trainable ? z : nil
+            cachedScaledRight = rPrime
+        } else {
+            releaseForwardCache()
+        }
+        return try y.reshaped(Array(x.shape.dropLast()) + [g.outFeatures])
+    }
+
+    public func backward(_ dY: Tensor) throws -> Tensor {
+        let gRows = try dY.asRows(features: outFeatures, layer: "BTTLayer backward")
+        let g = geometry
+        let count = gRows.shape[0]
+        let mr = g.m * g.r, nr = g.n * g.r, width = g.n * mr
+        guard let rPrime = cachedScaledRight else { throw LayerError.noForwardCache(layer: "BTTLayer") }
+        let needP = right.trainable || (singular?.trainable ?? false)
+        if needP, cachedInput?.shape[0] != count { throw LayerError.noForwardCache(layer: "BTTLayer (input)") }
+        if left.trainable, cachedZ?.shape[0] != count { throw LayerError.noForwardCache(layer: "BTTLayer (Z)") }
+
+        // dZ (N, m, n·r) = G_i · L_iᵀ, computed once.
+        var dz = Tensor.zeros([count, width])
+        gRows.withUnsafeBufferPointer { gp in
+            left.value.withUnsafeBufferPointer { lp in
+                dz.withUnsafeMutableBufferPointer { dp in
+                    // SAFETY: G_i is N×a at column i·a (ld O); L_i is n·r×a (used transposed); dZ_i at column i·n·r.
+                    for i in 0..<g.m {
+                        BLAS.gemm(transposeA: false, transposeB: true, m: count, n: nr, k: g.a,
+                                  a: gp.baseAddress! + i * g.a, lda: g.outFeatures,
+                                  b: lp.baseAddress! + i * nr * g.a, ldb: g.a,
+                                  c: dp.baseAddress! + i * nr, ldc: width)
+                    }
+                }
+            }
+        }
+        // dL_i += Z_iᵀ · G_i.
+        if left.trainable, let z = cachedZ {
+            z.withUnsafeBufferPointer { zp in
+                gRows.withUnsafeBufferPointer { gp in
+                    left.gradient!.withUnsafeMutableBufferPointer { dl in
+                        // SAFETY: Z_i is N×n·r (ld m·n·r), G_i is N×a (ld O), dL_i is n·r×a.
+                        for i in 0..<g.m {
+                            BLAS.gemm(transposeA: true, transposeB: false, m: nr, n: g.a, k: count,
+                                      a: zp.baseAddress! + i * nr, lda: width,
+                                      b: gp.baseAddress! + i * g.a, ldb: g.outFeatures,
+                                      beta: 1, c: dl.baseAddress! + i * nr * g.a, ldc: g.a)
+                        }
+                    }
+                }
+            }
+        }
+        // dH (N, n, m·r) = dZ in the H layout.
+        let dh = g.m == 1 ? dz : Self.permuteBlocks(dz, rows: count, outer: g.m, inner: g.n, r: g.r)
+        if needP, let x = cachedInput { try accumulateRightAndSingular(x: x, dh: dh, count: count) }
+        // dX_j = dH_j · R'_jᵀ.
+        var dX = Tensor.zeros([count, g.inFeatures])
+        dh.withUnsafeBufferPointer { hp in
+            rPrime.withUnsafeBufferPointer { rp in
+                dX.withUnsafeMutableBufferPointer { xp in
+                    // SAFETY: dH_j is N×m·r (ld n·m·r); R'_j is b×m·r (used transposed); dX_j is N×b at column j·b (ld I).
+                    for j in 0..<g.n {
+                        BLAS.gemm(transposeA: false, transposeB: true, m: count, n: g.b, k: mr,
+                                  a: hp.baseAddress! + j * mr, lda: width,
+                                  b: rp.baseAddress! + j * g.b * mr, ldb: mr,
+                                  c: xp.baseAddress! + j * g.b, ldc: g.inFeatures)
+                    }
+                }
+            }
+        }
+        if let b = bias, b.trainable { try b.accumulateGradient(try gRows.sumRows()) }
+        return try dX.reshaped(Array(dY.shape.dropLast()) + [g.inFeatures])
+    }
+
+    /// P_j = x_jᵀ · dH_j (b × m·r) is the gradient of R'_j; then dR = P ⊙ s and dS[i,j,k] = Σ_q R[j,q,i·r+k] · P_j[q,i·r+k].
+    private func accumulateRightAndSingular(x: Tensor, dh: Tensor, count: Int) throws {
+        let g = geometry
+        let mr = g.m * g.r, width = g.n * mr
+        let direct = singular == nil && right.trainable
+        func products(into out: inout Tensor, beta: Float) {
+            x.withUnsafeBufferPointer { xp in
+                dh.withUnsafeBufferPointer { hp in
+                    out.withUnsafeMutableBufferPointer { pp in
+                        // SAFETY: x_j is N×b (ld I, used transposed); dH_j is N×m·r (ld n·m·r); P_j is b×m·r.
+                        for j in 0..<g.n {
+                            BLAS.gemm(transposeA: true, transposeB: false, m: g.b, n: mr, k: count,
+                                      a: xp.baseAddress! + j * g.b, lda: g.inFeatures,
+                                      b: hp.baseAddress! + j * mr, ldb: width,
+                                      beta: beta, c: pp.baseAddress! + j * g.b * mr, ldc: mr)
+                        }
+                    }
+                }
+            }
+        }
+        if direct {
+            products(into: &right.gradient!, beta: 1)
+            return
+        }
+        var p = Tensor.zeros(g.rightShape)
+        products(into: &p, beta: 0)
+        guard let s = singular else { return }
+        if s.trainable {
+            var ds = Tensor.zeros(g.singularShape)
+            for j in 0..<g.n {
+                for q in 0..<g.b {
+                    let base = (j * g.b + q) * mr
+                    for i in 0..<g.m {
+                        for k in 0..<g.r {
+                            ds.storage[(i * g.n + j) * g.r + k] += right.value.storage[base + i * g.r + k] * p.storage[base + i * g.r + k]
+                        }
+                    }
+                }
+            }
+            try s.accumulateGradient(ds)
+        }
+        if right.trainable {
+            for j in 0..<g.n {
+                for q in 0..<g.b {
+                    let base = (j * g.b + q) * mr
+                    for i in 0..<g.m {
+                        for k in 0..<g.r {
+                            right.gradient!.storage[base + i * g.r + k] += p.storage[base + i * g.r + k] * s.value.storage[(i * g.n + j) * g.r + k]
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves r-wide chunks from (rows, outer, inner, r) to (rows, inner, outer, r).
+    static func permuteBlocks(_ t: Tensor, rows: Int, outer: Int, inner: Int, r: Int) -> Tensor {
+        var out = Tensor.zeros(t.shape)
+        let width = outer * inner * r
+        t.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                Threading.parallelFor(rows, minimumPerChunk: 64) { start, end in
+                    for row in start..<end {
+                        let s = src.baseAddress! + row * width, d = dst.baseAddress! + row * width
+                        for o in 0..<outer {
+                            for i in 0..<inner {
+                                (d + (i * outer + o) * r).update(from: s + (o * inner + i) * r, count: r)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,178 @@
+import Dispatch
+import FuRANN
+import FuRATensor
+
+/// Converting the projections of a model to FuRA (BTT) or SVD layers, choosing what trains, counting,
+/// and merging back to dense layers.
+public enum Conversion {
+    /// Replaces every targeted `DenseLinear` slot of `host` by a BTT (or SVD) layer converted from its weight,
+    /// then sets trainability for the whole host (`configureTrainability`).
+    ///
+    /// - Parameter measureReconstruction: also compute ‖W − materialize‖ / ‖W‖ per module (one dense product each).
+    /// - Returns: the per-module report.
+    @discardableResult
+    public static func convert(_ host: LinearHost, options: ConversionOptions, measureReconstruction: Bool = true) throws -> ConversionReport {
+        try options.validate()
+        let targets = try options.targetLeaves()
+        let slots = host.linearSlotNames.filter { targets.contains($0.leafName) }
+        // Check every module before converting any, so a bad option leaves the host untouched.
+        var plans: [(slot: String, dense: DenseLinear, options: BTTLayerOptions?)] = []
+        for slot in slots {
+            guard let layer = host.linear(named: slot) else { throw ConversionError.unknownSlot(module: slot) }
+            guard let dense = layer as? DenseLinear else {
+                throw ConversionError.wrongLayerType(module: slot, expected: "DenseLinear", actual: "\(type(of: layer))")
+            }
+            let bad = dense.weight.value.storage.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+            if bad > 0 { throw ConversionError.nonFiniteWeight(module: slot, count: bad) }
+            switch options.method {
+            case .fura:
+                let layerOptions = try options.layerOptions(slot: slot, inFeatures: dense.inFeatures, outFeatures: dense.outFeatures,
+                                                            headShape: host.headShape)
+                let g = try layerOptions.geometry(inFeatures: dense.inFeatures, outFeatures: dense.outFeatures, module: slot)
+                _ = try g.mergeTarget(layerOptions.sMergedTo, trainPosition: layerOptions.trainPosition,
+                                      convertMode: layerOptions.convertMode, module: slot)
+                plans.append((slot, dense, layerOptions))
+            case .svd:
+                plans.append((slot, dense, nil))
+            }
+        }
+        var report = ConversionReport(method: options.method, modules: [])
+        for plan in plans {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let w = plan.dense.weight.value
+            let layer: any LinearLayer
+            var geometry: BTTGeometry?
+            if let layerOptions = plan.options {
+                let btt = try BTTLayer(converting: w, bias: plan.dense.bias?.value, options: layerOptions, module: plan.slot)
+                geometry = btt.geometry
+                layer = btt
+            } else {
+                layer = try SVDLayer(converting: w, bias: plan.dense.bias?.value, trainPosition: try options.svdTrainPosition(),
+                                     sMergedTo: options.sMergedTo, trainBias: options.trainBias, precision: options.svdPrecision,
+                                     module: plan.slot)
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let error = measureReconstruction ? try layer.denseWeight().relativeError(to: w) : nil
+            for (name, p) in layer.parameters { p.name = "\(plan.slot).\(name)" }
+            try host.setLinear(layer, named: plan.slot)
+            report.modules.append(ModuleConversion(
+                slot: plan.slot, geometry: geometry, denseShape: [plan.dense.outFeatures, plan.dense.inFeatures],
+                trainable: layer.parameters.filter { $0.parameter.trainable }.reduce(0) { $0 + $1.parameter.count },
+                frozen: layer.parameters.filter { !$0.parameter.trainable }.reduce(0) { $0 + $1.parameter.count },
+                storageBytes: layer.parameters.reduce(0) { $0 + 4 * $1.parameter.count },
+                reconstructionError: error.map(Double.init), seconds: seconds))
+        }
+        try configureTrainability(host, options: options)
+        for index in report.modules.indices {
+            guard let layer = host.linear(named: report.modules[index].slot) else { continue }
+            report.modules[index].trainable = layer.parameters.filter { $0.parameter.trainable }.reduce(0) { $0 + $1.parameter.count }
+            report.modules[index].frozen = layer.parameters.filter { !$0.parameter.trainable }.reduce(0) { $0 + $1.parameter.count }
+        }
+        return report
+    }
+
+    /// Sets what trains in the whole host (spec §1.12 for FuRA, §2 for SVD): everything frozen, then per converted
+    /// layer the chosen core(s), S iff `keep_trainable`, biases iff `train_bias`.
+    ///
+    /// FuRA with `train_position both` is the reference's "FuRA (full)": every parameter of the host trains.
+    /// SVD with `both` also trains the embeddings and the LM head (`train_embed_lm_head`).
+    public static func configureTrainability(_ host: LinearHost, options: ConversionOptions) throws {
+        try options.validate()
+        for (_, p) in host.otherParameters { p.trainable = false }
+        for slot in host.linearSlotNames {
+            guard let layer = host.linear(named: slot) else { continue }
+            for (_, p) in layer.parameters { p.trainable = false }
+        }
+        let trainS = options.sMergedTo == .keepTrainable
+        switch options.method {
+        case .fura:
+            let position = try options.bttTrainPosition()
+            for slot in host.linearSlotNames {
+                (host.linear(named: slot) as? BTTLayer)?.configureTrainability(
+                    trainPosition: position, trainBias: options.trainBias, trainSingularValues: trainS)
+            }
+            if position == .both {
+                for (_, p) in allParameters(host) { p.trainable = true }
+            }
+        case .svd:
+            let position = try options.svdTrainPosition()
+            for slot in host.linearSlotNames {
+                (host.linear(named: slot) as? SVDLayer)?.configureTrainability(
+                    trainPosition: position, trainBias: options.trainBias, trainSingularValues: trainS)
+            }
+            if position == .both {
+                for (name, p) in host.otherParameters where name.contains("embed_tokens") || name.contains("lm_head") {
+                    p.trainable = true
+                }
+            }
+        }
+    }
+
+    /// Every parameter of the host with its full name: slot parameters as `slot.name`, then `otherParameters`.
+    public static func allParameters(_ host: LinearHost) -> [(name: String, parameter: Parameter)] {
+        var out: [(name: String, parameter: Parameter)] = []
+        for slot in host.linearSlotNames {
+            guard let layer = host.linear(named: slot) else { continue }
+            for (name, p) in layer.parameters { out.append(("\(slot).\(name)", p)) }
+        }
+        return out + host.otherParameters
+    }
+
+    /// Parameter counts of the host, in total and by module leaf name (`q_proj`, `embed_tokens`, `input_layernorm`…).
+    public static func parameterCounts(_ host: LinearHost) -> ParameterCounts {
+        var counts = ParameterCounts()
+        for (name, p) in allParameters(host) {
+            counts.add(module: moduleLeaf(of: name), count: p.count, trainable: p.trainable)
+        }
+        return counts
+    }
+
+    /// `model.layers.0.self_attn.q_proj.btt_r` → `q_proj`; `lm_head.weight` → `lm_head`.
+    static func moduleLeaf(of parameterName: String) -> String {
+        let parts = parameterName.split(separator: ".").map(String.init)
+        guard parts.count >= 2 else { return parameterName }
+        return parts[parts.count - 2]
+    }
+
+    /// Replaces every non-dense slot by a `DenseLinear` holding its materialized weight and bias (the merge of spec
+    /// §1.10 / §2). The dense layers are frozen. Returns the merged slot names.
+    @discardableResult
+    public static func materialize(_ host: LinearHost) throws -> [String] {
+        var merged: [String] = []
+        for slot in host.linearSlotNames {
+            guard let layer = host.linear(named: slot), !(layer is DenseLinear) else { continue }
+            let dense = try DenseLinear(weight: try layer.denseWeight(), bias: layer.denseBias)
+            for (name, p) in dense.parameters { p.name = "\(slot).\(name)" }
+            try host.setLinear(dense, named: slot)
+            merged.append(slot)
+        }
+        return merged
+    }
+
+    /// Spec §1.13 over the host: renormalizes the trainable cores of every BTT layer. Call after each optimizer
+    /// step when `normalize_after_update` is set.
+    public static func normalizeAfterUpdate(_ host: LinearHost, eps: Float = 1e-12) {
+        for slot in host.linearSlotNames { (host.linear(named: slot) as? BTTLayer)?.normalizeAfterUpdate(eps: eps) }
+    }
+}
+
+/// Trainable / frozen / total parameter counts, overall and by module leaf name.
+public struct ParameterCounts: Equatable, Codable, Sendable {
+    public struct Entry: Equatable, Codable, Sendable {
+        public var trainable = 0
+        public var frozen = 0
+        public var total: Int { trainable + frozen }
+    }
+    public var byModule: [String: Entry] = [:]
+    public var trainable = 0
+    public var frozen = 0
+    public var total: Int { trainable + frozen }
+
+    public init() {}
+
+    mutating func add(module: String, count: Int, trainable isTrainable: Bool) {
+        if isTrainable { trainable += count; byModule[module, default: Entry()].trainable += count } else {
+            frozen += count; byModule[module, default: Entry()].frozen += count
+        }
+    }
+}
