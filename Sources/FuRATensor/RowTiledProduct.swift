@@ -1,0 +1,106 @@
+// Legend: N rows of x, O rows of W (output features), I columns of W (input features).
+
+/// Products with a matrix W (O, I) that exists only in a compressed form and is decoded a few rows at
+/// a time into a scratch tile right before an sgemm, so the whole `Float` matrix never exists at once.
+///
+/// `decode(r0, r1, tile)` writes rows r0..<r1 of W, row-major, into `tile` ((r1 − r0)·I floats); it is
+/// called from several threads at once for disjoint row ranges.
+public struct RowTiledMatrix {
+    public typealias Decoder = (_ firstRow: Int, _ endRow: Int, _ tile: UnsafeMutablePointer<Float>) -> Void
+
+    /// O.
+    public let rows: Int
+    /// I.
+    public let columns: Int
+    /// Rows per tile.
+    public let tileRows: Int
+    private let decode: Decoder
+
+    /// - Parameters: `tileElements` bounds the scratch tile (default 2^19 floats = 2 MiB).
+    public init(rows: Int, columns: Int, tileElements: Int = 1 << 19, decode: @escaping Decoder) {
+        self.rows = rows
+        self.columns = columns
+        self.tileRows = Swift.max(1, Swift.min(rows, tileElements / Swift.max(1, columns)))
+        self.decode = decode
+    }
+
+    /// Calls `body(r0, r1, tile)` for each tile of rows in order; `tile` holds W[r0..<r1, :].
+    public func forEachTile(_ body: (Int, Int, UnsafePointer<Float>) throws -> Void) rethrows {
+        guard rows > 0, columns > 0 else { return }
+        var scratch = [Float](repeating: 0, count: tileRows * columns)
+        try scratch.withUnsafeMutableBufferPointer { buffer in
+            let tile = buffer.baseAddress!
+            var r0 = 0
+            while r0 < rows {
+                let r1 = Swift.min(rows, r0 + tileRows)
+                let decodeRows = decode, width = columns
+                Threading.parallelFor(r1 - r0, minimumPerChunk: Swift.max(1, 16_384 / width)) { a, b in
+                    decodeRows(r0 + a, r0 + b, tile + a * width)
+                }
+                try body(r0, r1, UnsafePointer(tile))
+                r0 = r1
+            }
+        }
+    }
+
+    /// y = x · Wᵀ (+ y when accumulating). x: (N, I) → y: (N, O).
+    public func multiplyTransposed(_ x: Tensor, into y: inout Tensor, accumulate: Bool = false, alpha: Float = 1) throws {
+        let (n, i) = try x.dims2("RowTiledMatrix x·Wᵀ")
+        guard i == columns else { throw TensorError.shapeMismatch(operation: "RowTiledMatrix x·Wᵀ", lhs: x.shape, rhs: [rows, columns]) }
+        if y.shape != [n, rows] {
+            guard !accumulate else { throw TensorError.shapeMismatch(operation: "RowTiledMatrix x·Wᵀ (accumulate)", lhs: [n, rows], rhs: y.shape) }
+            y = Tensor.zeros([n, rows])
+        } else if !accumulate && columns == 0 {
+            y.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }  // no tile runs: x·Wᵀ is zero
+        }
+        let o = rows
+        x.withUnsafeBufferPointer { px in
+            y.withUnsafeMutableBufferPointer { py in
+                forEachTile { r0, r1, tile in
+                    // SAFETY: x is N×I, tile is (r1−r0)×I, y's columns r0..<r1 are an N×(r1−r0) view with stride O.
+                    BLAS.gemm(transposeA: false, transposeB: true, m: n, n: r1 - r0, k: i, alpha: alpha,
+                              a: px.baseAddress!, lda: i, b: tile, ldb: i,
+                              beta: accumulate ? 1 : 0, c: py.baseAddress! + r0, ldc: o)
+                }
+            }
+        }
+    }
+
+    /// dX = dY · W (+ dX when accumulating). dY: (N, O) → dX: (N, I).
+    public func multiply(_ dY: Tensor, into dX: inout Tensor, accumulate: Bool = false, alpha: Float = 1) throws {
+        let (n, o) = try dY.dims2("RowTiledMatrix dY·W")
+        guard o == rows else { throw TensorError.shapeMismatch(operation: "RowTiledMatrix dY·W", lhs: dY.shape, rhs: [rows, columns]) }
+        if dX.shape != [n, columns] {
+            guard !accumulate else { throw TensorError.shapeMismatch(operation: "RowTiledMatrix dY·W (accumulate)", lhs: [n, columns], rhs: dX.shape) }
+            dX = Tensor.zeros([n, columns])
+        } else if !accumulate && rows == 0 {
+            dX.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }  // no tile runs: dY·W is zero
+        }
+        let i = columns
+        var first = !accumulate
+        dY.withUnsafeBufferPointer { pg in
+            dX.withUnsafeMutableBufferPointer { pd in
+                forEachTile { r0, r1, tile in
+                    // SAFETY: dY's columns r0..<r1 are N×(r1−r0) with stride O; tile is (r1−r0)×I; dX is N×I.
+                    BLAS.gemm(transposeA: false, transposeB: false, m: n, n: i, k: r1 - r0, alpha: alpha,
+                              a: pg.baseAddress! + r0, lda: o, b: tile, ldb: i,
+                              beta: first ? 0 : 1, c: pd.baseAddress!, ldc: i)
+                    first = false
+                }
+            }
+        }
+    }
+
+    /// The whole matrix in `Float`: (O, I).
+    public func dense() -> Tensor {
+        var out = Tensor.zeros([rows, columns])
+        let width = columns
+        out.withUnsafeMutableBufferPointer { p in
+            let decodeRows = decode
+            Threading.parallelFor(rows, minimumPerChunk: Swift.max(1, 16_384 / Swift.max(1, width))) { a, b in
+                decodeRows(a, b, p.baseAddress! + a * width)
+            }
+        }
+        return out
+    }
+}
