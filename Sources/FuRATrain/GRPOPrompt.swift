@@ -18,6 +18,6 @@ public enum GRPOPrompt {
     public static func text(question: String, chatTemplate: ChatTemplate?) -> String {
         let user = userText(question: question)
         guard let chatTemplate else { return user }
-        return chatTemplate.render([ChatMessage(role: "user", content: user)], addGenerationPrompt: true)
+        return chatTemplate.render([FuRAFormats.ChatMessage(role: "user", content: user)], addGenerationPrompt: true)
     }
 }

@@ -111,7 +111,7 @@ public final class GRPOTrainer {
         let sampler = GRPOSampler(maxNewTokens: options.maxNewTokens, temperature: Float(options.temperature),
                                   topP: Float(options.topP), stopIds: codec.stopIds)
         let prompts = try indices.map { try prompt(for: $0, in: trainExamples, cacheKey: $0) }
-        let completions = try rollout(prompts: prompts.map(\.ids), copies: g, sampler: sampler, rng: &rng)
+        let completions = try rollout(prompts: prompts.map(\.ids), copies: g, sampler: sampler, model: rolloutModel(), rng: &rng)
         let rolloutSeconds = Date().timeIntervalSince(started)
 
         // Rewards and advantages.
@@ -214,7 +214,7 @@ public final class GRPOTrainer {
 
     /// Completions of every prompt, prompt-major, decoding prompts of one length together in batches of
     /// at most `rolloutBatchSize` sequences.
-    func rollout(prompts: [[Int]], copies: Int, sampler: GRPOSampler, rng: inout RNG) throws -> [GRPOSampler.Completion] {
+    func rollout(prompts: [[Int]], copies: Int, sampler: GRPOSampler, model: CausalLM, rng: inout RNG) throws -> [GRPOSampler.Completion] {
         var out = [GRPOSampler.Completion?](repeating: nil, count: prompts.count * copies)
         let byLength = Dictionary(grouping: prompts.indices, by: { prompts[$0].count })
         let perBatch = max(1, options.rolloutBatchSize / copies)
@@ -238,13 +238,32 @@ public final class GRPOTrainer {
         let prompts = try problems.indices.map { try prompt(for: $0, in: problems, cacheKey: -1 - $0) }
         let sampler = GRPOSampler(maxNewTokens: options.maxNewTokens, temperature: 0, topP: 1, stopIds: codec.stopIds)
         var rng = RNG(seed: 0)
-        let completions = try rollout(prompts: prompts.map(\.ids), copies: 1, sampler: sampler, rng: &rng)
+        let completions = try rollout(prompts: prompts.map(\.ids), copies: 1, sampler: sampler, model: rolloutModel(), rng: &rng)
         var correct = 0.0
         for (i, completion) in completions.enumerated() {
             let text = codec.decode(completion.ids.filter { !codec.stopIds.contains($0) })
             correct += accuracy.reward(prompt: prompts[i].text, completion: text, example: problems[i])
         }
         return correct / Double(problems.count)
+    }
+
+    /// The policy with every projection materialized to a dense weight (as the reference syncs dense weights
+    /// into vLLM before each generation, spec §5.3 step 8): decoding then costs what the base model costs.
+    /// Embeddings, norms and the LM head are shared, not copied; the model itself is returned when every
+    /// slot is already dense.
+    public func rolloutModel() throws -> CausalLM {
+        var dense: [String: Tensor] = [:]
+        var allDense = true
+        for slot in model.linearSlotNames {
+            guard let layer = model.linear(named: slot) else { continue }
+            if !(layer is DenseLinear) { allDense = false }
+            dense[slot + ".weight"] = try layer.denseWeight()
+            if let bias = layer.denseBias { dense[slot + ".bias"] = bias }
+        }
+        if allDense { return model }
+        for (name, p) in model.otherParameters { dense[name] = p.value }
+        if !model.config.tieWordEmbeddings { dense["lm_head.weight"] = model.lmHead.value }
+        return try CausalLM(config: model.config, source: "rollout weights") { dense[$0] }
     }
 
     private func prompt(for index: Int, in examples: [RewardExample], cacheKey: Int) throws -> (text: String, ids: [Int]) {
