@@ -26,9 +26,13 @@ public enum MaskedCrossEntropy {
     /// Loss (and, when `computeGradient`, the gradient of `lossScale · loss`) for the targets.
     ///
     /// - Parameters: `hidden` (N, C) final-normed states; `head` (V, C) the LM head (accumulates
-    ///   dHead = Σ dLogitsᵀ·rows when it trains and a gradient is asked).
+    ///   dHead = Σ dLogitsᵀ·rows when it trains and a gradient is asked). `targetWeight`, when given,
+    ///   makes the gradient that of `lossScale · Σ_k w_k · (−log p_k)` with `w_k = targetWeight(k, log p_k)`
+    ///   (a policy gradient whose per-token weight depends on the token's own log-probability); the
+    ///   returned `lossSum` stays the unweighted Σ −log p.
     public static func evaluate(hidden: Tensor, head: Parameter, targets: [Target], lossScale: Float = 1,
-                                computeGradient: Bool, chunkRows: Int = 128) throws -> Result {
+                                computeGradient: Bool, chunkRows: Int = 128,
+                                targetWeight: ((_ target: Int, _ logProbability: Float) -> Float)? = nil) throws -> Result {
         let (n, c) = try hidden.dims2("MaskedCrossEntropy hidden")
         let (v, c2) = try head.value.dims2("MaskedCrossEntropy head")
         guard c == c2 else { throw TensorError.shapeMismatch(operation: "MaskedCrossEntropy", lhs: hidden.shape, rhs: head.value.shape) }
@@ -68,8 +72,9 @@ public enum MaskedCrossEntropy {
                         for j in 0..<v { let e = exp(z[j] - m); z[j] = e; total += Double(e) }
                         lps[i] = Double(labelLogit) - Double(m) - log(total)
                         if computeGradient {
-                            Kernels.scale(z, Float(Double(lossScale) / total), v)
-                            z[t.label] -= lossScale
+                            let w = lossScale * (targetWeight?(start + i, Float(lps[i])) ?? 1)
+                            Kernels.scale(z, Float(Double(w) / total), v)
+                            z[t.label] -= w
                         }
                     }
                 }

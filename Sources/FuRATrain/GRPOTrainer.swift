@@ -1,0 +1,335 @@
+import Foundation
+import FuRAModels
+import FuRANN
+import FuRATensor
+
+/// How text and ids meet for GRPO: the prompt of a problem, the text of a completion, the ids that end
+/// a completion and pad a batch.
+public struct GRPOCodec {
+    /// The full prompt text and its ids (≥ 1 id).
+    public var prompt: (RewardExample) throws -> (text: String, ids: [Int])
+    /// The text of completion ids (stop ids excluded by the caller).
+    public var decode: ([Int]) -> String
+    public var stopIds: Set<Int>
+    public var padId: Int
+
+    public init(prompt: @escaping (RewardExample) throws -> (text: String, ids: [Int]), decode: @escaping ([Int]) -> String,
+                stopIds: Set<Int>, padId: Int) {
+        self.prompt = prompt; self.decode = decode; self.stopIds = stopIds; self.padId = padId
+    }
+}
+
+/// The GRPO loop (spec §5.3 with TRL's clipped variant): per step, sample prompts (a pure function of
+/// seed and step), roll out G completions each, reward them, compute group advantages, then
+/// `epochsPerStep` passes over the completions in micro-batches, each pass one clipped AdamW update.
+///
+/// Why not `Trainer`: its unit is a fixed window of token batches with an SFT validation loss; GRPO's
+/// window is produced by the model itself and reports rewards and accuracies. The optimizer, clipping,
+/// checkpoint format and events are the same pieces.
+///
+/// Old log-probabilities: every pass uses one update over *all* completions, so the log-probabilities
+/// of the first pass are taken before any update of the step and are exactly the old policy's (ratio ≡ 1
+/// there, as in the reference); later passes reuse them. Completions whose advantage is 0 have zero
+/// gradient when β = 0 and are skipped.
+///
+/// Reference policy (β > 0): the initial values of the trainable tensors are kept and swapped in for one
+/// no-grad forward per step. Every method's initial state is its base model (BTT is lossless, LoRA's B is
+/// 0, DoRA's magnitude is ‖W‖), so this is "the adapter disabled" with no second copy of the frozen weights.
+public final class GRPOTrainer {
+    public let model: CausalLM
+    public let options: GRPOOptions
+    public let trainExamples: [RewardExample]
+    public let evalExamples: [RewardExample]
+    public let rewards: WeightedRewards
+    /// The held-out accuracy reward (1 correct, 0 wrong).
+    public let accuracy: any RewardFunction
+    public let codec: GRPOCodec
+    public let outputDirectory: URL?
+    /// Called after every optimizer update with the count of updates (BTT `normalize_after_update`).
+    public var postUpdate: ((Int) throws -> Void)?
+    public var onEvent: (GRPOEvent) -> Void
+
+    /// GRPO steps done.
+    public private(set) var step = 0
+    public private(set) var optimizer: AdamW
+    private var promptCache: [Int: (text: String, ids: [Int])] = [:]
+    private var initialValues: [String: Tensor] = [:]
+
+    public init(model: CausalLM, options: GRPOOptions, trainExamples: [RewardExample], evalExamples: [RewardExample],
+                rewards: WeightedRewards, accuracy: any RewardFunction, codec: GRPOCodec, outputDirectory: URL?,
+                onEvent: @escaping (GRPOEvent) -> Void = { _ in }) throws {
+        try options.validate()
+        guard !trainExamples.isEmpty else {
+            throw TrainingError.emptyData(path: "training data", reason: "no problem to sample prompts from")
+        }
+        self.model = model; self.options = options; self.trainExamples = trainExamples; self.evalExamples = evalExamples
+        self.rewards = rewards; self.accuracy = accuracy; self.codec = codec; self.outputDirectory = outputDirectory
+        self.onEvent = onEvent
+        optimizer = AdamW(options: options.adamW)
+        if options.loss.needsReference {
+            for (name, p) in trainableParameters { initialValues[name] = p.value }
+        }
+    }
+
+    public var trainableParameters: [(name: String, parameter: Parameter)] {
+        model.namedParameters.filter { $0.parameter.trainable }
+    }
+
+    /// The constant schedule recorded in checkpoints.
+    var schedule: LearningRateSchedule {
+        LearningRateSchedule(kind: .constant, peakLearningRate: options.learningRate, warmup: .steps(0), totalSteps: options.steps)
+    }
+
+    // MARK: Run
+
+    /// Runs to `options.steps`, evaluating at the start (when starting fresh), every `evalEvery` steps and at the end.
+    public func run() throws {
+        let parameters = trainableParameters
+        guard !parameters.isEmpty else {
+            throw TrainingError.invalidOption(option: "--method", value: "-", reason: "the model has no trainable parameter")
+        }
+        if step == 0, !evalExamples.isEmpty, options.evalLimit > 0 {
+            onEvent(.evaluation(step: 0, accuracy: try evaluate(), problems: min(options.evalLimit, evalExamples.count)))
+        }
+        while step < options.steps {
+            let metrics = try trainStep(parameters)
+            onEvent(.step(metrics))
+            let last = step == options.steps
+            if !evalExamples.isEmpty, options.evalLimit > 0, last || (options.evalEvery > 0 && step % options.evalEvery == 0) {
+                onEvent(.evaluation(step: step, accuracy: try evaluate(), problems: min(options.evalLimit, evalExamples.count)))
+            }
+            if outputDirectory != nil, last || (options.saveEvery > 0 && step % options.saveEvery == 0) { try saveCheckpoint() }
+        }
+    }
+
+    /// One GRPO step: rollouts, rewards, advantages, `epochsPerStep` updates.
+    public func trainStep(_ parameters: [(name: String, parameter: Parameter)]) throws -> GRPOStepMetrics {
+        let started = Date()
+        let (p, g) = (options.promptsPerStep, options.groupSize)
+        let indices = Self.promptIndices(step: step, count: p, of: trainExamples.count, seed: options.seed)
+        var rng = Self.generator(seed: options.seed, step: step, stream: 1)
+        let sampler = GRPOSampler(maxNewTokens: options.maxNewTokens, temperature: Float(options.temperature),
+                                  topP: Float(options.topP), stopIds: codec.stopIds)
+        let prompts = try indices.map { try prompt(for: $0, in: trainExamples, cacheKey: $0) }
+        let completions = try rollout(prompts: prompts.map(\.ids), copies: g, sampler: sampler, model: rolloutModel(), rng: &rng)
+        let rolloutSeconds = Date().timeIntervalSince(started)
+
+        // Rewards and advantages.
+        var totals = [Double](), partSums = [Double](repeating: 0, count: rewards.functions.count)
+        for (i, completion) in completions.enumerated() {
+            let text = codec.decode(completion.ids.filter { !codec.stopIds.contains($0) })
+            let (total, parts) = rewards.evaluate(prompt: prompts[i / g].text, completion: text, example: trainExamples[indices[i / g]])
+            totals.append(total)
+            for (k, part) in parts.enumerated() { partSums[k] += part }
+        }
+        let advantages = try GRPOAdvantages(rewards: totals, groupSize: g, scaling: options.scaleRewards)
+
+        // Training sequences: prompt + completion; the completion's tokens take the loss (the reference
+        // loss leaves out the stop token, as the reference re-tokenizes the text without it).
+        let trainStopToken = options.loss.kind == .grpo
+        var sequences = [(ids: [Int], targets: [Int], advantage: Double)]()
+        for (i, completion) in completions.enumerated() {
+            let promptIds = prompts[i / g].ids
+            let trained = trainStopToken || !completion.stopped ? completion.ids : Array(completion.ids.dropLast())
+            let ids = promptIds + completion.ids
+            var targets = [Int](repeating: TokenBatch.ignoreIndex, count: ids.count)
+            for (k, id) in trained.enumerated() { targets[promptIds.count - 1 + k] = id }
+            sequences.append((ids, targets, advantages.advantages[i]))
+        }
+        let active = sequences.indices.filter { options.loss.needsReference || sequences[$0].advantage != 0 }
+        let batches = stride(from: 0, to: active.count, by: options.microBatchSize).map { Array(active[$0..<min($0 + options.microBatchSize, active.count)]) }
+        func tokenBatch(_ members: [Int]) -> TokenBatch {
+            TokenBatch.padded(sequences: members.map { sequences[$0].ids }, targets: members.map { sequences[$0].targets }, padId: codec.padId)
+        }
+        let temperature = Float(options.temperature)
+        var referenceLogProbabilities = [Int: [Float]]()
+        if options.loss.needsReference {
+            try withInitialValues {
+                for members in batches {
+                    let lp = try model.labelLogProbabilities(tokenBatch(members), temperature: temperature)
+                    for (row, s) in members.enumerated() { referenceLogProbabilities[s] = lp[row] }
+                }
+            }
+        }
+
+        // Passes: each accumulates the policy gradient over all active completions, then one update.
+        var oldLogProbabilities = [Int: [Float]]()
+        var lossSum = 0.0, gradNorm = 0.0
+        var klSum = 0.0, clipped = 0, tokens = 0
+        let trainedCounts = sequences.map { $0.targets.filter { $0 != TokenBatch.ignoreIndex }.count }
+        let allTrainedTokens = trainedCounts.reduce(0, +)
+        let totalSequences = sequences.count
+        let learningRate = schedule.learningRate(at: step)
+        for epoch in 0..<options.epochsPerStep {
+            for (_, parameter) in parameters { parameter.zeroGradient() }
+            var passLoss = 0.0
+            for members in batches {
+                let batch = tokenBatch(members)
+                let logProbabilities = try model.accumulateLogProbabilityGradient(batch, temperature: temperature) { row, t, lp in
+                    let s = members[row]
+                    let old = epoch == 0 ? Double(lp) : Double(oldLogProbabilities[s]?[t] ?? lp)
+                    let reference = referenceLogProbabilities[s].map { Double($0[t]) }
+                    let n = trainedCounts[s]
+                    let token = options.loss.token(logProbability: Double(lp), old: old, reference: reference, advantage: sequences[s].advantage)
+                    let w = GRPOLoss.tokenWeight(tokens: n, sequences: totalSequences)
+                    passLoss += w * token.loss
+                    if epoch == options.epochsPerStep - 1 {
+                        klSum += token.kl; tokens += 1
+                        if token.lowClipped || token.highClipped { clipped += 1 }
+                    }
+                    return Float(w * token.dLogProbability)
+                }
+                if epoch == 0 { for (row, s) in members.enumerated() { oldLogProbabilities[s] = logProbabilities[row] } }
+            }
+            lossSum += passLoss
+            guard passLoss.isFinite else { throw TrainingError.nonFinite(step: step + 1, quantity: "policy loss", value: passLoss) }
+            gradNorm = GradientClipping.clip(parameters, maxNorm: options.maxGradNorm)
+            guard gradNorm.isFinite else { throw TrainingError.nonFinite(step: step + 1, quantity: "gradient norm", value: gradNorm) }
+            if !batches.isEmpty {
+                try optimizer.step(parameters, learningRate: learningRate)
+                try postUpdate?(optimizer.stepCount)
+            }
+        }
+        step += 1
+        let seconds = Date().timeIntervalSince(started)
+        let generated = completions.reduce(0) { $0 + $1.ids.count }
+        let allTokens = completions.enumerated().reduce(0) { $0 + $1.element.ids.count + prompts[$1.offset / g].ids.count }
+        // Tokens of skipped completions count in the denominators of the token means (they are unclipped, KL only with β > 0).
+        let tokenDenominator = max(1, options.loss.needsReference ? tokens : allTrainedTokens)
+        return GRPOStepMetrics(
+            step: step, totalSteps: options.steps, reward: advantages.meanReward, rewardStd: advantages.rewardStd,
+            fractionRewardZeroStd: advantages.fractionZeroStd,
+            rewardMeans: Dictionary(zip(rewards.functions.map(\.name), partSums.map { $0 / Double(completions.count) }), uniquingKeysWith: { a, _ in a }),
+            meanCompletionLength: Double(generated) / Double(completions.count),
+            clippedRatio: Double(completions.filter { !$0.stopped }.count) / Double(completions.count),
+            kl: options.loss.needsReference ? klSum / Double(max(1, tokens)) : nil,
+            clipRatio: Double(clipped) / Double(tokenDenominator),
+            loss: lossSum / Double(options.epochsPerStep), gradNorm: gradNorm, learningRate: learningRate,
+            rolloutSeconds: rolloutSeconds, trainSeconds: seconds - rolloutSeconds,
+            rolloutTokensPerSecond: rolloutSeconds > 0 ? Double(generated) / rolloutSeconds : 0,
+            tokensPerSecond: seconds > 0 ? Double(allTokens) / seconds : 0, peakRSSBytes: ProcessMemory.peakResidentBytes)
+    }
+
+    // MARK: Rollouts and evaluation
+
+    /// Completions of every prompt, prompt-major, decoding prompts of one length together in batches of
+    /// at most `rolloutBatchSize` sequences.
+    func rollout(prompts: [[Int]], copies: Int, sampler: GRPOSampler, model: CausalLM, rng: inout RNG) throws -> [GRPOSampler.Completion] {
+        var out = [GRPOSampler.Completion?](repeating: nil, count: prompts.count * copies)
+        let byLength = Dictionary(grouping: prompts.indices, by: { prompts[$0].count })
+        let perBatch = max(1, options.rolloutBatchSize / copies)
+        for length in byLength.keys.sorted() {
+            let members = byLength[length] ?? []
+            for start in stride(from: 0, to: members.count, by: perBatch) {
+                let chunk = Array(members[start..<min(start + perBatch, members.count)])
+                let results = try sampler.sample(model: model, prompts: chunk.map { prompts[$0] }, copies: copies, rng: &rng)
+                for (k, prompt) in chunk.enumerated() {
+                    for c in 0..<copies { out[prompt * copies + c] = results[k * copies + c] }
+                }
+            }
+        }
+        return out.map { $0 ?? GRPOSampler.Completion(ids: [], stopped: false) }
+    }
+
+    /// Greedy accuracy on the first `evalLimit` held-out problems.
+    public func evaluate() throws -> Double {
+        let problems = Array(evalExamples.prefix(options.evalLimit))
+        guard !problems.isEmpty else { return .nan }
+        let prompts = try problems.indices.map { try prompt(for: $0, in: problems, cacheKey: -1 - $0) }
+        let sampler = GRPOSampler(maxNewTokens: options.maxNewTokens, temperature: 0, topP: 1, stopIds: codec.stopIds)
+        var rng = RNG(seed: 0)
+        let completions = try rollout(prompts: prompts.map(\.ids), copies: 1, sampler: sampler, model: rolloutModel(), rng: &rng)
+        var correct = 0.0
+        for (i, completion) in completions.enumerated() {
+            let text = codec.decode(completion.ids.filter { !codec.stopIds.contains($0) })
+            correct += accuracy.reward(prompt: prompts[i].text, completion: text, example: problems[i])
+        }
+        return correct / Double(problems.count)
+    }
+
+    /// The policy with every projection materialized to a dense weight (as the reference syncs dense weights
+    /// into vLLM before each generation, spec §5.3 step 8): decoding then costs what the base model costs.
+    /// Embeddings, norms and the LM head are shared, not copied; the model itself is returned when every
+    /// slot is already dense.
+    public func rolloutModel() throws -> CausalLM {
+        var dense: [String: Tensor] = [:]
+        var allDense = true
+        for slot in model.linearSlotNames {
+            guard let layer = model.linear(named: slot) else { continue }
+            if !(layer is DenseLinear) { allDense = false }
+            dense[slot + ".weight"] = try layer.denseWeight()
+            if let bias = layer.denseBias { dense[slot + ".bias"] = bias }
+        }
+        if allDense { return model }
+        for (name, p) in model.otherParameters { dense[name] = p.value }
+        if !model.config.tieWordEmbeddings { dense["lm_head.weight"] = model.lmHead.value }
+        return try CausalLM(config: model.config, source: "rollout weights") { dense[$0] }
+    }
+
+    private func prompt(for index: Int, in examples: [RewardExample], cacheKey: Int) throws -> (text: String, ids: [Int]) {
+        if let cached = promptCache[cacheKey] { return cached }
+        let made = try codec.prompt(examples[index])
+        guard !made.ids.isEmpty else {
+            throw TrainingError.malformedRecord(path: "prompts", location: "problem \(index)", reason: "the prompt has no token")
+        }
+        promptCache[cacheKey] = made
+        return made
+    }
+
+    /// Runs `body` with the trainable tensors at their initial values (the reference policy), then restores them.
+    private func withInitialValues(_ body: () throws -> Void) throws {
+        let current = trainableParameters.map { ($0.parameter, $0.parameter.value) }
+        for (name, p) in trainableParameters { if let v = initialValues[name] { p.value = v } }
+        defer { for (p, v) in current { p.value = v } }
+        try body()
+    }
+
+    // MARK: Determinism
+
+    /// A generator that depends only on the seed, the step and the stream.
+    static func generator(seed: UInt64, step: Int, stream: UInt64) -> RNG {
+        var mix = RNG(seed: seed ^ (stream &* 0x9E37_79B9_7F4A_7C15))
+        for _ in 0..<(1 + step % 3) { _ = mix.next() }
+        return RNG(seed: mix.next() &+ UInt64(step) &* 0xD1B5_4A32_D192_ED03)
+    }
+
+    /// P prompt indices of step `step`: without replacement within the step (with replacement beyond N).
+    public static func promptIndices(step: Int, count: Int, of n: Int, seed: UInt64) -> [Int] {
+        var rng = generator(seed: seed, step: step, stream: 0)
+        var pool = Array(0..<n)
+        return (0..<count).map { i in
+            guard i < n else { return rng.int(below: n) }
+            let j = i + rng.int(below: n - i)
+            pool.swapAt(i, j)
+            return pool[i]
+        }
+    }
+
+    // MARK: Checkpoints
+
+    /// Writes `checkpoint-<step>` (trainable tensors, AdamW moments, step) with the SFT loop's format.
+    @discardableResult
+    public func saveCheckpoint() throws -> URL? {
+        guard let directory = outputDirectory else { return nil }
+        let checkpoint = Checkpoint(step: step, schedule: schedule, optimizer: optimizer, rng: RNG(seed: options.seed),
+                                    cursor: DataCursor(epoch: 0, microBatch: step), parameters: trainableParameters)
+        let url = try checkpoint.write(into: directory, keep: options.keepCheckpoints)
+        onEvent(.checkpoint(step: step, path: url.path))
+        return url
+    }
+
+    /// Continues from the newest checkpoint of the output directory; returns its step, or nil when there is none.
+    /// The reference policy keeps the values the trainable tensors had before the checkpoint was loaded.
+    @discardableResult
+    public func resumeFromLatestCheckpoint() throws -> Int? {
+        guard let directory = outputDirectory, let checkpoint = Checkpoint.latest(in: directory) else { return nil }
+        let path = directory.appendingPathComponent(Checkpoint.directoryName(step: checkpoint.state.step)).path
+        guard checkpoint.state.schedule == schedule else {
+            throw TrainingError.badCheckpoint(path: path, reason: "its learning rate or step count \(checkpoint.state.schedule) differs from this run's \(schedule)")
+        }
+        optimizer = try checkpoint.restore(into: model.namedParameters, path: path)
+        optimizer.options = options.adamW
+        step = checkpoint.state.step
+        return step
+    }
+}

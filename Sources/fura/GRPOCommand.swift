@@ -1,0 +1,277 @@
+import ArgumentParser
+import Foundation
+import FuRA
+import FuRAEval
+import FuRAFormats
+import FuRAModels
+import FuRANN
+import FuRATensor
+import FuRATrain
+
+/// `fura grpo`: reinforcement learning on math problems (Track 2, spec §5) with FuRA or a baseline.
+struct GRPOCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "grpo",
+        abstract: "Reinforcement learning on math with group-relative advantages (the reference's loop, or TRL's clipped GRPO).",
+        discussion: """
+        Data: --data FILE (JSON list or JSONL; question in problem/question/instruction, gold in answer, or the last \\boxed{} of
+        solution/output; GSM8K "#### N" accepted) or --task arithmetic ("What is a + b?", a and b in 2...30, seeded).
+        Prompts: the reference's boxed.prompt bytes, then the model's chat template. Rewards: --rewards accuracy[,format]
+        with --reward-weights (summed as TRL does); --answer-mode boxed (the reference) or last-number.
+        Writes DIR/config.json, DIR/metrics.jsonl (TRL's names), DIR/reward.svg and DIR/checkpoint-N/; --resume continues.
+        """)
+
+    @Option(help: "Base model: GGUF file or HF directory.")
+    var model = "cache/SmolLM2-135M-Instruct.Q4_1.gguf"
+    @Option(help: "Training problems (JSON or JSONL).")
+    var data: String?
+    @Option(help: "Built-in task instead of --data: arithmetic.")
+    var task: String?
+    @Option(help: "fura, svd, lora, dora or full.")
+    var method = "fura"
+    @Option(help: "Target modules for fura/svd/lora/dora (comma list: q_proj,…, qkv, o, mlp_upgate, mlp_down, all-linear).")
+    var targetModules = "all-linear"
+    @Option(help: "FuRA/SVD train position (fura: small|large|both; svd: output|input|both).")
+    var trainPosition: String?
+    @Option(help: "FuRA decomposition mode (output_one_block, input_one_block, square, or a per-group dict).")
+    var decompMode: String?
+    @Flag(help: "FuRA: renormalize the trainable cores after every update (normalize_after_update).")
+    var normalizeAfterUpdate = false
+    @Option(help: "LoRA/DoRA rank (the reference's RL runs: 32).")
+    var loraRank = 32
+    @Option(help: "LoRA/DoRA alpha (the reference's RL code fixes 32).")
+    var loraAlpha: Float = 32
+    @Option(help: "Write the run here.")
+    var output: String
+
+    @Option(help: "JSON file of GRPO options (snake_case keys of the run's config.json \"grpo\" object); flags override it.")
+    var config: String?
+    @Option(help: "GRPO steps.") var steps: Int?
+    @Option(help: "Prompts per step.") var promptsPerStep: Int?
+    @Option(help: "Completions per prompt.") var groupSize: Int?
+    @Option(help: "New tokens per completion.") var maxNewTokens: Int?
+    @Option(help: "Rollout temperature.") var temperature: Double?
+    @Option(help: "Rollout nucleus mass.") var topP: Double?
+    @Option(help: "Learning rate (constant; default 1e-4).") var lr: Double?
+    @Option(help: "AdamW betas as b1,b2 (default 0.9,0.999).") var optimizerBetas: String?
+    @Option(help: "Global gradient-norm clip (default 1.0; 0 turns it off).") var maxGradNorm: Double?
+    @Option(help: "Optimizer updates per rollout batch.") var epochsPerStep: Int?
+    @Option(help: "Sequences per forward/backward.") var microBatchSize: Int?
+    @Option(help: "Seed of prompts and rollouts.") var seed: UInt64?
+    @Option(help: "Held-out problems (JSON/JSONL); with --task arithmetic, generated ones by default.") var evalData: String?
+    @Option(help: "Held-out accuracy every N steps (0: start and end only).") var evalEvery: Int?
+    @Option(help: "Held-out problems evaluated.") var evalLimit: Int?
+    @Option(help: "Checkpoint every N steps (0: at the end).") var saveEvery: Int?
+    @Option(help: "Compute threads.") var threads: Int?
+    @Flag(help: "Continue from the newest checkpoint in --output.") var resume = false
+    @Option(help: "reference (R − group mean, no clip, no KL) or grpo (TRL: clipped ratio, optional KL).") var loss: String?
+    @Option(help: "Lower clip ε (grpo).") var epsilon: Double?
+    @Option(help: "Upper clip ε_high (grpo; default ε).") var epsilonHigh: Double?
+    @Option(help: "group, batch or none (advantage scaling by std).") var scaleRewards: String?
+    @Option(help: "KL coefficient β to the reference policy (grpo).") var beta: Double?
+    @Option(help: "Reward functions, comma list of accuracy and format.") var rewards = "accuracy"
+    @Option(help: "One weight per reward function, comma list.") var rewardWeights: String?
+    @Option(help: "boxed (the reference) or last-number.") var answerMode = "boxed"
+
+    func run() throws {
+        let options = try resolvedOptions()
+        if let threads { Threading.setThreadCount(threads) }
+        let (train, heldOut) = try problems()
+        let loaded = try ModelLoader.load(path: model)
+        guard let tokenizer = loaded.tokenizer else {
+            throw ValidationError("\(model): the model has no tokenizer; GRPO needs one to write prompts and read completions")
+        }
+        let lm = loaded.model
+        let started = Date()
+        let postUpdate = try GRPOMethodSetup.apply(method: method, to: lm, command: self)
+        let trainable = lm.namedParameters.filter { $0.parameter.trainable }.reduce(0) { $0 + $1.parameter.count }
+        let total = lm.namedParameters.reduce(0) { $0 + $1.parameter.count }
+        log("model \(model): \(method), \(trainable) trainable of \(total) parameters (\(String(format: "%.2f", 100 * Double(trainable) / Double(max(1, total))))%), set up in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+
+        let mode: MathAnswer.Mode
+        switch answerMode {
+        case "boxed": mode = .boxed
+        case "last-number", "last_number": mode = .lastNumber
+        default: throw ValidationError("--answer-mode \(answerMode): expected boxed or last-number")
+        }
+        var functions: [any RewardFunction] = []
+        for name in rewards.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            switch name {
+            case "accuracy": functions.append(MathCorrectnessReward(mode: mode))
+            case "format": functions.append(BoxedFormatReward())
+            default: throw ValidationError("--rewards: unknown reward \(name); expected accuracy and/or format")
+            }
+        }
+        let weights = try rewardWeights.map { text in try text.split(separator: ",").map { part -> Double in
+            guard let v = Double(part.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--reward-weights: \(part) is not a number") }
+            return v
+        } }
+        let weighted = try WeightedRewards(functions, weights: weights)
+
+        var stopIds = Set<Int>()
+        if let eos = tokenizer.eosId { stopIds.insert(eos) }
+        for special in ["<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>"] { if let id = tokenizer.id(for: special) { stopIds.insert(id) } }
+        guard let padId = tokenizer.padId ?? tokenizer.eosId ?? stopIds.first else {
+            throw ValidationError("\(model): the tokenizer has neither a pad nor an end-of-sequence token")
+        }
+        let chat = tokenizer.chatTemplate
+        let codec = GRPOCodec(
+            prompt: { example in
+                let text = GRPOPrompt.text(question: example.question, chatTemplate: chat)
+                return (text, tokenizer.encode(text, addBOS: tokenizer.addsBOSByDefault))
+            },
+            decode: { tokenizer.decode($0, skipSpecial: true) }, stopIds: stopIds, padId: padId)
+
+        let directory = URL(fileURLWithPath: output)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let trainer = try GRPOTrainer(model: lm, options: options, trainExamples: train, evalExamples: heldOut, rewards: weighted,
+                                      accuracy: MathCorrectnessReward(mode: mode), codec: codec, outputDirectory: directory)
+        trainer.postUpdate = postUpdate
+        var resumedAt: Int?
+        if resume {
+            resumedAt = try trainer.resumeFromLatestCheckpoint()
+            log(resumedAt.map { "resumed at step \($0)" } ?? "no checkpoint in \(output); starting from step 0")
+        }
+        try writeConfig(options, to: directory, trainable: trainable, total: total)
+        let recorder = try GRPORecorder(directory: directory, resumedAtStep: resumedAt ?? (resume ? 0 : nil))
+        var failure: Error?
+        trainer.onEvent = { event in
+            do { try recorder.record(event) } catch { failure = error }
+            switch event {
+            case let .step(m):
+                var line = String(format: "step %d/%d  reward %.3f  std %.3f  zero-std %.2f  len %.1f  clipped %.2f  loss %.4f  grad %.3f  rollout %.1fs (%.0f tok/s)  train %.1fs",
+                                  m.step, m.totalSteps, m.reward, m.rewardStd, m.fractionRewardZeroStd, m.meanCompletionLength,
+                                  m.clippedRatio, m.loss, m.gradNorm, m.rolloutSeconds, m.rolloutTokensPerSecond, m.trainSeconds)
+                if let kl = m.kl { line += String(format: "  kl %.4f", kl) }
+                for (name, v) in m.rewardMeans.sorted(by: { $0.key < $1.key }) where m.rewardMeans.count > 1 { line += "  \(name) " + String(format: "%.3f", v) }
+                log(line)
+            case let .evaluation(step, accuracy, n):
+                log(String(format: "eval step %d: accuracy %.3f on %d held-out problems", step, accuracy, n))
+            case let .checkpoint(step, path):
+                log("checkpoint step \(step): \(path)")
+            }
+        }
+        let runStart = Date()
+        try trainer.run()
+        if let failure { throw failure }
+        log(String(format: "done in %.1f s; metrics in ", Date().timeIntervalSince(runStart)) + recorder.metricsURL.path)
+    }
+
+    /// The options: defaults, then --config, then flags.
+    func resolvedOptions() throws -> GRPOOptions {
+        var o = GRPOOptions()
+        if let config {
+            do { o = try JSONDecoder().decode(GRPOOptions.self, from: Data(contentsOf: URL(fileURLWithPath: config))) } catch {
+                throw ValidationError("--config \(config): \(error)")
+            }
+        }
+        if let steps { o.steps = steps }
+        if let promptsPerStep { o.promptsPerStep = promptsPerStep }
+        if let groupSize { o.groupSize = groupSize }
+        if let maxNewTokens { o.maxNewTokens = maxNewTokens }
+        if let temperature { o.temperature = temperature }
+        if let topP { o.topP = topP }
+        if let lr { o.learningRate = lr }
+        if let optimizerBetas {
+            let parts = optimizerBetas.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard parts.count == 2 else { throw ValidationError("--optimizer-betas \(optimizerBetas): expected two numbers b1,b2") }
+            o.adamW.beta1 = parts[0]; o.adamW.beta2 = parts[1]
+        }
+        if let maxGradNorm { o.maxGradNorm = maxGradNorm > 0 ? maxGradNorm : nil }
+        if let epochsPerStep { o.epochsPerStep = epochsPerStep }
+        if let microBatchSize { o.microBatchSize = microBatchSize }
+        if let seed { o.seed = seed }
+        if let evalEvery { o.evalEvery = evalEvery }
+        if let evalLimit { o.evalLimit = evalLimit }
+        if let saveEvery { o.saveEvery = saveEvery }
+        if let loss {
+            guard let kind = GRPOLoss.Kind(rawValue: loss) else { throw ValidationError("--loss \(loss): expected reference or grpo") }
+            o.loss.kind = kind
+        }
+        if let epsilon { o.loss.epsilon = epsilon }
+        if let epsilonHigh { o.loss.epsilonHigh = epsilonHigh }
+        if let beta { o.loss.beta = beta }
+        if let scaleRewards {
+            guard let s = GRPORewardScaling(rawValue: scaleRewards) else { throw ValidationError("--scale-rewards \(scaleRewards): expected group, batch or none") }
+            o.scaleRewards = s
+        }
+        try o.validate()
+        return o
+    }
+
+    /// Training and held-out problems.
+    func problems() throws -> (train: [RewardExample], heldOut: [RewardExample]) {
+        let seed = self.seed ?? 42
+        var train: [RewardExample]
+        switch (data, task) {
+        case let (path?, nil): train = try MathRewardData.load(path: path)
+        case (nil, "arithmetic"?): train = GRPOArithmeticTask.examples(count: 5000, seed: seed)
+        case (nil, let t?): throw ValidationError("--task \(t): the built-in task is arithmetic")
+        case (nil, nil): throw ValidationError("give --data FILE or --task arithmetic")
+        default: throw ValidationError("give either --data or --task, not both")
+        }
+        let heldOut: [RewardExample]
+        if let evalData { heldOut = try MathRewardData.load(path: evalData) }
+        else if task == "arithmetic" { heldOut = GRPOArithmeticTask.examples(count: 500, seed: seed, stream: 1) }
+        else { heldOut = [] }
+        return (train, heldOut)
+    }
+
+    func writeConfig(_ options: GRPOOptions, to directory: URL, trainable: Int, total: Int) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let grpo = try JSONSerialization.jsonObject(with: encoder.encode(options))
+        let object: [String: Any] = [
+            "model": model, "method": method, "target_modules": targetModules, "data": data ?? NSNull(), "task": task ?? NSNull(),
+            "rewards": rewards, "reward_weights": rewardWeights ?? NSNull(), "answer_mode": answerMode,
+            "trainable_parameters": trainable, "total_parameters": total, "grpo": grpo,
+        ]
+        let json = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        try json.write(to: directory.appendingPathComponent("config.json"), options: .atomic)
+    }
+
+    func log(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+}
+
+/// Turns the loaded dense model into the chosen method's trainable form; returns the post-update hook.
+enum GRPOMethodSetup {
+    static func apply(method: String, to model: CausalLM, command: GRPOCommand) throws -> ((Int) throws -> Void)? {
+        let targets = command.targetModules.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        switch method {
+        case "fura", "svd":
+            var options = ConversionOptions(method: method == "fura" ? .fura : .svd)
+            options.targetModules = targets
+            if let position = command.trainPosition { options.trainPosition = position }
+            if let mode = command.decompMode { options.decompMode = try DecompModeSpec(parsing: mode) }
+            options.normalizeAfterUpdate = command.normalizeAfterUpdate
+            try Conversion.convert(model, options: options, measureReconstruction: false)
+            guard options.normalizeAfterUpdate else { return nil }
+            return { _ in Conversion.normalizeAfterUpdate(model) }
+        case "lora", "dora":
+            let lora = LoRAOptions(rank: command.loraRank, alpha: command.loraAlpha)
+            let leaves = try ConversionOptions(method: .fura).with(targets: targets).targetLeaves()
+            for (k, slot) in model.linearSlotNames.enumerated() where leaves.contains(slot.leafName) {
+                guard let layer = model.linear(named: slot) else { continue }
+                let seed = UInt64(k) &+ 1
+                let replaced: any LinearLayer = method == "lora"
+                    ? try LoRALinear(wrapping: layer, format: .float32, options: lora, seed: seed)
+                    : try DoRALinear(wrapping: layer, format: .float32, options: DoRAOptions(lora: lora), seed: seed)
+                try model.setLinear(replaced, named: slot)
+            }
+            return nil
+        case "full":
+            for (_, p) in model.namedParameters { p.trainable = true }
+            return nil
+        default:
+            throw ValidationError("--method \(method): expected fura, svd, lora, dora or full")
+        }
+    }
+}
+
+extension ConversionOptions {
+    func with(targets: [String]) -> ConversionOptions {
+        var copy = self
+        copy.targetModules = targets
+        return copy
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import FuRAModels
+import FuRANN
+import FuRATensor
+@testable import FuRATrain
+import Testing
+
+/// Rewards the share of the letter "c" (token 3) in a completion.
+struct LetterShareReward: RewardFunction {
+    var name: String { "letter_c" }
+    func reward(prompt: String, completion: String, example: RewardExample) -> Double {
+        completion.isEmpty ? 0 : Double(completion.filter { $0 == "c" }.count) / Double(completion.count)
+    }
+}
+
+@Suite struct GRPOTrainerTests {
+    static let config = ModelConfig(hiddenSize: 16, intermediateSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2,
+                                    vocabSize: 12, rmsNormEps: 1e-5, ropeTheta: 100, maxPositionEmbeddings: 64, tieWordEmbeddings: false)
+    static let letters = Array("abcdefghijkl")
+    static let codec = GRPOCodec(
+        prompt: { example in (example.question, example.question.unicodeScalars.map { Int($0.value) % 11 + 1 }) },
+        decode: { ids in String(ids.map { letters[$0] }) }, stopIds: [0], padId: 0)
+    static let problems = (0..<12).map { RewardExample(question: "q\($0)x\($0 % 5)", answer: "\($0)") }
+
+    static func options(steps: Int) -> GRPOOptions {
+        var o = GRPOOptions()
+        o.steps = steps; o.promptsPerStep = 4; o.groupSize = 6; o.maxNewTokens = 6; o.learningRate = 3e-2
+        o.microBatchSize = 5; o.evalLimit = 0; o.seed = 9
+        return o
+    }
+
+    static func model() throws -> CausalLM {
+        let model = try CausalLM.random(config: config, seed: 21)
+        for (_, p) in model.namedParameters { p.trainable = true }
+        return model
+    }
+
+    @Test func rewardPreferringOneTokenRisesWithinAFewSteps() throws {
+        var rewards: [Double] = []
+        let trainer = try GRPOTrainer(model: Self.model(), options: Self.options(steps: 8), trainExamples: Self.problems, evalExamples: [],
+                                      rewards: WeightedRewards([LetterShareReward()]), accuracy: LetterShareReward(), codec: Self.codec,
+                                      outputDirectory: nil) { event in
+            if case let .step(m) = event { rewards.append(m.reward) }
+        }
+        try trainer.run()
+        #expect(rewards.count == 8)
+        let first = rewards.prefix(2).reduce(0, +) / 2, last = rewards.suffix(2).reduce(0, +) / 2
+        #expect(last > first + 0.2, "rewards \(rewards)")
+    }
+
+    @Test func clippedLossWithKLAndTwoEpochsRunsAndReportsKL() throws {
+        var options = Self.options(steps: 2)
+        options.loss = GRPOLoss(kind: .grpo, epsilon: 0.2, beta: 0.05)
+        options.epochsPerStep = 2
+        options.scaleRewards = .group
+        var metrics: [GRPOStepMetrics] = []
+        let trainer = try GRPOTrainer(model: Self.model(), options: options, trainExamples: Self.problems, evalExamples: [],
+                                      rewards: WeightedRewards([LetterShareReward()]), accuracy: LetterShareReward(), codec: Self.codec,
+                                      outputDirectory: nil) { event in
+            if case let .step(m) = event { metrics.append(m) }
+        }
+        try trainer.run()
+        // Step 1 starts at the reference policy (KL 0 before its first update); step 2 has moved away.
+        #expect(metrics.count == 2 && metrics[1].kl != nil && metrics[1].kl! > 0)
+        #expect(metrics.allSatisfy { $0.clipRatio >= 0 && $0.clipRatio <= 1 })
+    }
+
+    @Test func resumeIsBitIdentical() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("grpo-resume-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: base) }
+        let straightDir = base.appendingPathComponent("straight"), resumedDir = base.appendingPathComponent("resumed")
+        var options = Self.options(steps: 4)
+        options.saveEvery = 2
+        options.keepCheckpoints = 5
+        var straightRewards: [Double] = []
+        let straight = try GRPOTrainer(model: Self.model(), options: options, trainExamples: Self.problems, evalExamples: [],
+                                       rewards: WeightedRewards([LetterShareReward()]), accuracy: LetterShareReward(), codec: Self.codec,
+                                       outputDirectory: straightDir) { event in
+            if case let .step(m) = event { straightRewards.append(m.reward) }
+        }
+        try straight.run()
+        try FileManager.default.createDirectory(at: resumedDir, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: straightDir.appendingPathComponent("checkpoint-2"), to: resumedDir.appendingPathComponent("checkpoint-2"))
+        var resumedRewards: [Double] = []
+        let resumed = try GRPOTrainer(model: Self.model(), options: options, trainExamples: Self.problems, evalExamples: [],
+                                      rewards: WeightedRewards([LetterShareReward()]), accuracy: LetterShareReward(), codec: Self.codec,
+                                      outputDirectory: resumedDir) { event in
+            if case let .step(m) = event { resumedRewards.append(m.reward) }
+        }
+        #expect(try resumed.resumeFromLatestCheckpoint() == 2)
+        try resumed.run()
+        #expect(resumedRewards == Array(straightRewards.suffix(2)))
+        for ((name, a), (_, b)) in zip(straight.trainableParameters, resumed.trainableParameters) {
+            #expect(a.value.storage == b.value.storage, "\(name) differs after resume")
+        }
+        #expect(straight.optimizer.stepCount == resumed.optimizer.stepCount)
+    }
+
+    @Test func promptIndicesArePureAndDistinctWithinAStep() {
+        let a = GRPOTrainer.promptIndices(step: 3, count: 5, of: 12, seed: 7)
+        #expect(a == GRPOTrainer.promptIndices(step: 3, count: 5, of: 12, seed: 7))
+        #expect(Set(a).count == 5 && a.allSatisfy { $0 >= 0 && $0 < 12 })
+        #expect(a != GRPOTrainer.promptIndices(step: 4, count: 5, of: 12, seed: 7))
+    }
+
+    @Test func emptyTrainingDataIsATypedError() throws {
+        #expect(throws: TrainingError.self) {
+            try GRPOTrainer(model: Self.model(), options: Self.options(steps: 1), trainExamples: [], evalExamples: [],
+                            rewards: WeightedRewards([LetterShareReward()]), accuracy: LetterShareReward(), codec: Self.codec, outputDirectory: nil)
+        }
+    }
+
+    @Test func boxedPromptHasTheReferenceBytes() {
+        let text = GRPOPrompt.userText(question: "What is 2 + 3?")
+        #expect(text == "Think for a bit about the question and then put your final answer as a number inside \\\\boxed{}. (i.e. \\\\boxed{answer here})\nQuestion: What is 2 + 3?")
+        let arithmetic = GRPOArithmeticTask.examples(count: 50, seed: 1)
+        #expect(arithmetic == GRPOArithmeticTask.examples(count: 50, seed: 1))
+        #expect(arithmetic != GRPOArithmeticTask.examples(count: 50, seed: 1, stream: 1))
+        for e in arithmetic {
+            let parts = e.question.dropFirst("What is ".count).dropLast().split(separator: " ")
+            #expect(parts.count == 3 && Int(parts[0])! + Int(parts[2])! == Int(e.answer)!)
+            #expect((2...30).contains(Int(parts[0])!) && (2...30).contains(Int(parts[2])!))
+        }
+    }
+}
+
+@Suite struct GRPOSamplerTests {
+    @Test func topPKeepsOnlyTheNucleusAndGreedyTakesTheArgmax() {
+        let logits: [Float] = [0, 5, 0, 4.9, -1]
+        var rng = RNG(seed: 3)
+        let nucleus = GRPOSampler(maxNewTokens: 1, temperature: 1, topP: 0.5, stopIds: [])
+        let draws = logits.withUnsafeBufferPointer { p in (0..<200).map { _ in nucleus.choose(p.baseAddress!, 5, rng: &rng) } }
+        #expect(Set(draws) == [1])
+        let wide = GRPOSampler(maxNewTokens: 1, temperature: 1, topP: 1, stopIds: [])
+        let all = logits.withUnsafeBufferPointer { p in (0..<2000).map { _ in wide.choose(p.baseAddress!, 5, rng: &rng) } }
+        let share = Double(all.filter { $0 == 3 }.count) / 2000  // softmax mass of token 3 ≈ 0.473
+        #expect(abs(share - exp(4.9) / (2 + exp(5) + exp(4.9) + exp(-1))) < 0.05)
+        let greedy = GRPOSampler(maxNewTokens: 1, temperature: 0, topP: 1, stopIds: [])
+        #expect(logits.withUnsafeBufferPointer { greedy.choose($0.baseAddress!, 5, rng: &rng) } == 1)
+    }
+
+    @Test func batchedRolloutsEqualOneByOneGreedyDecoding() throws {
+        let model = try CausalLM.random(config: GRPOTrainerTests.config, seed: 4)
+        let sampler = GRPOSampler(maxNewTokens: 5, temperature: 0, topP: 1, stopIds: [])
+        var rng = RNG(seed: 0)
+        let prompts = [[1, 2, 3], [4, 5, 6]]
+        let together = try sampler.sample(model: model, prompts: prompts, copies: 2, rng: &rng)
+        #expect(together.count == 4 && together[0] == together[1] && together[2] == together[3])
+        for (i, prompt) in prompts.enumerated() {
+            var ids = prompt
+            for _ in 0..<5 {
+                let logits = try model.logits(for: [ids])
+                ids.append(logits.withUnsafeBufferPointer { Kernels.argmax($0.baseAddress!, logits.shape[1]) })
+            }
+            #expect(together[2 * i].ids == Array(ids.dropFirst(3)))
+        }
+    }
+}
