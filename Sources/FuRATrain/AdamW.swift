@@ -65,31 +65,76 @@ public struct AdamW: Sendable {
         for (name, parameter) in parameters where parameter.trainable {
             guard let gradient = parameter.gradient else { continue }
             try parameter.value.requireSameShape(gradient, "AdamW \(name)")
-            var state = moments[name] ?? Moments(
+            // Taken out of the dictionary so the arrays are uniquely referenced and updated in place.
+            var state = moments.removeValue(forKey: name) ?? Moments(
                 exponentialAverage: [Float](repeating: 0, count: parameter.count),
                 exponentialAverageSquared: [Float](repeating: 0, count: parameter.count))
-            guard state.exponentialAverage.count == parameter.count else {
+            guard state.exponentialAverage.count == parameter.count, state.exponentialAverageSquared.count == parameter.count else {
                 throw TrainingError.optimizerStateMismatch(parameter: name, expected: parameter.count,
                                                            actual: state.exponentialAverage.count)
             }
+            let constants = Constants(decay: applyDecay ? decay : 1, oneMinusBeta1: oneMinusBeta1, beta2: beta2,
+                                      oneMinusBeta2: oneMinusBeta2, correction2: correction2, eps: eps, stepSize: stepSize)
             // SAFETY: the value, gradient and both moments have `parameter.count` elements (checked above).
             gradient.withUnsafeBufferPointer { g in
                 state.exponentialAverage.withUnsafeMutableBufferPointer { m in
                     state.exponentialAverageSquared.withUnsafeMutableBufferPointer { v in
                         parameter.value.withUnsafeMutableBufferPointer { p in
-                            for i in 0..<p.count {
-                                if applyDecay { p[i] *= decay }
-                                let gi = g[i]
-                                m[i] = Self.lerp(m[i], gi, oneMinusBeta1)
-                                v[i] = v[i] * beta2 + oneMinusBeta2 * (gi * gi)
-                                let denom = v[i].squareRoot() / correction2 + eps
-                                p[i] = p[i] + (-stepSize) * (m[i] / denom)
-                            }
+                            Self.update(p.baseAddress!, g.baseAddress!, m.baseAddress!, v.baseAddress!, count: p.count, constants)
                         }
                     }
                 }
             }
             moments[name] = state
+        }
+    }
+
+    /// The scalar factors of one step, rounded to `Float` once.
+    struct Constants {
+        var decay, oneMinusBeta1, beta2, oneMinusBeta2, correction2, eps, stepSize: Float
+    }
+
+    /// The element-wise update over `count` elements (p, g, m, v of one parameter).
+    @inline(never)
+    static func update(_ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>,
+                       _ v: UnsafeMutablePointer<Float>, count: Int, _ c: Constants) {
+        // lerp's branch is decided once (torch switches form at weight 0.5); each loop vectorizes.
+        if c.oneMinusBeta1 < 0.5 {
+            // 16 lanes at a time: the same correctly rounded operations as the scalar loop, so the same bits.
+            typealias V = SIMD16<Float>
+            let vectorEnd = count - count % 16
+            var i = 0
+            while i < vectorEnd {
+                let gi = UnsafeRawPointer(g + i).loadUnaligned(as: V.self)
+                let m0 = UnsafeRawPointer(m + i).loadUnaligned(as: V.self)
+                let v0 = UnsafeRawPointer(v + i).loadUnaligned(as: V.self)
+                let p0 = UnsafeRawPointer(p + i).loadUnaligned(as: V.self)
+                let mi = m0 + c.oneMinusBeta1 * (gi - m0)
+                let vi = v0 * c.beta2 + c.oneMinusBeta2 * (gi * gi)
+                let pi = p0 * c.decay + (-c.stepSize) * mi / (vi.squareRoot() / c.correction2 + c.eps)
+                UnsafeMutableRawPointer(m + i).storeBytes(of: mi, as: V.self)
+                UnsafeMutableRawPointer(v + i).storeBytes(of: vi, as: V.self)
+                UnsafeMutableRawPointer(p + i).storeBytes(of: pi, as: V.self)
+                i += 16
+            }
+            for i in vectorEnd..<count {
+                let gi = g[i]
+                let mi = m[i] + c.oneMinusBeta1 * (gi - m[i])
+                let vi = v[i] * c.beta2 + c.oneMinusBeta2 * (gi * gi)
+                m[i] = mi
+                v[i] = vi
+                // torch's addcdiv: self + (value · t1) / t2.
+                p[i] = p[i] * c.decay + (-c.stepSize) * mi / (vi.squareRoot() / c.correction2 + c.eps)
+            }
+        } else {
+            for i in 0..<count {
+                let gi = g[i]
+                let mi = gi - (gi - m[i]) * (1 - c.oneMinusBeta1)
+                let vi = v[i] * c.beta2 + c.oneMinusBeta2 * (gi * gi)
+                m[i] = mi
+                v[i] = vi
+                p[i] = p[i] * c.decay + (-c.stepSize) * mi / (vi.squareRoot() / c.correction2 + c.eps)
+            }
         }
     }
 

@@ -1,3 +1,5 @@
+import FuRAFormats
+
 /// One supervised example before tokenization: a source (prompt, masked unless training on inputs)
 /// followed by a target (the completion that takes loss).
 public struct SFTExample: Equatable, Sendable {
@@ -9,16 +11,6 @@ public struct SFTExample: Equatable, Sendable {
     public init(source: String, target: String) {
         self.source = source
         self.target = target
-    }
-}
-
-/// One message of a chat-format record.
-public struct ChatMessage: Codable, Equatable, Sendable {
-    public var role: String
-    public var content: String
-    public init(role: String, content: String) {
-        self.role = role
-        self.content = content
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import FuRAFormats
 
 /// Reads supervised fine-tuning data into `SFTExample`s.
 ///

@@ -40,6 +40,8 @@ public final class Trainer {
     public let options: Options
     /// Validation batches (empty: no evaluation).
     public var validation: [TokenBatch]
+    /// Called before every optimizer step with its 0-based index (for example to reseed adapter dropout).
+    public var preStep: ((Int) throws -> Void)?
     /// Called after every optimizer step with the 1-based step (for example BTT `normalize_after_update`).
     public var postStep: ((Int) throws -> Void)?
     /// Receives every event.
@@ -97,6 +99,7 @@ public final class Trainer {
         }
         while step < options.totalSteps {
             let started = Date()
+            try preStep?(step)
             for (_, p) in parameters { p.zeroGradient() }
             let window = try source.window(forStep: step)
             let result = try objective.accumulate(model: model, window: window, rng: &rng)

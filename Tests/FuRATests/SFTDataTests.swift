@@ -1,4 +1,5 @@
 import Foundation
+import FuRAFormats
 import FuRAModels
 import FuRATrain
 import Testing

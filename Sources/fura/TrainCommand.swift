@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import FuRATensor
+import FuRATrain
+
+/// `fura train`: supervised fine-tuning with FuRA or a baseline.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Fine-tune a model on instruction data (LLM-Adapters JSON or JSONL) with FuRA or a baseline.",
+        discussion: """
+        Defaults follow the reference recipes (spec §4.5): FuRA lr 2e-4, betas 0.9/0.95, weight decay 0, linear schedule \
+        with warmup 0.03, batch 8 × 2, 3 epochs, seed 43. A --config JSON file may set any option with its snake_case \
+        name (max_seq_len, grad_accum, …); flags override it. DIR receives config.json, metrics.jsonl, loss.svg and \
+        checkpoint-N/ directories; --resume continues from the newest complete checkpoint, bit-identically.
+        """)
+
+    @Option(help: "Model: a GGUF file or an HF directory.") var model: String?
+    @Option(help: "Training data: LLM-Adapters JSON list, or JSONL with text, prompt/completion or messages.") var data: String?
+    @Option(help: "fura | svd | lora | dora | full | qfura | qlora | qdora (default fura).") var method: String?
+    @Option(help: "Run directory.") var output: String?
+    @Option(help: "Optimizer steps (replaces --epochs).") var iters: Int?
+    @Option(help: "Passes over the data (default 3).") var epochs: Int?
+    @Option(help: "Micro-batch size (default 8).") var batchSize: Int?
+    @Option(help: "Gradient-accumulation steps (default 2).") var gradAccum: Int?
+    @Option(help: "Peak learning rate.") var lr: Double?
+    @Option(help: "linear | cosine | constant (default linear).") var schedule: String?
+    @Option(help: "Warmup: steps (≥ 1) or a fraction of all steps (< 1; default 0.03).") var warmup: String?
+    @Option(help: "Decoupled weight decay.") var weightDecay: Double?
+    @Option(help: "Adam betas as \"b1,b2\" (default 0.9,0.95).") var betas: String?
+    @Option(help: "Clip the global gradient norm (default: no clipping, as the reference).") var maxGradNorm: Double?
+    @Option(help: "Truncate sequences to this many tokens (default 2048).") var maxSeqLen: Int?
+    @Option(help: "Seed of the split and the data order (default 43).") var seed: Int?
+    @Option(help: "Validation data file (instead of holding out --val-size examples).") var valData: String?
+    @Option(help: "Examples held out for validation.") var valSize: Int?
+    @Option(help: "Evaluate the validation loss every N steps (0: never).") var evalEvery: Int?
+    @Option(help: "Write a checkpoint every N steps (0: only at the end; default 500).") var saveEvery: Int?
+    @Option(help: "Checkpoints to keep (default 2).") var keepCheckpoints: Int?
+    @Flag(inversion: .prefixedNo, help: "Recompute activations in backward to save memory (default on).") var gradientCheckpointing: Bool?
+    @Option(help: "Threads for matrix products (default: all cores).") var threads: Int?
+    @Flag(help: "Continue from the newest complete checkpoint in the run directory.") var resume = false
+    @Flag(help: "Take loss on the prompt tokens too.") var trainOnInputs = false
+    @Option(help: "JSON config file with the same keys in snake_case.") var config: String?
+
+    /// The flags that were given, as config keys.
+    func overrides() throws -> [String: Any] {
+        var o = [String: Any]()
+        func set(_ key: String, _ value: Any?) { if let value { o[key] = value } }
+        set("model", model); set("data", data); set("method", method); set("output", output); set("iters", iters)
+        set("epochs", epochs); set("batch_size", batchSize); set("grad_accum", gradAccum); set("lr", lr)
+        set("schedule", schedule); set("weight_decay", weightDecay); set("max_grad_norm", maxGradNorm)
+        set("max_seq_len", maxSeqLen); set("seed", seed); set("val_data", valData); set("val_size", valSize)
+        set("eval_every", evalEvery); set("save_every", saveEvery); set("keep_checkpoints", keepCheckpoints)
+        set("gradient_checkpointing", gradientCheckpointing); set("threads", threads)
+        if resume { o["resume"] = true }
+        if trainOnInputs { o["train_on_inputs"] = true }
+        if let warmup {
+            switch try LearningRateSchedule.Warmup(parsing: warmup) {
+            case let .steps(n): o["warmup"] = n
+            case let .fraction(f): o["warmup"] = f
+            }
+        }
+        if let betas {
+            let values = betas.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard values.count == 2, let b1 = values[0], let b2 = values[1] else {
+                throw TrainingError.invalidOption(option: "betas", value: betas, reason: "expected two numbers like 0.9,0.95")
+            }
+            o["betas"] = [b1, b2]
+        }
+        if let schedule, LearningRateSchedule.Kind(rawValue: schedule) == nil {
+            throw TrainingError.invalidOption(option: "schedule", value: schedule, reason: "expected linear, cosine or constant")
+        }
+        return o
+    }
+
+    func run() throws {
+        do {
+            var file: Data?
+            if let config {
+                do { file = try Data(contentsOf: URL(fileURLWithPath: config)) } catch {
+                    throw TrainingError.invalidOption(option: "config", value: config, reason: "cannot read: \(error.localizedDescription)")
+                }
+            }
+            let resolved = try TrainConfig.resolve(file: file, filePath: config ?? "flags", overrides: overrides())
+            print(String(decoding: try resolved.json(), as: UTF8.self))
+            if let threads = resolved.threads { Threading.setThreadCount(threads) }
+            let (model, tokenizer, setup) = try prepareModel(resolved)
+            print(setup.summary)
+            let display = TrainProgressDisplay()
+            let run = try SFTRun(config: resolved, model: model, tokenizer: tokenizer) { display.show($0) }
+            run.trainer.preStep = setup.preStep
+            run.trainer.postStep = setup.postStep
+            if let step = run.resumedAtStep { print("resumed from checkpoint-\(step)") }
+            print("train \(run.dataset.train.count) examples, validation \(run.dataset.validation.count), "
+                + "\(run.trainer.options.totalSteps) optimizer steps (\(run.dataset.stepsPerEpoch) per epoch), "
+                + "\(run.trainer.trainableParameters.reduce(0) { $0 + $1.parameter.count }) trainable parameters")
+            try run.run()
+            display.finish()
+            print("done: \(resolved.output)")
+        } catch let error as TrainingError {
+            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+}

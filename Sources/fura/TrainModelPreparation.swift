@@ -1,0 +1,27 @@
+import FuRAFormats
+import FuRAModels
+import FuRATrain
+
+/// Loads the model and tokenizer of `config`, applies `config.method` (conversion or adapters, trainability).
+///
+/// The one place `fura train` meets model loading (FuRAModels/FuRAFormats) and the method room (FuRA).
+func prepareModel(_ config: TrainConfig) throws -> (any LanguageModel, SFTTokenizer, TrainMethodSetup) {
+    let loaded = try ModelLoader.load(path: config.model)
+    guard let tokenizer = loaded.tokenizer else {
+        throw TrainingError.invalidOption(option: "model", value: config.model,
+                                          reason: "no tokenizer found with the model (GGUF tokenizer metadata or tokenizer.json)")
+    }
+    guard let eosId = tokenizer.eosId, let eosText = tokenizer.token(for: eosId) else {
+        throw TrainingError.invalidOption(option: "model", value: config.model, reason: "the tokenizer has no end-of-sequence token")
+    }
+    loaded.model.gradientCheckpointing = config.gradientCheckpointing
+    let setup = try TrainMethodSetup.apply(config, to: loaded.model)
+    let template = tokenizer.chatTemplate.map { template in
+        { (messages: [ChatMessage], generation: Bool) throws -> String in template.render(messages, addGenerationPrompt: generation) }
+    }
+    // Padding positions are masked by length, so the pad id only has to be a valid token (the reference pads
+    // with EOS when the tokenizer has no pad token).
+    let sft = SFTTokenizer(encode: { tokenizer.encode($0) }, eosText: eosText, padId: tokenizer.padId ?? eosId,
+                           chatTemplate: template)
+    return (loaded.model, sft, setup)
+}
