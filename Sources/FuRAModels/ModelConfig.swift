@@ -101,6 +101,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case bosTokenId = "bos_token_id", eosTokenId = "eos_token_id"
     }
 
+    enum ExtraKeys: String, CodingKey { case ropeParameters = "rope_parameters" }
+    struct RopeParameters: Decodable {
+        var ropeTheta: Double?
+        enum CodingKeys: String, CodingKey { case ropeTheta = "rope_theta" }
+    }
+
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         modelType = try c.decodeIfPresent(String.self, forKey: .modelType) ?? "llama"
@@ -112,8 +118,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         headDimOverride = try c.decodeIfPresent(Int.self, forKey: .headDimOverride)
         vocabSize = try c.decode(Int.self, forKey: .vocabSize)
         rmsNormEps = try c.decodeIfPresent(Double.self, forKey: .rmsNormEps) ?? 1e-6
-        ropeTheta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? 10000
-        ropeScaling = try? c.decodeIfPresent(RopeScaling.self, forKey: .ropeScaling)
+        // transformers 5 writes `rope_parameters` {rope_theta, rope_type, factor, …} instead.
+        let extra = try decoder.container(keyedBy: ExtraKeys.self)
+        let parameters = try? extra.decodeIfPresent(RopeParameters.self, forKey: .ropeParameters)
+        ropeTheta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? parameters?.ropeTheta ?? 10000
+        ropeScaling = (try? c.decodeIfPresent(RopeScaling.self, forKey: .ropeScaling))
+            ?? (try? extra.decodeIfPresent(RopeScaling.self, forKey: .ropeParameters)).flatMap { $0.ropeType == "default" ? nil : $0 }
         maxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings) ?? 2048
         tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? false
         // Qwen2 has q/k/v biases without saying so in config.json.

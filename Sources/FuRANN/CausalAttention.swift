@@ -13,7 +13,10 @@ public final class CausalAttention {
     public let heads: Int
     public let keyValueHeads: Int
     public let headDim: Int
-    private var cache: (q: Tensor, k: Tensor, v: Tensor, probabilities: [Float], batch: Int, tq: Int, tk: Int)?
+    private var cache: (q: Tensor, k: Tensor, v: Tensor, probabilities: [Float], batch: Int, tq: Int, tk: Int,
+                        offset: Int, keyLengths: [Int])?
+    /// Query rows per block of the blocked causal products (a tuning knob; any value ≥ 1 gives the same result).
+    public var blockRows = 64
 
     public init(heads: Int, keyValueHeads: Int, headDim: Int) throws {
         guard heads > 0, keyValueHeads > 0, heads % keyValueHeads == 0, headDim > 0 else {
@@ -48,6 +51,7 @@ public final class CausalAttention {
         probabilities.withUnsafeMutableBufferPointer { pp in out.withUnsafeMutableBufferPointer { po in
             let (qb, kb, pb, ob) = (pq.baseAddress!, pk.baseAddress!, pp.baseAddress!, po.baseAddress!)
             let vb = pv.baseAddress!
+            let blockRows = max(1, self.blockRows)
             Threading.parallelForSerialBLAS(batch * h) { start, end in
                 for task in start..<end {
                     let (b, head) = (task / h, task % h)
@@ -55,22 +59,30 @@ public final class CausalAttention {
                     let qPtr = qb + b * tq * h * d + head * d
                     let kPtr = kb + b * tk * g * d + kv * d, vPtr = vb + b * tk * g * d + kv * d
                     let p = pb + task * tq * tk
-                    // S = Q·Kᵀ/√D (Tq, Tk); then masked softmax over the visible prefix of each row.
-                    BLAS.gemm(transposeA: false, transposeB: true, m: tq, n: tk, k: d, alpha: scale,
-                              a: qPtr, lda: h * d, b: kPtr, ldb: g * d, c: p, ldc: tk)
-                    for i in 0..<tq {
-                        let row = p + i * tk
-                        let n = Self.visible(i, offset: offset, length: keyLengths[b], tk: tk)
-                        if n > 0 { Kernels.softmax(row, n) }
-                        if n < tk { (row + n).update(repeating: 0, count: tk - n) }
+                    // Blocks of query rows only touch the keys their last row can see (the causal
+                    // mask leaves a prefix), so the work above the diagonal is mostly skipped.
+                    var i0 = 0
+                    while i0 < tq {
+                        let i1 = min(tq, i0 + blockRows)
+                        let keys = Self.visible(i1 - 1, offset: offset, length: keyLengths[b], tk: tk)
+                        // S = Q·Kᵀ/√D for the block's rows and visible keys; then masked softmax per row.
+                        BLAS.gemm(transposeA: false, transposeB: true, m: i1 - i0, n: keys, k: d, alpha: scale,
+                                  a: qPtr + i0 * h * d, lda: h * d, b: kPtr, ldb: g * d, c: p + i0 * tk, ldc: tk)
+                        for i in i0..<i1 {
+                            let row = p + i * tk
+                            let n = Self.visible(i, offset: offset, length: keyLengths[b], tk: tk)
+                            if n > 0 { Kernels.softmax(row, n) }
+                            if n < tk { (row + n).update(repeating: 0, count: tk - n) }
+                        }
+                        // O = P·V for the block, into the head's columns.
+                        BLAS.gemm(transposeA: false, transposeB: false, m: i1 - i0, n: d, k: keys,
+                                  a: p + i0 * tk, lda: tk, b: vPtr, ldb: g * d, c: ob + (b * tq + i0) * h * d + head * d, ldc: h * d)
+                        i0 = i1
                     }
-                    // O = P·V (Tq, D) into the head's columns.
-                    BLAS.gemm(transposeA: false, transposeB: false, m: tq, n: d, k: tk,
-                              a: p, lda: tk, b: vPtr, ldb: g * d, c: ob + b * tq * h * d + head * d, ldc: h * d)
                 }
             }
         } } } } }
-        cache = keepForBackward ? (q, k, v, probabilities, batch, tq, tk) : nil
+        cache = keepForBackward ? (q, k, v, probabilities, batch, tq, tk, offset, keyLengths) : nil
         return out
     }
 
@@ -92,6 +104,7 @@ public final class CausalAttention {
             let (qb, kb, vb, pb, dob) = (pq.baseAddress!, pk.baseAddress!, pv.baseAddress!, pp.baseAddress!, pdo.baseAddress!)
             let (dqb, dkb, dvb) = (pdq.baseAddress!, pdk.baseAddress!, pdv.baseAddress!)
             // One task per (sequence, key/value head): its query heads write the same dK, dV slices.
+            let blockRows = max(1, self.blockRows)
             Threading.parallelForSerialBLAS(batch * g) { start, end in
                 var dS = [Float](repeating: 0, count: tq * tk)
                 dS.withUnsafeMutableBufferPointer { pds in
@@ -102,19 +115,27 @@ public final class CausalAttention {
                         for head in (kv * group)..<((kv + 1) * group) {
                             let qOff = b * tq * h * d + head * d
                             let p = pb + (b * h + head) * tq * tk
-                            BLAS.gemm(transposeA: false, transposeB: true, m: tq, n: tk, k: d,
-                                      a: dob + qOff, lda: h * d, b: vb + kOff, ldb: g * d, c: ds, ldc: tk)
-                            BLAS.gemm(transposeA: true, transposeB: false, m: tk, n: d, k: tq,
-                                      a: p, lda: tk, b: dob + qOff, ldb: h * d, beta: 1, c: dvb + kOff, ldc: g * d)
-                            for i in 0..<tq {
-                                let pr = p + i * tk, dr = ds + i * tk
-                                let dot = Kernels.dot(pr, dr, tk)
-                                for j in 0..<tk { dr[j] = pr[j] * (dr[j] - dot) }
+                            var i0 = 0
+                            while i0 < tq {
+                                let i1 = min(tq, i0 + blockRows), rows = i1 - i0
+                                let keys = Self.visible(i1 - 1, offset: c.offset, length: c.keyLengths[b], tk: tk)
+                                let (pBlock, dsBlock) = (p + i0 * tk, ds + i0 * tk)
+                                let (qBlock, doBlock, dqBlock) = (qOff + i0 * h * d, dob + qOff + i0 * h * d, dqb + qOff + i0 * h * d)
+                                BLAS.gemm(transposeA: false, transposeB: true, m: rows, n: keys, k: d,
+                                          a: doBlock, lda: h * d, b: vb + kOff, ldb: g * d, c: dsBlock, ldc: tk)
+                                BLAS.gemm(transposeA: true, transposeB: false, m: keys, n: d, k: rows,
+                                          a: pBlock, lda: tk, b: doBlock, ldb: h * d, beta: 1, c: dvb + kOff, ldc: g * d)
+                                for i in 0..<rows {
+                                    let pr = pBlock + i * tk, dr = dsBlock + i * tk
+                                    let dot = Kernels.dot(pr, dr, keys)
+                                    for j in 0..<keys { dr[j] = pr[j] * (dr[j] - dot) }
+                                }
+                                BLAS.gemm(transposeA: false, transposeB: false, m: rows, n: d, k: keys, alpha: scale,
+                                          a: dsBlock, lda: tk, b: kb + kOff, ldb: g * d, c: dqBlock, ldc: h * d)
+                                BLAS.gemm(transposeA: true, transposeB: false, m: keys, n: d, k: rows, alpha: scale,
+                                          a: dsBlock, lda: tk, b: qb + qBlock, ldb: h * d, beta: 1, c: dkb + kOff, ldc: g * d)
+                                i0 = i1
                             }
-                            BLAS.gemm(transposeA: false, transposeB: false, m: tq, n: d, k: tk, alpha: scale,
-                                      a: ds, lda: tk, b: kb + kOff, ldb: g * d, c: dqb + qOff, ldc: h * d)
-                            BLAS.gemm(transposeA: true, transposeB: false, m: tk, n: d, k: tq, alpha: scale,
-                                      a: ds, lda: tk, b: qb + qOff, ldb: h * d, beta: 1, c: dkb + kOff, ldc: g * d)
                         }
                     }
                 }

@@ -55,21 +55,28 @@ public enum MaskedCrossEntropy {
                           b: pw.baseAddress!, ldb: c, c: pl.baseAddress!, ldc: v)
             } } }
             // log p = z − max − log Σ exp(z − max); the gradient of −log p(label) is softmax − onehot.
-            logits.withUnsafeMutableBufferPointer { pl in
-                for (i, t) in chunk.enumerated() {
-                    let z = pl.baseAddress! + i * v
-                    let m = Kernels.max(z, v)
-                    let labelLogit = z[t.label]
-                    var total: Double = 0
-                    for j in 0..<v { let e = exp(z[j] - m); z[j] = e; total += Double(e) }
-                    let lp = Double(labelLogit) - Double(m) - log(total)
-                    logProbabilities[start + i] = Float(lp)
-                    lossSum -= lp
-                    if computeGradient {
-                        Kernels.scale(z, Float(Double(lossScale) / total), v)
-                        z[t.label] -= lossScale
+            var chunkLogProbabilities = [Double](repeating: 0, count: r)
+            logits.withUnsafeMutableBufferPointer { pl in chunkLogProbabilities.withUnsafeMutableBufferPointer { plp in
+                let (base, lps) = (pl.baseAddress!, plp.baseAddress!)
+                Threading.parallelFor(r) { first, last in
+                    for i in first..<last {
+                        let t = chunk[i]
+                        let z = base + i * v
+                        let m = Kernels.max(z, v)
+                        let labelLogit = z[t.label]
+                        var total: Double = 0
+                        for j in 0..<v { let e = exp(z[j] - m); z[j] = e; total += Double(e) }
+                        lps[i] = Double(labelLogit) - Double(m) - log(total)
+                        if computeGradient {
+                            Kernels.scale(z, Float(Double(lossScale) / total), v)
+                            z[t.label] -= lossScale
+                        }
                     }
                 }
+            } }
+            for (i, lp) in chunkLogProbabilities.enumerated() {
+                logProbabilities[start + i] = Float(lp)
+                lossSum -= lp
             }
             if computeGradient {
                 logits.withUnsafeBufferPointer { pl in head.value.withUnsafeBufferPointer { pw in dRows.withUnsafeMutableBufferPointer { pd in

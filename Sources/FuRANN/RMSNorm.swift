@@ -33,12 +33,15 @@ public final class RMSNorm {
             weight.value.withUnsafeBufferPointer { w in
                 y.withUnsafeMutableBufferPointer { py in
                     inverse.withUnsafeMutableBufferPointer { r in
-                        Kernels.rmsRows(px.baseAddress!, rows: n, columns: c, eps: epsilon, out: r.baseAddress!)
-                        for row in 0..<n {
-                            let s = 1 / r[row]
-                            r[row] = s
-                            let src = px.baseAddress! + row * c, dst = py.baseAddress! + row * c
-                            for i in 0..<c { dst[i] = src[i] * s * w[i] }
+                        let (x, out, rs, w) = (px.baseAddress!, py.baseAddress!, r.baseAddress!, w.baseAddress!)
+                        Threading.parallelFor(n, minimumPerChunk: 64) { first, last in
+                            Kernels.rmsRows(x + first * c, rows: last - first, columns: c, eps: epsilon, out: rs + first)
+                            for row in first..<last {
+                                let s = 1 / rs[row]
+                                rs[row] = s
+                                let src = x + row * c, dst = out + row * c
+                                for i in 0..<c { dst[i] = src[i] * s * w[i] }
+                            }
                         }
                     }
                 }

@@ -24,9 +24,12 @@ public final class SwiGLU {
     public func forward(_ x: Tensor, keepForBackward: Bool) throws -> Tensor {
         let g = try gate.forward(x, keepForBackward: keepForBackward)
         let u = try up.forward(x, keepForBackward: keepForBackward)
-        var a = g.silu()
+        var a = g
         a.withUnsafeMutableBufferPointer { pa in u.withUnsafeBufferPointer { pu in
-            for i in 0..<pa.count { pa[i] *= pu[i] }
+            let (pa, pu) = (pa.baseAddress!, pu.baseAddress!)
+            Threading.parallelFor(g.count, minimumPerChunk: 1 << 14) { start, end in
+                for i in start..<end { let x = pa[i]; pa[i] = x / (1 + exp(-x)) * pu[i] }
+            }
         } }
         cache = keepForBackward ? (g, u) : nil
         return try down.forward(a, keepForBackward: keepForBackward)
@@ -41,11 +44,14 @@ public final class SwiGLU {
         var dG = dA, dU = dA
         c.gate.withUnsafeBufferPointer { pg in c.up.withUnsafeBufferPointer { pu in
         dG.withUnsafeMutableBufferPointer { pdg in dU.withUnsafeMutableBufferPointer { pdu in
-            for i in 0..<pg.count {
-                let x = pg[i], s = 1 / (1 + exp(-x))
-                let da = pdg[i]
-                pdu[i] = da * x * s
-                pdg[i] = da * pu[i] * s * (1 + x * (1 - s))
+            let (pg, pu, pdg, pdu) = (pg.baseAddress!, pu.baseAddress!, pdg.baseAddress!, pdu.baseAddress!)
+            Threading.parallelFor(c.gate.count, minimumPerChunk: 1 << 14) { start, end in
+                for i in start..<end {
+                    let x = pg[i], s = 1 / (1 + exp(-x))
+                    let da = pdg[i]
+                    pdu[i] = da * x * s
+                    pdg[i] = da * pu[i] * s * (1 + x * (1 - s))
+                }
             }
         } } } }
         var dX = try gate.backward(dG)

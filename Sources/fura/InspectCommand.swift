@@ -28,19 +28,27 @@ struct InspectCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory) else {
             throw ModelError.unreadable(path: model, reason: "no such file or directory; pass a .gguf file or an HF model directory")
         }
-        guard !isDirectory.boolValue else {
-            throw ModelError.unsupported(source: model, what: "HF directory", reason: "inspect reads .gguf files in this build")
-        }
-        let file = try GGUFFile(path: model)
-        let config = try GGUFWeightMap.config(of: file)
-        let rows = file.tensors.map {
-            TensorRow(name: $0.name, hfName: GGUFWeightMap.hfName(ofGGUF: $0.name), dtype: "\($0.type)", shape: $0.shape, parameters: $0.elementCount)
+        let config: ModelConfig, rows: [TensorRow], format: String
+        if isDirectory.boolValue {
+            config = try ModelConfig.load(contentsOf: URL(fileURLWithPath: model).appendingPathComponent("config.json"))
+            let store = try SafetensorsStore(directory: model)
+            rows = store.tensorNames.compactMap { name in
+                store.info(named: name).map { TensorRow(name: name, hfName: name, dtype: $0.dtype.rawValue, shape: $0.shape, parameters: $0.shape.reduce(1, *)) }
+            }
+            format = "hf safetensors (\(store.files.count) file\(store.files.count == 1 ? "" : "s"))"
+        } else {
+            let file = try GGUFFile(path: model)
+            config = try GGUFWeightMap.config(of: file)
+            rows = file.tensors.map {
+                TensorRow(name: $0.name, hfName: GGUFWeightMap.hfName(ofGGUF: $0.name), dtype: "\($0.type)", shape: $0.shape, parameters: $0.elementCount)
+            }
+            format = "gguf v\(file.version)"
         }
         func sum(_ keep: (TensorRow) -> Bool) -> Int { rows.filter(keep).reduce(0) { $0 + $1.parameters } }
         let report = Report(
-            path: model, format: "gguf v\(file.version)", architecture: config.modelType, config: config,
+            path: model, format: format, architecture: config.modelType, config: config,
             parameters: sum { _ in true },
-            embeddingParameters: sum { $0.name == "token_embd.weight" || $0.name == "output.weight" },
+            embeddingParameters: sum { ["model.embed_tokens.weight", "lm_head.weight"].contains($0.hfName ?? "") },
             linearParameters: sum { ($0.hfName ?? "").hasSuffix("_proj.weight") || ($0.hfName ?? "").hasSuffix("_proj.bias") },
             normParameters: sum { ($0.hfName ?? "").hasSuffix("norm.weight") }, tensors: rows)
         if json {
@@ -56,8 +64,9 @@ struct InspectCommand: ParsableCommand {
         print("  tied embeddings \(c.tieWordEmbeddings), attention bias \(c.attentionBias), q/k norm \(c.qkNorm)")
         print("  parameters \(report.parameters.formatted()) = embeddings \(report.embeddingParameters.formatted()) + linear \(report.linearParameters.formatted()) + norms \(report.normParameters.formatted())")
         print("  tensors (\(rows.count)):")
-        for r in rows where allTensors || !r.name.hasPrefix("blk.") || r.name.hasPrefix("blk.0.") {
-            print("    \(r.name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(r.dtype.padding(toLength: 6, withPad: " ", startingAt: 0)) \(r.shape)")
+        let firstLayer = ["blk.0.", "model.layers.0."]
+        for r in rows where allTensors || !(r.name.hasPrefix("blk.") || r.name.hasPrefix("model.layers.")) || firstLayer.contains(where: r.name.hasPrefix) {
+            print("    \(r.name.padding(toLength: 44, withPad: " ", startingAt: 0)) \(r.dtype.padding(toLength: 6, withPad: " ", startingAt: 0)) \(r.shape)")
         }
         if !allTensors && c.numHiddenLayers > 1 { print("    … blocks 1–\(c.numHiddenLayers - 1) have the same tensors (--all-tensors lists them)") }
     }

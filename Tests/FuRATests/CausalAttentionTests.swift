@@ -41,18 +41,20 @@ import FuRANN
     @Test func forwardMatchesNaiveReferenceWithPastAndPadding() throws {
         let (q, k, v) = inputs()
         let layer = try CausalAttention(heads: h, keyValueHeads: g, headDim: d)
-        for threads in [1, 2] {
+        for (threads, blockRows) in [(1, 64), (2, 64), (1, 2), (2, 1)] {
             Threading.setThreadCount(threads)
+            layer.blockRows = blockRows
             let y = try layer.forward(q: q, k: k, v: v, batch: batch, keyLengths: lengths, keepForBackward: false)
             #expect(try y.relativeError(to: reference(q: q, k: k, v: v)) < 1e-5)
         }
         Threading.setThreadCount(1)
     }
 
-    @Test func backwardMatchesFiniteDifferences() throws {
+    @Test(arguments: [64, 2, 1]) func backwardMatchesFiniteDifferences(blockRows: Int) throws {
         let (q, k, v) = inputs()
         let r = TestSupport.random([batch * tq, h * d], seed: 4)
         let layer = try CausalAttention(heads: h, keyValueHeads: g, headDim: d)
+        layer.blockRows = blockRows
         _ = try layer.forward(q: q, k: k, v: v, batch: batch, keyLengths: lengths, keepForBackward: true)
         let (dQ, dK, dV) = try layer.backward(r)
         func loss(_ q: Tensor, _ k: Tensor, _ v: Tensor) throws -> Double {

@@ -90,6 +90,55 @@ enum TestModel {
         for (x, y) in zip(a, b) { #expect(abs(x - y) < 1e-5) }
     }
 
+    /// A random model written as an HF directory (config.json + safetensors, sharded F32 and single F16) loads back.
+    @Test func tinyHFDirectoryRoundTrip() throws {
+        let config = ModelConfig(hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2,
+                                 vocabSize: 40, rmsNormEps: 1e-5, ropeTheta: 10000, tieWordEmbeddings: false, attentionBias: true)
+        let model = try CausalLM.random(config: config, seed: 12)
+        let tensors = model.namedParameters.map { ($0.name, $0.parameter.value) }
+        let batch = TokenBatch(ids: [[1, 7, 30, 2, 9, 14]], labels: [[7, 30, 2, 9, 14, 3]], lengths: [6])
+        let expected = try model.labelLogProbabilities(batch)[0]
+        for (dtype, shardBytes, tolerance) in [(SafetensorsDtype.f32, 20_000, Float(1e-5)), (.f16, 5_000_000_000, 2e-2)] {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fura-hf-\(UInt32.random(in: 0...UInt32.max))")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            try SafetensorsWriter.write(tensors, dtype: dtype, to: dir.path, maxShardBytes: shardBytes)
+            try JSONEncoder().encode(config).write(to: dir.appendingPathComponent("config.json"))
+            #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("model.safetensors.index.json").path) == (dtype == .f32))
+            let loaded = try ModelLoader.load(path: dir.path)
+            #expect(loaded.config == config && loaded.tokenizer == nil)
+            let got = try loaded.model.labelLogProbabilities(batch)[0]
+            for (x, y) in zip(got, expected) { #expect(abs(x - y) < tolerance) }
+        }
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("fura-hf-empty-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: empty) }
+        #expect(throws: ModelError.self) { try ModelLoader.load(path: empty.path) }
+    }
+
+    struct TinyReference: Decodable {
+        struct Sequence: Decodable { var ids: [Int]; var token_logprobs: [Double] }
+        var sequences: [Sequence]
+    }
+
+    /// Tiny random BF16 HF models saved by transformers (Llama 3 rope scaling, Qwen2 biases, Qwen3 q/k norms
+    /// and head_dim ≠ C/H) give transformers' log-probabilities.
+    @Test(arguments: ["llama3_scaled", "qwen2_bias", "qwen3_qknorm"])
+    func tinyHFModelsMatchTransformers(name: String) throws {
+        let dir = TestModel.packageRoot.appendingPathComponent("Tests/FuRATests/Fixtures/tiny_hf/\(name)")
+        let loaded = try ModelLoader.load(path: dir.path)
+        let reference = try JSONDecoder().decode(TinyReference.self, from: Data(contentsOf: dir.appendingPathComponent("logprobs.json")))
+        #expect(loaded.config.attentionBias == (name == "qwen2_bias") && loaded.config.qkNorm == (name == "qwen3_qknorm"))
+        #expect((loaded.config.ropeScaling?.ropeType == "llama3") == (name == "llama3_scaled"))
+        let sequences = reference.sequences.map(\.ids)
+        let batch = TokenBatch.padded(sequences: sequences, targets: sequences.map { Array($0.dropFirst()) + [TokenBatch.ignoreIndex] }, padId: 0)
+        let got = try loaded.model.labelLogProbabilities(batch)
+        var worst = 0.0
+        for (b, s) in reference.sequences.enumerated() {
+            for (t, lp) in s.token_logprobs.enumerated() { worst = max(worst, abs(Double(got[b][t]) - lp)) }
+        }
+        #expect(worst < 1e-4, "max |Δ log p| = \(worst)")
+    }
+
     @Test func missingFilesAndTensorsAreTypedErrors() throws {
         #expect(throws: ModelError.self) { try ModelLoader.load(path: "/nonexistent/model.gguf") }
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("fura-broken-\(UInt32.random(in: 0...UInt32.max)).gguf").path
