@@ -90,9 +90,8 @@ struct EvalCommand: ParsableCommand {
         } else {
             guard let model else { throw EvalCommandError.badOption("--model", "(none)", "a model file or directory, or --completions") }
             if evalProtocol == .generate { throw EvalCommandError.generationUnavailable }
-            if let adapter { throw EvalCommandError.adapterUnavailable(adapter) }
             Threading.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
-            backends = try Self.loadBackends(model: model, prefixCache: !noPrefixCache)
+            backends = try Self.loadBackends(model: model, adapter: adapter, prefixCache: !noPrefixCache)
         }
 
         let isTerminal = isatty(STDERR_FILENO) != 0
@@ -111,8 +110,9 @@ struct EvalCommand: ParsableCommand {
     }
 
     /// The tokenizer and scorer of a model (no generator: beam search is not in this build yet).
-    static func loadBackends(model: String, prefixCache: Bool) throws -> EvalBackends {
+    static func loadBackends(model: String, adapter: String? = nil, prefixCache: Bool) throws -> EvalBackends {
         let loaded = try ModelLoader.load(path: model)
+        if let adapter { try applyAdapter(adapter, to: loaded) }
         guard let tokenizer = loaded.tokenizer else {
             throw ModelError.unsupported(source: model, what: "evaluation", reason: "the model has no tokenizer")
         }
@@ -167,7 +167,6 @@ enum EvalCommandError: Error, CustomStringConvertible {
     case badCompletions(String, String)
     case unwritable(String, String)
     case generationUnavailable
-    case adapterUnavailable(String)
 
     var description: String {
         switch self {
@@ -179,8 +178,6 @@ enum EvalCommandError: Error, CustomStringConvertible {
         case let .unwritable(path, why): "cannot write \(path) (\(why))."
         case .generationUnavailable:
             "--protocol generate with --model needs beam-search generation, which this build does not have yet; use --protocol loglikelihood, or grade saved outputs with --completions."
-        case let .adapterUnavailable(path):
-            "--adapter \(path): loading adapters is not in this build yet; evaluate a merged model instead."
         }
     }
 }
