@@ -89,9 +89,8 @@ struct EvalCommand: ParsableCommand {
             backends = EvalBackends(generator: ReplayGenerator(completions: completions))
         } else {
             guard let model else { throw EvalCommandError.badOption("--model", "(none)", "a model file or directory, or --completions") }
-            if let adapter { throw EvalCommandError.adapterUnavailable(adapter) }
             Threading.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
-            backends = try Self.loadBackends(model: model, prefixCache: !noPrefixCache)
+            backends = try Self.loadBackends(model: model, adapter: adapter, prefixCache: !noPrefixCache)
         }
 
         let isTerminal = isatty(STDERR_FILENO) != 0
@@ -109,9 +108,10 @@ struct EvalCommand: ParsableCommand {
         }
     }
 
-    /// The tokenizer, scorer and generator of a model.
-    static func loadBackends(model: String, prefixCache: Bool) throws -> EvalBackends {
+    /// The tokenizer, scorer and generator of a model (with an adapter applied when given).
+    static func loadBackends(model: String, adapter: String? = nil, prefixCache: Bool) throws -> EvalBackends {
         let loaded = try ModelLoader.load(path: model)
+        if let adapter { try applyAdapter(adapter, to: loaded) }
         guard let tokenizer = loaded.tokenizer else {
             throw ModelError.unsupported(source: model, what: "evaluation", reason: "the model has no tokenizer")
         }
@@ -167,7 +167,6 @@ enum EvalCommandError: Error, CustomStringConvertible {
     case unknownTask(String)
     case badCompletions(String, String)
     case unwritable(String, String)
-    case adapterUnavailable(String)
 
     var description: String {
         switch self {
@@ -177,8 +176,6 @@ enum EvalCommandError: Error, CustomStringConvertible {
             "unknown task \"\(name)\"; known: \(EvalTask.allCases.map(\.rawValue).joined(separator: ", "))."
         case let .badCompletions(path, why): "\(path): \(why)."
         case let .unwritable(path, why): "cannot write \(path) (\(why))."
-        case let .adapterUnavailable(path):
-            "--adapter \(path): loading adapters is not in this build yet; evaluate a merged model instead."
         }
     }
 }

@@ -10,6 +10,7 @@ struct InspectCommand: ParsableCommand {
     @Argument(help: "A .gguf file or an HF model directory.") var model: String
     @Flag(help: "Print JSON instead of text.") var json = false
     @Flag(help: "List every tensor (text mode lists the first layer and the non-layer tensors by default).") var allTensors = false
+    @OptionGroup var methodOptions: InspectMethodOptions
 
     struct TensorRow: Encodable { var name: String; var hfName: String?; var dtype: String; var shape: [Int]; var parameters: Int
         enum CodingKeys: String, CodingKey { case name, hfName = "hf_name", dtype, shape, parameters } }
@@ -24,6 +25,7 @@ struct InspectCommand: ParsableCommand {
     }
 
     func run() throws {
+        if methodOptions.method != nil { return try methodOptions.run(model: model, json: json) }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory) else {
             throw ModelError.unreadable(path: model, reason: "no such file or directory; pass a .gguf file or an HF model directory")

@@ -9,6 +9,7 @@ struct ScoreCommand: ParsableCommand {
 
     @Option(help: "A .gguf file or an HF model directory.") var model: String
     @Option(help: "The text to score.") var text: String
+    @Option(help: "Adapter directory to apply to the base model (adapter_config.json + adapter_model.safetensors).") var adapter: String?
     @Option(help: "Threads for BLAS and attention (default: all cores).") var threads: Int?
     @Flag(help: "Print JSON: ids, token_logprobs (for tokens 2..n), total_logprob.") var json = false
 
@@ -20,6 +21,7 @@ struct ScoreCommand: ParsableCommand {
     func run() throws {
         Threading.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let loaded = try ModelLoader.load(path: model)
+        if let adapter { try applyAdapter(adapter, to: loaded) }
         guard let tokenizer = loaded.tokenizer else {
             throw ModelError.unsupported(source: model, what: "scoring text", reason: "the model has no tokenizer")
         }

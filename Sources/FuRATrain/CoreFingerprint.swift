@@ -1,0 +1,47 @@
+import FuRANN
+import FuRATensor
+
+/// A tolerance-checked fingerprint of a module's frozen tensors: their Frobenius norm and four signed sums
+/// with fixed pseudo-random ±1 weights.
+///
+/// Recomputing a conversion from the same base weights gives the same values up to float rounding (the
+/// tolerance absorbs thread-count or BLAS differences); a different base moves them far past the tolerance.
+public enum CoreFingerprint {
+    /// The number of values: norm + 4 sketches.
+    public static let count = 5
+    /// Allowed difference of each value, relative to the norm.
+    public static let relativeTolerance = 1e-4
+
+    /// The fingerprint of `tensors` (any shapes, taken in order as one flat vector).
+    public static func of(_ tensors: [Tensor]) -> [Double] {
+        var sumSquares = 0.0
+        var sketches = [Double](repeating: 0, count: 4)
+        var index: UInt64 = 0
+        for t in tensors {
+            t.withUnsafeBufferPointer { p in
+                for v in p {
+                    let x = Double(v)
+                    sumSquares += x * x
+                    var h = (index &+ 1) &* 0x9E37_79B9_7F4A_7C15
+                    h ^= h >> 31
+                    h = h &* 0xBF58_476D_1CE4_E5B9
+                    for k in 0..<4 { sketches[k] += (h >> UInt64(60 - k) & 1) == 1 ? x : -x }
+                    index &+= 1
+                }
+            }
+        }
+        return [sumSquares.squareRoot()] + sketches
+    }
+
+    /// Whether `a` and `b` agree within the tolerance.
+    public static func matches(_ a: [Double], _ b: [Double]) -> Bool {
+        guard a.count == count, b.count == count else { return false }
+        let scale = max(a[0], b[0], 1e-30)
+        return zip(a, b).allSatisfy { abs($0 - $1) <= relativeTolerance * scale }
+    }
+
+    /// The frozen tensors of a layer: its parameters that do not train, bias excluded.
+    public static func frozenTensors(of layer: any LinearLayer) -> [Tensor] {
+        layer.parameters.filter { !$0.parameter.trainable && $0.name != "bias" }.map(\.parameter.value)
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import FuRAFormats
+import FuRAModels
+import FuRATensor
+
+/// Writes a (possibly adapted) model as a llama.cpp GGUF: `<arch>.*` metadata, the tokenizer metadata, llama.cpp
+/// tensor names, and llama.cpp's q/k row permutation re-applied for `llama`/`mistral` (the loader undoes it).
+public enum GGUFExport {
+    /// Writes `model` to `path` with matrices as `type` (f32, f16 or q8_0; vectors and matrices whose rows are
+    /// not a multiple of 32 stay f32). `tokenizer` is the source GGUF's `tokenizer.*` metadata or one built from
+    /// `tokenizer.json`; nil writes none.
+    public static func write(_ model: CausalLM, tokenizer: [String: GGUFValue]?, name: String, type: GGMLType, to path: String) throws {
+        guard [.f32, .f16, .q8_0].contains(type) else {
+            throw GGUFError.cannotWrite(path: path, reason: "tensor type \(type) cannot be written (use f32, f16 or q8_0)")
+        }
+        let c = model.config
+        let arch = GGUFWeightMap.architectures.contains(c.modelType) ? c.modelType : "llama"
+        var metadata: [(key: String, value: GGUFValue)] = [
+            ("general.architecture", .string(arch)), ("general.name", .string(name)),
+            (arch + ".context_length", .uint32(UInt32(c.maxPositionEmbeddings))),
+            (arch + ".embedding_length", .uint32(UInt32(c.hiddenSize))),
+            (arch + ".feed_forward_length", .uint32(UInt32(c.intermediateSize))),
+            (arch + ".block_count", .uint32(UInt32(c.numHiddenLayers))),
+            (arch + ".attention.head_count", .uint32(UInt32(c.numAttentionHeads))),
+            (arch + ".attention.head_count_kv", .uint32(UInt32(c.numKeyValueHeads))),
+            (arch + ".attention.key_length", .uint32(UInt32(c.headDim))),
+            (arch + ".attention.value_length", .uint32(UInt32(c.headDim))),
+            (arch + ".attention.layer_norm_rms_epsilon", .float32(Float(c.rmsNormEps))),
+            (arch + ".rope.freq_base", .float32(Float(c.ropeTheta))),
+            (arch + ".rope.dimension_count", .uint32(UInt32(c.headDim))),
+            (arch + ".vocab_size", .uint32(UInt32(c.vocabSize))),
+        ]
+        if let s = c.ropeScaling {
+            metadata.append((arch + ".rope.scaling.type", .string(s.ropeType)))
+            metadata.append((arch + ".rope.scaling.factor", .float32(Float(s.factor))))
+            if let o = s.originalMaxPositionEmbeddings { metadata.append((arch + ".rope.scaling.original_context_length", .uint32(UInt32(o)))) }
+        }
+        for key in (tokenizer ?? [:]).keys.sorted() { metadata.append((key, tokenizer![key]!)) }
+        let permuted = arch == "llama" || arch == "mistral"
+        var tensors = [(name: String, tensor: Tensor, type: GGMLType)]()
+        for (hf, value) in try MergedModel.denseTensors(model) {
+            guard let gguf = GGUFWeightMap.ggufName(ofHF: hf) else {
+                throw GGUFError.cannotWrite(path: path, reason: "tensor \(hf) has no llama.cpp name")
+            }
+            var t = value
+            if permuted && hf.hasSuffix("q_proj.weight") { t = try GGUFWeightMap.permuteRows(t, heads: c.numAttentionHeads) }
+            if permuted && hf.hasSuffix("k_proj.weight") { t = try GGUFWeightMap.permuteRows(t, heads: c.numKeyValueHeads) }
+            let matrix = t.shape.count == 2
+            let chosen: GGMLType = !matrix ? .f32 : type == .q8_0 && t.shape[1] % 32 != 0 ? .f16 : type
+            tensors.append((gguf, t, chosen))
+        }
+        try GGUFWriter().write(metadata: metadata, tensors: tensors, to: path)
+    }
+
+    /// The `tokenizer.*` metadata of a GGUF file.
+    public static func tokenizerMetadata(of file: GGUFFile) -> [String: GGUFValue] {
+        file.metadata.filter { $0.key.hasPrefix("tokenizer.") }
+    }
+
+    /// `tokenizer.*` metadata built from an HF directory's `tokenizer.json` (and the loaded tokenizer's ids).
+    public static func tokenizerMetadata(tokenizerJSON path: String, tokenizer: Tokenizer) throws -> [String: GGUFValue] {
+        guard let data = FileManager.default.contents(atPath: path),
+              let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let model = root["model"] as? [String: Any] else {
+            throw TokenizerError.missingField(source: path, field: "model")
+        }
+        var merges = [String]()
+        for m in model["merges"] as? [Any] ?? [] {
+            if let s = m as? String { merges.append(s) } else if let p = m as? [String], p.count == 2 { merges.append(p[0] + " " + p[1]) }
+        }
+        let pre = ["gpt2": "gpt2", "smollm": "smollm", "llama3": "llama-bpe", "qwen2": "qwen2"][tokenizer.preTokenizer.rawValue] ?? "gpt2"
+        let types = (0..<tokenizer.tokens.count).map { id -> GGUFValue in
+            .int32(tokenizer.specialTokenIds.contains(id) ? 3 : tokenizer.addedTokenIds.contains(id) ? 4 : 1)
+        }
+        var out: [String: GGUFValue] = [
+            "tokenizer.ggml.model": .string("gpt2"), "tokenizer.ggml.pre": .string(pre),
+            "tokenizer.ggml.tokens": .array(tokenizer.tokens.map { .string($0) }), "tokenizer.ggml.token_type": .array(types),
+            "tokenizer.ggml.merges": .array(merges.map { .string($0) }), "tokenizer.ggml.add_bos_token": .bool(tokenizer.addsBOSByDefault),
+        ]
+        if let v = tokenizer.bosId { out["tokenizer.ggml.bos_token_id"] = .uint32(UInt32(v)) }
+        if let v = tokenizer.eosId { out["tokenizer.ggml.eos_token_id"] = .uint32(UInt32(v)) }
+        if let v = tokenizer.padId { out["tokenizer.ggml.padding_token_id"] = .uint32(UInt32(v)) }
+        let configPath = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("tokenizer_config.json").path
+        if let d = FileManager.default.contents(atPath: configPath), let config = try? JSONSerialization.jsonObject(with: d) as? [String: Any],
+           let template = config["chat_template"] as? String {
+            out["tokenizer.chat_template"] = .string(template)
+        }
+        return out
+    }
+}
