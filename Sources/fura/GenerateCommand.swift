@@ -9,7 +9,7 @@ struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "generate", abstract: "Continue a prompt with a model (greedy, sampling or beam search).")
 
     @Option(help: "A .gguf file or an HF model directory.") var model: String
-    @Option(help: "An adapter directory to apply (not available yet).") var adapter: String?
+    @Option(help: "An adapter directory (from `fura train`) to apply without merging.") var adapter: String?
     @Option(help: "The prompt text (the user message with --chat).") var prompt: String
     @Flag(help: "Render the prompt through the model's chat template, with the generation prompt.") var chat = false
     @Option(help: "A system message for --chat (default: the template's own).") var system: String?
@@ -40,11 +40,9 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let adapter {
-            throw ValidationError("--adapter \(adapter): loading adapters into generate is not wired yet; run without --adapter (or merge the adapter with `fura merge` first)")
-        }
         Threading.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let loaded = try ModelLoader.load(path: model)
+        if let adapter { try applyAdapter(adapter, to: loaded) }
         guard let tokenizer = loaded.tokenizer else {
             throw ModelError.unsupported(source: model, what: "generation from text", reason: "the model has no tokenizer")
         }

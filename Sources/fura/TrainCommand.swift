@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FuRATensor
+import FuRAModels
 import FuRATrain
 
 /// `fura train`: supervised fine-tuning with FuRA or a baseline.
@@ -84,7 +85,8 @@ struct TrainCommand: ParsableCommand {
             let resolved = try TrainConfig.resolve(file: file, filePath: config ?? "flags", overrides: overrides())
             print(String(decoding: try resolved.json(), as: UTF8.self))
             if let threads = resolved.threads { Threading.setThreadCount(threads) }
-            let (model, tokenizer, setup) = try prepareModel(resolved)
+            let (loaded, tokenizer, setup) = try prepareModel(resolved)
+            let model = loaded.model
             print(setup.summary)
             let display = TrainProgressDisplay()
             let run = try SFTRun(config: resolved, model: model, tokenizer: tokenizer) { display.show($0) }
@@ -97,10 +99,26 @@ struct TrainCommand: ParsableCommand {
                 + "\(run.trainer.trainableParameters.reduce(0) { $0 + $1.parameter.count }) trainable parameters")
             try run.run()
             display.finish()
+            try saveResult(of: resolved, loaded: loaded)
             print("done: \(resolved.output)")
         } catch let error as TrainingError {
             FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
             throw ExitCode.failure
+        }
+    }
+
+    /// Writes what the run made: `DIR/adapter/` (PEFT LoRA/DoRA, or FuRA/SVD trained tensors with frozen-core
+    /// fingerprints) or, for full fine-tuning, a dense HF model in `DIR/model/`.
+    func saveResult(of config: TrainConfig, loaded: LoadedModel) throws {
+        let directory = URL(fileURLWithPath: config.output)
+        if config.method == .full {
+            let path = directory.appendingPathComponent("model").path
+            try MergedModel.write(loaded, to: path)
+            print("model: \(path)")
+        } else {
+            let path = directory.appendingPathComponent("adapter").path
+            try AdapterFiles.save(loaded.model, method: AdapterMethod(config: config), to: path)
+            print("adapter: \(path)")
         }
     }
 }

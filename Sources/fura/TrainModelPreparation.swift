@@ -5,7 +5,7 @@ import FuRATrain
 /// Loads the model and tokenizer of `config`, applies `config.method` (conversion or adapters, trainability).
 ///
 /// The one place `fura train` meets model loading (FuRAModels/FuRAFormats) and the method room (FuRA).
-func prepareModel(_ config: TrainConfig) throws -> (any LanguageModel, SFTTokenizer, TrainMethodSetup) {
+func prepareModel(_ config: TrainConfig) throws -> (LoadedModel, SFTTokenizer, TrainMethodSetup) {
     let loaded = try ModelLoader.load(path: config.model)
     guard let tokenizer = loaded.tokenizer else {
         throw TrainingError.invalidOption(option: "model", value: config.model,
@@ -23,5 +23,5 @@ func prepareModel(_ config: TrainConfig) throws -> (any LanguageModel, SFTTokeni
     // with EOS when the tokenizer has no pad token).
     let sft = SFTTokenizer(encode: { tokenizer.encode($0) }, eosText: eosText, padId: tokenizer.padId ?? eosId,
                            chatTemplate: template)
-    return (loaded.model, sft, setup)
+    return (loaded, sft, setup)
 }
