@@ -15,7 +15,7 @@ import Testing
     static let ids = [[1, 5, 9, 2, 33, 7], [4, 4, 60, 12, 0, 3]]
 
     static func logits(_ model: CausalLM) throws -> [Float] {
-        try model.forward(ids: ids, lengths: [6, 6], keepForBackward: false).storage
+        try model.logits(for: ids, allPositions: true).storage
     }
 
     static func method(_ m: TrainMethod, conversion: ConversionOptions? = nil) throws -> (TrainConfig, AdapterMethod) {
