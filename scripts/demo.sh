@@ -9,8 +9,9 @@ swift build -c release --product fura
 fura=.build/release/fura
 model=cache/SmolLM2-135M-Instruct.Q4_1.gguf
 out=demo-output
-task=${DEMO_TASK:-parity}
+task=${DEMO_TASK:-animal}
 iters=${DEMO_ITERS:-80}
+lr=${DEMO_LR:-5e-4}
 rm -rf "$out"; mkdir -p "$out"
 
 echo "== 1. data: generated '$task' questions (true/false), disjoint seeds for train and test"
@@ -21,7 +22,11 @@ evaluate() {  # $1 = label, remaining = extra flags
   local label=$1; shift
   $fura eval --model "$model" "$@" --task boolq --data "$out/test.json" --protocol generate \
     --num-beams 1 --max-new-tokens 12 --batch-size 25 --output "$out/eval-$label.jsonl" --json > "$out/eval-$label.json"
-  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); t=d["tasks"][0] if "tasks" in d else d; print(f"{t[\"correct\"]}/{t[\"n\"]} = {100*t[\"accuracy\"]:.1f}%")' "$out/eval-$label.json"
+  local json=$out/eval-$label.json
+  local correct n
+  correct=$(sed -n 's/.*"correct" : \([0-9]*\).*/\1/p' "$json" | head -n 1)
+  n=$(sed -n 's/.*"n" : \([0-9]*\).*/\1/p' "$json" | head -n 1)
+  echo "$correct/$n correct"
 }
 
 echo "== 2. evaluate the base model (greedy, answer = first true/false in the reply)"
@@ -30,7 +35,7 @@ echo "base model: $before"
 
 echo "== 3. fine-tune with FuRA (output_one_block, small core + singular values train; $iters steps)"
 $fura train --model "$model" --data "$out/train.json" --method fura --output "$out/run" \
-  --iters "$iters" --batch-size 8 --grad-accum 1 --lr 5e-4 --val-size 40 --eval-every 20 --save-every 0 \
+  --iters "$iters" --batch-size 8 --grad-accum 1 --lr "$lr" --val-size 40 --eval-every 20 --save-every 0 \
   --no-gradient-checkpointing
 
 echo "== 4. evaluate the fine-tuned model (base + adapter, not merged)"

@@ -11,6 +11,17 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
     case parity
     /// "Is A larger than B?" for 2–3 digit A ≠ B.
     case compare
+    /// "Is a W an animal?" over built-in word lists (the base model knows the words; the task teaches the format).
+    case animal
+
+    static let animals = ["dog", "cat", "horse", "cow", "sheep", "goat", "lion", "tiger", "bear", "wolf", "fox",
+                          "rabbit", "mouse", "elephant", "giraffe", "zebra", "monkey", "eagle", "owl", "parrot",
+                          "shark", "whale", "dolphin", "salmon", "frog", "snake", "lizard", "turtle", "bee", "ant",
+                          "spider", "butterfly", "camel", "kangaroo", "penguin", "duck", "chicken", "pig", "deer", "bat"]
+    static let objects = ["table", "chair", "hammer", "bicycle", "car", "spoon", "fork", "knife", "book", "pencil",
+                          "window", "door", "bottle", "cup", "lamp", "phone", "computer", "shoe", "shirt", "hat",
+                          "apple", "banana", "carrot", "potato", "bread", "cheese", "rock", "river", "mountain", "cloud",
+                          "train", "boat", "clock", "mirror", "pillow", "blanket", "guitar", "piano", "candle", "key"]
 
     /// One record as a JSON-ready dictionary.
     public struct Record: Codable, Equatable, Sendable {
@@ -36,6 +47,9 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
                 if a == b { b += 1 }
                 if (a > b) != truth { swap(&a, &b) }
                 question = "Is \(a) larger than \(b)?"
+            case .animal:
+                let words = truth ? Self.animals : Self.objects
+                question = "Is a \(words[rng.int(below: words.count)]) an animal?"
             }
             let answer = truth ? "true" : "false"
             return Record(

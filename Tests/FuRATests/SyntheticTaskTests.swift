@@ -15,6 +15,10 @@ import Testing
                 switch task {
                 case .parity: #expect((numbers[0] % 2 == 0) == (r.answer == "true"))
                 case .compare: #expect((numbers[0] > numbers[1]) == (r.answer == "true"))
+                case .animal:
+                    let word = r.instruction.components(separatedBy: "Is a ")[1].components(separatedBy: " an animal")[0]
+                    #expect(SyntheticTask.animals.contains(word) == (r.answer == "true"))
+                    #expect(SyntheticTask.animals.contains(word) != SyntheticTask.objects.contains(word))
                 }
             }
         }
