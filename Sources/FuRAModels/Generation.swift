@@ -95,7 +95,6 @@ public final class Generator {
         let capacity = (prompts.map(\.count).max() ?? 0) + options.maxNewTokens
         let cache = try model.makeCache(slots: count, capacity: capacity)
         var logits = try prefill(prompts: prompts, cache: cache)
-        let v = model.model.config.vocabSize
         var seen = prompts.map { Set($0) }
         var outputs = prompts.map { GenerationResult(promptIds: $0, ids: [], text: "", finishReason: .length, logProbs: [], processedLogProbs: []) }
         var active = Array(0..<count)
