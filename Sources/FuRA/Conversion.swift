@@ -90,6 +90,7 @@ public enum Conversion {
             for slot in host.linearSlotNames {
                 (host.linear(named: slot) as? BTTLayer)?.configureTrainability(
                     trainPosition: position, trainBias: options.trainBias, trainSingularValues: trainS)
+                (host.linear(named: slot) as? QBTTLayer)?.configureTrainability(trainBias: options.trainBias, trainSingularValues: trainS)
             }
             if position == .both {
                 for (_, p) in allParameters(host) { p.trainable = true }
@@ -152,7 +153,10 @@ public enum Conversion {
     /// Spec §1.13 over the host: renormalizes the trainable cores of every BTT layer. Call after each optimizer
     /// step when `normalize_after_update` is set.
     public static func normalizeAfterUpdate(_ host: LinearHost, eps: Float = 1e-12) {
-        for slot in host.linearSlotNames { (host.linear(named: slot) as? BTTLayer)?.normalizeAfterUpdate(eps: eps) }
+        for slot in host.linearSlotNames {
+            (host.linear(named: slot) as? BTTLayer)?.normalizeAfterUpdate(eps: eps)
+            (host.linear(named: slot) as? QBTTLayer)?.normalizeAfterUpdate(eps: eps)
+        }
     }
 }
 

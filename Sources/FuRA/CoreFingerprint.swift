@@ -40,6 +40,15 @@ public enum CoreFingerprint {
         return zip(a, b).allSatisfy { abs($0 - $1) <= relativeTolerance * scale }
     }
 
+    /// The fingerprint an adapter file records for `layer`: of its frozen tensors, or for QFuRA of the `Float`
+    /// frozen core before NF4 quantization (`QBTTLayer.sourceFingerprint`). The NF4 codes are a deterministic function
+    /// of that core and the stored quantization options, so fingerprinting the source checks the base weights without
+    /// depending on rare code flips of values that sit on a decision threshold.
+    public static func of(layer: any LinearLayer) -> [Double] {
+        if let q = layer as? QBTTLayer { return q.sourceFingerprint }
+        return of(frozenTensors(of: layer))
+    }
+
     /// The frozen tensors of a layer: its parameters that do not train, bias excluded.
     public static func frozenTensors(of layer: any LinearLayer) -> [Tensor] {
         layer.parameters.filter { !$0.parameter.trainable && $0.name != "bias" }.map(\.parameter.value)

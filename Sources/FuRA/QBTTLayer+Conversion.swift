@@ -1,0 +1,67 @@
+import FuRANN
+import FuRATensor
+
+// Legend: m output blocks of size a; n input blocks of size b; r rank per block.
+
+extension Conversion {
+    /// Spec §3.1 `convert_btt_to_qbtt_`: replaces every `BTTLayer` of `host` that has exactly one trainable core by a
+    /// `QBTTLayer` whose frozen core is NF4. Call after `convert` (which sets trainability). Returns the quantized slots.
+    ///
+    /// - Throws: `ConversionError.incompatible` when a BTT layer trains both cores or none (train_position both).
+    @discardableResult
+    public static func quantizeFrozenCores(_ host: LinearHost, options: QFuRAOptions = QFuRAOptions()) throws -> [String] {
+        var layers: [(String, BTTLayer)] = []
+        for slot in host.linearSlotNames {
+            guard let btt = host.linear(named: slot) as? BTTLayer else { continue }
+            guard btt.left.trainable != btt.right.trainable else {
+                throw ConversionError.incompatible(module: slot, option: "train_position", value: btt.left.trainable ? "both" : "none",
+                                                   reason: "QFuRA quantizes the one frozen core, so exactly one core must train; use train_position small or large")
+            }
+            layers.append((slot, btt))
+        }
+        for (slot, btt) in layers {
+            let q = try QBTTLayer(quantizing: btt, options: options, module: slot)
+            try host.setLinear(q, named: slot)
+        }
+        return layers.map(\.0)
+    }
+
+    /// Bytes of the NF4 frozen cores of `host` and their element count.
+    public static func quantizedCoreStorage(_ host: LinearHost) -> (bytes: Int, elements: Int) {
+        host.linearSlotNames.reduce((0, 0)) { sum, slot in
+            guard let q = host.linear(named: slot) as? QBTTLayer else { return sum }
+            return (sum.0 + q.core.byteCount, sum.1 + q.core.count)
+        }
+    }
+}
+
+extension QBTTLayer {
+    /// Spec §1.13 for the trainable core: every `btt_r[j, :, c]` (over b), or every `btt_l[i, row, :]` (over a), gets
+    /// unit norm (norms clamped below at `eps`).
+    public func normalizeAfterUpdate(eps: Float = 1e-12) {
+        guard trainableCore.trainable else { return }
+        let g = geometry
+        if core.side == .left {
+            let mr = g.m * g.r
+            trainableCore.value.withUnsafeMutableBufferPointer { rp in
+                for j in 0..<g.n {
+                    let base = rp.baseAddress! + j * g.b * mr
+                    for c in 0..<mr {
+                        var sum: Float = 0
+                        for q in 0..<g.b { sum += base[q * mr + c] * base[q * mr + c] }
+                        let inv = 1 / max(sum.squareRoot(), eps)
+                        for q in 0..<g.b { base[q * mr + c] *= inv }
+                    }
+                }
+            }
+        } else {
+            trainableCore.value.withUnsafeMutableBufferPointer { lp in
+                for row in 0..<(g.m * g.n * g.r) {
+                    let base = lp.baseAddress! + row * g.a
+                    let inv = 1 / max(Kernels.sumOfSquares(base, g.a).squareRoot(), eps)
+                    Kernels.scale(base, inv, g.a)
+                }
+            }
+        }
+    }
+}
