@@ -26,7 +26,7 @@ public final class QBTTLayer: LinearLayer {
     public let singular: Parameter?
     /// `bias` (O,), or nil.
     public let bias: Parameter?
-    /// `CoreFingerprint` of the `Float` frozen core before quantization (what adapter files record).
+    /// `CoreFingerprint` of the BTT layer's frozen tensors (the `Float` core, and S when frozen) before quantization.
     public let sourceFingerprint: [Double]
 
     public var inFeatures: Int { geometry.inFeatures }
@@ -56,7 +56,7 @@ public final class QBTTLayer: LinearLayer {
         let side: CoreSide = btt.left.trainable ? .right : .left
         geometry = btt.geometry
         decompMode = btt.decompMode
-        sourceFingerprint = CoreFingerprint.of([frozen.value])
+        sourceFingerprint = CoreFingerprint.of(CoreFingerprint.frozenTensors(of: btt))
         core = try QuantizedCore(frozen.value, side: side, options: options, module: module)
         trainableCore = btt.left.trainable ? btt.left : btt.right
         singular = btt.singular

@@ -56,8 +56,18 @@ extension AdapterFiles {
             throw AdapterError.badConfig(path: path, key: "format_version", value: "\(object["format_version"] ?? "missing")",
                                          expected: "\(formatVersion) (written by a different version of fura)")
         }
-        guard let name = object["method"] as? String, let method = TrainMethod(rawValue: name), method == .fura || method == .svd else {
-            throw AdapterError.badConfig(path: path, key: "method", value: "\(object["method"] ?? "missing")", expected: "fura or svd")
+        guard let name = object["method"] as? String, let method = TrainMethod(rawValue: name), [.fura, .qfura, .svd].contains(method) else {
+            throw AdapterError.badConfig(path: path, key: "method", value: "\(object["method"] ?? "missing")", expected: "fura, qfura or svd")
+        }
+        var quantization: QFuRAOptions?
+        if method == .qfura {
+            let raw = object["quantization"] as? [String: Any] ?? [:]
+            do {
+                quantization = try JSONDecoder().decode(QFuRAOptions.self, from: JSONSerialization.data(withJSONObject: raw))
+            } catch {
+                throw AdapterError.badConfig(path: path, key: "quantization", value: "\(raw)",
+                                             expected: "{\"quant_block_layout\": \"flat\" | \"per_core_block\", \"double_quant\": true | false} (\(error))")
+            }
         }
         guard let conversionObject = object["conversion"] as? [String: Any] else {
             throw AdapterError.badConfig(path: path, key: "conversion", value: "missing", expected: "an object of conversion options")
@@ -75,6 +85,6 @@ extension AdapterFiles {
             }
             fingerprints[slot] = list.map(\.doubleValue)
         }
-        return (AdapterMethod(method: method, conversion: conversion, baseModel: base), fingerprints)
+        return (AdapterMethod(method: method, conversion: conversion, baseModel: base, quantization: quantization), fingerprints)
     }
 }

@@ -58,14 +58,14 @@ public enum AdapterFiles {
                 "target_modules": leaves.sorted(), "base_model_name_or_path": method.baseModel, "fan_in_fan_out": false,
                 "inference_mode": true, "init_lora_weights": true, "modules_to_save": NSNull(), "revision": NSNull(),
             ]
-        } else if method.method == .fura || method.method == .svd {
+        } else if method.usesConversion {
             guard let conversion = method.conversion else {
                 throw AdapterError.nothingToSave(method: method.method.rawValue, reason: "the conversion options are required")
             }
             var fingerprints = [String: [Double]]()
             for slot in model.linearSlotNames {
-                guard let layer = model.linear(named: slot), layer is BTTLayer || layer is SVDLayer else { continue }
-                fingerprints[slot] = CoreFingerprint.of(CoreFingerprint.frozenTensors(of: layer))
+                guard let layer = model.linear(named: slot), Self.isConverted(layer) else { continue }
+                fingerprints[slot] = CoreFingerprint.of(layer: layer)
                 for (name, p) in layer.parameters where p.trainable { tensors.append((slot + "." + name, p.value)) }
             }
             guard !fingerprints.isEmpty else {
@@ -75,11 +75,15 @@ public enum AdapterFiles {
             config = [
                 "format": furaFormat, "format_version": formatVersion, "method": method.method.rawValue,
                 "base_model_name_or_path": method.baseModel, "conversion": conversionJSON, "fingerprints": fingerprints,
-                "fingerprint": "per converted module: Frobenius norm and 4 fixed ±1 sketches of its frozen tensors (CoreFingerprint)",
+                "fingerprint": "per converted module: Frobenius norm and 4 fixed ±1 sketches of its frozen tensors (CoreFingerprint)"
+                    + (method.method == .qfura ? "; qfura: of the Float frozen core before NF4 quantization (the codes follow from it and `quantization`)" : ""),
             ]
+            if method.method == .qfura {
+                config["quantization"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(method.quantization ?? QFuRAOptions()))
+            }
         } else {
             throw AdapterError.nothingToSave(method: method.method.rawValue,
-                                             reason: "only lora, dora, qlora, qdora, fura and svd make adapters; full fine-tuning changes every weight (save the model instead)")
+                                             reason: "only lora, dora, qlora, qdora, fura, qfura and svd make adapters; full fine-tuning changes every weight (save the model instead)")
         }
         metadata["format_version"] = "\(formatVersion)"
         try SafetensorsWriter.writeFile(tensors, dtype: .f32, metadata: metadata, to: dir.appendingPathComponent(tensorsName).path)
@@ -130,9 +134,10 @@ public enum AdapterFiles {
                 throw AdapterError.badConfig(path: directory + "/" + configName, key: "conversion", value: "null", expected: "the conversion options")
             }
             _ = try Conversion.convert(model, options: conversion, measureReconstruction: false)
+            if method.method == .qfura { try Conversion.quantizeFrozenCores(model, options: method.quantization ?? QFuRAOptions()) }
             for slot in model.linearSlotNames {
-                guard let layer = model.linear(named: slot), layer is BTTLayer || layer is SVDLayer else { continue }
-                let actual = CoreFingerprint.of(CoreFingerprint.frozenTensors(of: layer))
+                guard let layer = model.linear(named: slot), Self.isConverted(layer) else { continue }
+                let actual = CoreFingerprint.of(layer: layer)
                 guard let stored = fingerprints[slot] else {
                     throw AdapterError.badConfig(path: directory + "/" + configName, key: "fingerprints.\(slot)", value: "missing",
                                                  expected: "a fingerprint for every converted module")
@@ -149,6 +154,9 @@ public enum AdapterFiles {
         }
         return method
     }
+
+    /// Whether `layer` is a converted projection (BTT, QFuRA or SVD) whose adapter stores trained tensors and a fingerprint.
+    static func isConverted(_ layer: any LinearLayer) -> Bool { layer is BTTLayer || layer is QBTTLayer || layer is SVDLayer }
 
     /// Copies each expected tensor from `file`; every stored tensor must be used.
     static func copy(_ expected: [(key: String, parameter: Parameter)], from file: SafetensorsFile, path: String) throws {

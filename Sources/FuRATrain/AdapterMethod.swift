@@ -13,14 +13,17 @@ public struct AdapterMethod: Equatable, Sendable {
     public var conversion: ConversionOptions?
     /// The base model the adapter was trained on (a path or a hub id; informative).
     public var baseModel: String
+    /// The NF4 settings of qfura (nil for other methods).
+    public var quantization: QFuRAOptions?
 
     public init(method: TrainMethod, lora: LoRAOptions = LoRAOptions(), targetModules: [String] = [],
-                conversion: ConversionOptions? = nil, baseModel: String = "") {
+                conversion: ConversionOptions? = nil, baseModel: String = "", quantization: QFuRAOptions? = nil) {
         self.method = method
         self.lora = lora
         self.targetModules = targetModules
         self.conversion = conversion
         self.baseModel = baseModel
+        self.quantization = quantization ?? (method == .qfura ? QFuRAOptions() : nil)
     }
 
     /// The description of a run set up by `TrainMethodSetup.apply(config, to:, conversion:)`.
@@ -29,15 +32,22 @@ public struct AdapterMethod: Equatable, Sendable {
         self.init(method: config.method,
                   lora: LoRAOptions(rank: config.loraRank ?? 64, alpha: Float(config.loraAlpha ?? 128), dropout: Float(config.loraDropout ?? 0.05)),
                   targetModules: quantized ? TrainMethodSetup.allProjections : TrainMethodSetup.loraTargets,
-                  conversion: config.method == .fura || config.method == .svd
-                      ? (conversion ?? ConversionOptions(method: config.method == .fura ? .fura : .svd)) : nil,
+                  conversion: config.usesConversion
+                      ? (conversion ?? ConversionOptions(method: config.method == .svd ? .svd : .fura)) : nil,
                   baseModel: config.model)
     }
 
+    /// Whether the method converts projections (fura, qfura, svd) and so stores conversion options and fingerprints.
+    public var usesConversion: Bool { method == .fura || method == .qfura || method == .svd }
     /// Whether the method wraps projections in LoRA/DoRA adapters.
     public var isLoRAFamily: Bool { [.lora, .dora, .qlora, .qdora].contains(method) }
     /// Whether the adapters add a DoRA magnitude.
     public var usesDoRA: Bool { method == .dora || method == .qdora }
     /// The storage of the frozen base under the adapters.
     public var baseFormat: FrozenWeightFormat { method == .qlora || method == .qdora ? .nf4DoubleQuant : .float32 }
+}
+
+extension TrainConfig {
+    /// Whether the method converts projections (fura, qfura, svd).
+    public var usesConversion: Bool { method == .fura || method == .qfura || method == .svd }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import FuRA
 import FuRAModels
 import FuRANN
@@ -21,7 +22,7 @@ public struct TrainMethodSetup {
 
     /// Applies `config.method` to `model` (whose projections must still be dense).
     public static func apply(_ config: TrainConfig, to model: any LanguageModel,
-                             conversion: ConversionOptions? = nil) throws -> TrainMethodSetup {
+                             conversion: ConversionOptions? = nil, quantization: QFuRAOptions? = nil) throws -> TrainMethodSetup {
         switch config.method {
         case .fura, .svd:
             let options = conversion ?? ConversionOptions(method: config.method == .fura ? .fura : .svd)
@@ -67,8 +68,19 @@ public struct TrainMethodSetup {
                 + "\(slots.count) projections (\(targets.joined(separator: ", "))), base \(format.rawValue)")
             return setup
         case .qfura:
-            throw TrainingError.invalidOption(option: "method", value: "qfura",
-                                              reason: "QFuRA (NF4 frozen BTT core) is not available in this build; use fura")
+            // Spec §3.1: convert as FuRA (trainability set), then store each frozen core in NF4.
+            let options = conversion ?? ConversionOptions(method: .fura)
+            let quant = quantization ?? QFuRAOptions()
+            let report = try Conversion.convert(model, options: options, measureReconstruction: false)
+            let slots = try Conversion.quantizeFrozenCores(model, options: quant)
+            let storage = Conversion.quantizedCoreStorage(model)
+            var setup = TrainMethodSetup(summary: "qfura: converted \(report.modules.count) projections, \(slots.count) frozen cores in NF4 "
+                + "(\(quant.layout.rawValue)\(quant.doubleQuantization ? ", double quant" : ""), "
+                + String(format: "%.1f MB", Double(storage.bytes) / 1e6) + ")")
+            if options.normalizeAfterUpdate {
+                setup.postStep = { _ in Conversion.normalizeAfterUpdate(model) }
+            }
+            return setup
         }
     }
 }
