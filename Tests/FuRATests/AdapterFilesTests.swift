@@ -46,7 +46,7 @@ import Testing
         return url.path
     }
 
-    @Test(arguments: [TrainMethod.lora, .dora, .fura, .svd, .qlora])
+    @Test(arguments: [TrainMethod.lora, .dora, .fura, .svd, .qlora, .qfura])
     func roundTripGivesIdenticalOutputs(method m: TrainMethod) throws {
         let dir = try Self.temporary()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -107,6 +107,27 @@ import Testing
             guard case let AdapterError.fingerprintMismatch(_, module, _, _) = error else { return false }
             return module == slot
         }
+    }
+
+    @Test func qfuraAdapterRecordsItsQuantizationAndRefusesAnotherBase() throws {
+        let dir = try Self.temporary()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = try CausalLM.random(config: Self.modelConfig, seed: 11)
+        let (config, _) = try Self.method(.qfura)
+        let quantization = QFuRAOptions(layout: .perCoreBlock, doubleQuantization: false)
+        _ = try TrainMethodSetup.apply(config, to: model, quantization: quantization)
+        let method = AdapterMethod(method: .qfura, conversion: ConversionOptions(), quantization: quantization)
+        try AdapterFiles.save(model, method: method, to: dir)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/adapter_config.json"))) as? [String: Any]
+        let q = json?["quantization"] as? [String: Any]
+        #expect(q?["quant_block_layout"] as? String == "per_core_block" && q?["double_quant"] as? Bool == false)
+        let fresh = try CausalLM.random(config: Self.modelConfig, seed: 11)
+        let loaded = try AdapterFiles.load(dir, into: fresh)
+        #expect(loaded.method == .qfura && loaded.quantization == quantization)
+        let layer = try #require(fresh.linear(named: "model.layers.0.self_attn.q_proj") as? QBTTLayer)
+        #expect(layer.core.layout == .perCoreBlock && !layer.core.doubleQuantization)
+        let other = try CausalLM.random(config: Self.modelConfig, seed: 12)
+        #expect(throws: AdapterError.self) { try AdapterFiles.load(dir, into: other) }
     }
 
     @Test func wrongBaseShapeNamesTheTensor() throws {

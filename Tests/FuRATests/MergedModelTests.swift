@@ -7,7 +7,7 @@ import Testing
 
 /// `fura merge`'s writer: an adapted model folded into a dense HF directory loads back with the same logits.
 @Suite struct MergedModelTests {
-    @Test(arguments: [TrainMethod.fura, .lora, .dora])
+    @Test(arguments: [TrainMethod.fura, .lora, .dora, .qfura])
     func mergedDirectoryReloadsWithTheAdaptedLogits(method m: TrainMethod) throws {
         let root = try AdapterFilesTests.temporary()
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -42,7 +42,7 @@ import Testing
         })
     }
 
-    @Test(arguments: [TrainMethod.fura, .lora])
+    @Test(arguments: [TrainMethod.fura, .lora, .qfura])
     func trainsAndResumesBitIdentically(method: TrainMethod) throws {
         let directory = try TrainFixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -52,7 +52,7 @@ import Testing
         #expect(losses.count == 8)
         #expect(losses.suffix(2).reduce(0, +) < losses.prefix(2).reduce(0, +), "\(method): \(losses)")
         let trainable = straight.namedParameters.filter { $0.parameter.trainable }.map(\.name)
-        if method == .fura { #expect(trainable.contains { $0.hasSuffix("q_proj.btt_l") || $0.hasSuffix("q_proj.btt_r") }) }
+        if method == .fura || method == .qfura { #expect(trainable.contains { $0.hasSuffix("q_proj.btt_l") || $0.hasSuffix("q_proj.btt_r") }) }
         if method == .lora { #expect(trainable.contains { $0.hasSuffix("q_proj.lora_A.weight") } && !trainable.contains { $0.contains("o_proj") }) }
         _ = try Self.train(method, data: data, output: directory.appendingPathComponent("b"), iters: 8, stopAfter: 5)
         let (resumed, _) = try Self.train(method, data: data, output: directory.appendingPathComponent("b"), iters: 8, resume: true)
@@ -62,13 +62,32 @@ import Testing
         #expect(differing == 0, "\(method): \(differing) elements differ after resume")
     }
 
-    @Test func fullUnfreezesEverythingAndQFuRAIsRefused() throws {
+    @Test func fullUnfreezesEverything() throws {
         let model = try CausalLM.random(config: Self.modelConfig, seed: 1)
         let url = URL(fileURLWithPath: "/nonexistent")
         _ = try TrainMethodSetup.apply(try Self.config(.full, data: url, output: url, iters: 1), to: model)
         #expect(model.namedParameters.allSatisfy { $0.parameter.trainable })
-        #expect(throws: TrainingError.self) {
-            try TrainMethodSetup.apply(try Self.config(.qfura, data: url, output: url, iters: 1), to: model)
+    }
+
+    @Test func qfuraQuantizesEveryFrozenCoreAndTrainsTheSmallOne() throws {
+        let model = try CausalLM.random(config: Self.modelConfig, seed: 1)
+        let url = URL(fileURLWithPath: "/nonexistent")
+        let setup = try TrainMethodSetup.apply(try Self.config(.qfura, data: url, output: url, iters: 1), to: model,
+                                               quantization: QFuRAOptions(layout: .perCoreBlock))
+        #expect(setup.summary.hasPrefix("qfura: converted 14 projections, 14 frozen cores in NF4 (per_core_block, double quant"))
+        let layers = model.linearSlotNames.compactMap { model.linear(named: $0) as? QBTTLayer }
+        #expect(layers.count == 14)
+        #expect(layers.allSatisfy { $0.frozenSide == .left && $0.core.layout == .perCoreBlock && $0.core.doubleQuantization })
+        let trainable = Set(model.namedParameters.filter { $0.parameter.trainable }.map { $0.name.split(separator: ".").last.map(String.init) ?? "" })
+        #expect(trainable == ["btt_r", "btt_s"])
+        #expect(!model.namedParameters.contains { $0.name.hasSuffix("btt_l") })
+        // train_position both leaves no frozen core: a typed error naming the module.
+        var both = ConversionOptions()
+        both.trainPosition = "both"
+        both.sMergedTo = .split
+        #expect(throws: ConversionError.self) {
+            try TrainMethodSetup.apply(try Self.config(.qfura, data: url, output: url, iters: 1),
+                                       to: try CausalLM.random(config: Self.modelConfig, seed: 1), conversion: both)
         }
     }
 }
