@@ -70,9 +70,7 @@ public enum Kernels {
     @inlinable
     public static func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
         guard n > 0 else { return }
-        let m = max(x, n)
-        var total: Float = 0
-        for i in 0..<n { let e = exp(x[i] - m); x[i] = e; total += e }
+        let total = expShiftedSum(x, n, shift: max(x, n))
         scale(x, 1 / total, n)
     }
 
@@ -143,18 +141,6 @@ public enum Kernels {
     /// Reference twin of `topK`: a full stable sort.
     public static func topKReference(_ x: UnsafePointer<Float>, _ n: Int, k: Int) -> [Int] {
         Array((0..<n).sorted { x[$0] != x[$1] ? x[$0] > x[$1] : $0 < $1 }.prefix(k))
-    }
-
-    // MARK: Activations
-
-    /// SiLU x·σ(x), out of place (`out` may alias `x`).
-    public static func silu(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ count: Int) {
-        for i in 0..<count { let v = x[i]; out[i] = v / (1 + exp(-v)) }
-    }
-
-    /// Reference twin of `silu` in `Double`.
-    public static func siluReference(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ count: Int) {
-        for i in 0..<count { let v = Double(x[i]); out[i] = Float(v / (1 + _exp(-v))) }
     }
 
     // MARK: SIMD helpers
