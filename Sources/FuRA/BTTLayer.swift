@@ -137,7 +137,8 @@ public final class BTTLayer: LinearLayer {
             rPrime.withUnsafeBufferPointer { rp in
                 h.withUnsafeMutableBufferPointer { hp in
                     // SAFETY: x_j is N×b at column j·b of x (ld I); R'_j is b×m·r; H_j is N×m·r at column j·m·r (ld n·m·r).
-                    for j in 0..<g.n {
+                    // The n block products are small: they run side by side, one serial sgemm per block.
+                    Self.forEachBlock(g.n) { j in
                         BLAS.gemm(transposeA: false, transposeB: false, m: count, n: mr, k: g.b,
                                   a: xp.baseAddress! + j * g.b, lda: g.inFeatures,
                                   b: rp.baseAddress! + j * g.b * mr, ldb: mr,
@@ -153,7 +154,7 @@ public final class BTTLayer: LinearLayer {
             left.value.withUnsafeBufferPointer { lp in
                 y.withUnsafeMutableBufferPointer { yp in
                     // SAFETY: Z_i is N×n·r at column i·n·r (ld m·n·r); L_i is n·r×a; y_i is N×a at column i·a (ld O).
-                    for i in 0..<g.m {
+                    Self.forEachBlock(g.m) { i in
                         BLAS.gemm(transposeA: false, transposeB: false, m: count, n: g.a, k: nr,
                                   a: zp.baseAddress! + i * nr, lda: width,
                                   b: lp.baseAddress! + i * nr * g.a, ldb: g.a,
@@ -191,7 +192,7 @@ public final class BTTLayer: LinearLayer {
             left.value.withUnsafeBufferPointer { lp in
                 dz.withUnsafeMutableBufferPointer { dp in
                     // SAFETY: G_i is N×a at column i·a (ld O); L_i is n·r×a (used transposed); dZ_i at column i·n·r.
-                    for i in 0..<g.m {
+                    Self.forEachBlock(g.m) { i in
                         BLAS.gemm(transposeA: false, transposeB: true, m: count, n: nr, k: g.a,
                                   a: gp.baseAddress! + i * g.a, lda: g.outFeatures,
                                   b: lp.baseAddress! + i * nr * g.a, ldb: g.a,
@@ -206,7 +207,7 @@ public final class BTTLayer: LinearLayer {
                 gRows.withUnsafeBufferPointer { gp in
                     left.gradient!.withUnsafeMutableBufferPointer { dl in
                         // SAFETY: Z_i is N×n·r (ld m·n·r), G_i is N×a (ld O), dL_i is n·r×a.
-                        for i in 0..<g.m {
+                        Self.forEachBlock(g.m) { i in
                             BLAS.gemm(transposeA: true, transposeB: false, m: nr, n: g.a, k: count,
                                       a: zp.baseAddress! + i * nr, lda: width,
                                       b: gp.baseAddress! + i * g.a, ldb: g.outFeatures,
@@ -225,7 +226,7 @@ public final class BTTLayer: LinearLayer {
             rPrime.withUnsafeBufferPointer { rp in
                 dX.withUnsafeMutableBufferPointer { xp in
                     // SAFETY: dH_j is N×m·r (ld n·m·r); R'_j is b×m·r (used transposed); dX_j is N×b at column j·b (ld I).
-                    for j in 0..<g.n {
+                    Self.forEachBlock(g.n) { j in
                         BLAS.gemm(transposeA: false, transposeB: true, m: count, n: g.b, k: mr,
                                   a: hp.baseAddress! + j * mr, lda: width,
                                   b: rp.baseAddress! + j * g.b * mr, ldb: mr,
@@ -249,7 +250,7 @@ public final class BTTLayer: LinearLayer {
                 dh.withUnsafeBufferPointer { hp in
                     out.withUnsafeMutableBufferPointer { pp in
                         // SAFETY: x_j is N×b (ld I, used transposed); dH_j is N×m·r (ld n·m·r); P_j is b×m·r.
-                        for j in 0..<g.n {
+                        Self.forEachBlock(g.n) { j in
                             BLAS.gemm(transposeA: true, transposeB: false, m: g.b, n: mr, k: count,
                                       a: xp.baseAddress! + j * g.b, lda: g.inFeatures,
                                       b: hp.baseAddress! + j * mr, ldb: width,
@@ -266,14 +267,19 @@ public final class BTTLayer: LinearLayer {
         var p = Tensor.zeros(g.rightShape)
         products(into: &p, beta: 0)
         guard let s = singular else { return }
+        let rows = g.n * g.b
         if s.trainable {
+            // dS[i,j,k] = Σ_q R[j,q,i·r+k] · P[j,q,i·r+k].
             var ds = Tensor.zeros(g.singularShape)
-            for j in 0..<g.n {
-                for q in 0..<g.b {
-                    let base = (j * g.b + q) * mr
-                    for i in 0..<g.m {
-                        for k in 0..<g.r {
-                            ds.storage[(i * g.n + j) * g.r + k] += right.value.storage[base + i * g.r + k] * p.storage[base + i * g.r + k]
+            right.value.withUnsafeBufferPointer { rp in
+                p.withUnsafeBufferPointer { pp in
+                    ds.withUnsafeMutableBufferPointer { dp in
+                        for row in 0..<rows {
+                            let j = row / g.b, base = row * mr
+                            for i in 0..<g.m {
+                                let sBase = (i * g.n + j) * g.r, c = base + i * g.r
+                                for k in 0..<g.r { dp[sBase + k] += rp[c + k] * pp[c + k] }
+                            }
                         }
                     }
                 }
@@ -281,16 +287,29 @@ public final class BTTLayer: LinearLayer {
             try s.accumulateGradient(ds)
         }
         if right.trainable {
-            for j in 0..<g.n {
-                for q in 0..<g.b {
-                    let base = (j * g.b + q) * mr
-                    for i in 0..<g.m {
-                        for k in 0..<g.r {
-                            right.gradient!.storage[base + i * g.r + k] += p.storage[base + i * g.r + k] * s.value.storage[(i * g.n + j) * g.r + k]
+            // dR = P ⊙ s.
+            s.value.withUnsafeBufferPointer { sp in
+                p.withUnsafeBufferPointer { pp in
+                    right.gradient!.withUnsafeMutableBufferPointer { gp in
+                        for row in 0..<rows {
+                            let j = row / g.b, base = row * mr
+                            for i in 0..<g.m {
+                                let sBase = (i * g.n + j) * g.r, c = base + i * g.r
+                                for k in 0..<g.r { gp[c + k] += pp[c + k] * sp[sBase + k] }
+                            }
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// Runs `body(block)` for every block in `0..<count`: one block on the calling thread (its product is then split
+    /// across threads by `BLAS.gemm`), several blocks side by side in contiguous chunks, one serial product each.
+    static func forEachBlock(_ count: Int, _ body: (Int) -> Void) {
+        if count == 1 { body(0); return }
+        Threading.parallelFor(count) { start, end in
+            for block in start..<end { body(block) }
         }
     }
 

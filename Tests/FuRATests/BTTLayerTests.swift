@@ -139,6 +139,24 @@ func bttLoss(_ y: Tensor, _ c: Tensor) -> Double {
     }
 
     /// Every trainable tensor and dX against central finite differences of a Double-accumulated loss.
+    @Test func blockProductsSideBySideGiveTheSameNumbersAsOneThread() throws {
+        // The n (and m) block products run in parallel chunks with 2 threads; each block is the same serial product.
+        for (mode, position) in [(DecompMode.outputOneBlock, TrainPosition.small), (.square, .both), (.inputOneBlock, .small)] {
+            func run(threads: Int) throws -> [Tensor] {
+                Threading.setThreadCount(threads)
+                defer { Threading.setThreadCount(1) }
+                let layer = try BTTLayer(converting: TestSupport.random([48, 96], seed: 91), bias: nil,
+                                         options: BTTLayerOptions(decompMode: mode, trainPosition: position))
+                let y = try layer.forward(TestSupport.random([64, 96], seed: 92), keepForBackward: true)
+                let dX = try layer.backward(TestSupport.random([64, 48], seed: 93))
+                return [y, dX] + layer.parameters.compactMap(\.parameter.gradient)
+            }
+            let one = try run(threads: 1), two = try run(threads: 2)
+            #expect(one.count == two.count && one.count >= 3)
+            for (a, b) in zip(one, two) { #expect(try a.relativeError(to: b) < 1e-6, "\(mode)") }
+        }
+    }
+
     @Test func backwardMatchesFiniteDifferences() throws {
         let configs: [(DecompMode, SMergedTo?, TrainPosition)] = [
             (.outputOneBlock, .keepTrainable, .small), (.outputOneBlock, .keepTrainable, .large), (.outputOneBlock, .split, .both),
