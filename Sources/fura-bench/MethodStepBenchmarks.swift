@@ -1,0 +1,73 @@
+import Foundation
+import FuRAModels
+import FuRATensor
+import FuRATrain
+
+extension Benchmarks {
+    /// One optimizer step of `fura train`'s work on SmolLM2-135M at batch 4 × 256 with every position a
+    /// target, fp32, 2 threads: forward, backward, AdamW, for each method of `FURA_BENCH_METHODS`
+    /// (default `fura,lora,full`; method defaults as `fura train` resolves them). Peak RSS is the
+    /// process high-water mark, reset before each method's model is loaded.
+    static let methodStep = Benchmark(name: "step") {
+        let path = ProcessInfo.processInfo.environment["FURA_BENCH_MODEL"] ?? "cache/SmolLM2-135M-Instruct.Q4_1.gguf"
+        guard FileManager.default.fileExists(atPath: path) else {
+            print("step: skipped (no model at \(path); set FURA_BENCH_MODEL)")
+            return []
+        }
+        let methods = (ProcessInfo.processInfo.environment["FURA_BENCH_METHODS"] ?? "fura,lora,full")
+            .split(separator: ",").compactMap { TrainMethod(rawValue: String($0)) }
+        Threading.setThreadCount(2)
+        var out: [BenchmarkResult] = []
+        for method in methods {
+            resetPeakRSS()
+            guard let loaded = try? ModelLoader.load(path: path) else { continue }
+            let model = loaded.model, vocabulary = loaded.config.vocabSize
+            var config = TrainConfig.defaults(method: method)
+            config.loraDropout = 0
+            guard (try? TrainMethodSetup.apply(config, to: model)) != nil else {
+                print("step: \(method.rawValue) could not be set up")
+                continue
+            }
+            let (batch, time) = (4, 256)
+            var rng = RNG(seed: 7)
+            let ids = (0..<batch).map { _ in (0..<time).map { _ in rng.int(below: vocabulary) } }
+            let labels = ids.map { Array($0.dropFirst()) + [rng.int(below: vocabulary)] }
+            let tokens = TokenBatch(ids: ids, labels: labels, lengths: Array(repeating: time, count: batch))
+            let trainable = model.namedParameters.filter { $0.1.trainable }.map { (name: $0.0, parameter: $0.1) }
+            var optimizer = AdamW(options: .init(beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0))
+            func step() {
+                for p in trainable { p.parameter.zeroGradient() }
+                _ = try! model.accumulateGradients(tokens, lossScale: 1 / Float(batch * time))
+                try! optimizer.step(trainable, learningRate: 1e-5)
+            }
+            step()
+            var best = (wall: Double.infinity, cpu: 0.0)
+            for _ in 0..<2 {
+                let (w0, c0) = (DispatchTime.now().uptimeNanoseconds, cpuSeconds())
+                step()
+                let wall = Double(DispatchTime.now().uptimeNanoseconds - w0) / 1e9
+                if wall < best.wall { best = (wall, cpuSeconds() - c0) }
+            }
+            let count = Double(batch * time)
+            out.append(BenchmarkResult(
+                name: "step \(method.rawValue) 4x256 all targets", threads: 2, seconds: best.wall, tokensPerSecond: count / best.wall,
+                extra: ["cpu_s": best.cpu, "tokens_per_s_if_2_cores_free": 2 * count / best.cpu,
+                        "trainable_M": Double(trainable.reduce(0) { $0 + $1.parameter.count }) / 1e6,
+                        "peak_rss_GB": Double(peakRSSBytes()) / 1e9]))
+        }
+        return out
+    }
+}
+
+/// Resets the kernel's peak-RSS mark of this process (`/proc/self/clear_refs`, value 5).
+func resetPeakRSS() {
+    try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+}
+
+/// The peak resident set size of this process since the last reset (`VmHWM`), in bytes.
+func peakRSSBytes() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+    return kilobytes * 1024
+}
