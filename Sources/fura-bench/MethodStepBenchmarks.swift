@@ -1,3 +1,4 @@
+import CBLAS
 import Foundation
 import FuRAModels
 import FuRATensor
@@ -49,9 +50,20 @@ extension Benchmarks {
                 if wall < best.wall { best = (wall, cpuSeconds() - c0) }
             }
             let count = Double(batch * time)
+            // Matrix FLOPs of the step: forward and dX of the projections, attention and LM head; a full
+            // fine-tune adds dW of every projection and of the (tied) embedding/head. Adapter factors are
+            // left out (a few percent), so the rate is a lower bound.
+            let c = loaded.config
+            let linear = Double(c.numHiddenLayers) * Double(c.hiddenSize) *
+                Double(2 * c.numAttentionHeads * c.headDim + 2 * c.numKeyValueHeads * c.headDim + 3 * c.intermediateSize)
+            let attention = Double(c.numHiddenLayers) * 4 * Double(c.numAttentionHeads * c.headDim * time)
+            let head = 2 * Double(c.hiddenSize * c.vocabSize)
+            let perToken = 2 * (2 * linear + attention + head) + (method == .full ? 2 * linear + head : 0)
+            let flops = perToken * count
             out.append(BenchmarkResult(
-                name: "step \(method.rawValue) 4x256 all targets", threads: 2, seconds: best.wall, tokensPerSecond: count / best.wall,
-                extra: ["cpu_s": best.cpu, "tokens_per_s_if_2_cores_free": 2 * count / best.cpu,
+                name: "step \(method.rawValue) 4x256 all targets", threads: 2, gflops: flops / best.wall / 1e9,
+                seconds: best.wall, tokensPerSecond: count / best.wall,
+                extra: ["cpu_s": best.cpu, "gflop_per_cpu_s": flops / best.cpu / 1e9, "tokens_per_s_if_2_cores_free": 2 * count / best.cpu,
                         "trainable_M": Double(trainable.reduce(0) { $0 + $1.parameter.count }) / 1e6,
                         "peak_rss_GB": Double(peakRSSBytes()) / 1e9]))
         }
@@ -59,8 +71,10 @@ extension Benchmarks {
     }
 }
 
-/// Resets the kernel's peak-RSS mark of this process (`/proc/self/clear_refs`, value 5).
+/// Returns freed heap memory to the kernel and resets the peak-RSS mark of this process
+/// (`/proc/self/clear_refs`, value 5), so the next measurement starts from what is live now.
 func resetPeakRSS() {
+    _ = malloc_trim(0)
     try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
 }
 
