@@ -123,36 +123,3 @@ struct LetterShareReward: RewardFunction {
         }
     }
 }
-
-@Suite struct GRPOSamplerTests {
-    @Test func topPKeepsOnlyTheNucleusAndGreedyTakesTheArgmax() {
-        let logits: [Float] = [0, 5, 0, 4.9, -1]
-        var rng = RNG(seed: 3)
-        let nucleus = GRPOSampler(maxNewTokens: 1, temperature: 1, topP: 0.5, stopIds: [])
-        let draws = logits.withUnsafeBufferPointer { p in (0..<200).map { _ in nucleus.choose(p.baseAddress!, 5, rng: &rng) } }
-        #expect(Set(draws) == [1])
-        let wide = GRPOSampler(maxNewTokens: 1, temperature: 1, topP: 1, stopIds: [])
-        let all = logits.withUnsafeBufferPointer { p in (0..<2000).map { _ in wide.choose(p.baseAddress!, 5, rng: &rng) } }
-        let share = Double(all.filter { $0 == 3 }.count) / 2000  // softmax mass of token 3 ≈ 0.473
-        #expect(abs(share - exp(4.9) / (2 + exp(5) + exp(4.9) + exp(-1))) < 0.05)
-        let greedy = GRPOSampler(maxNewTokens: 1, temperature: 0, topP: 1, stopIds: [])
-        #expect(logits.withUnsafeBufferPointer { greedy.choose($0.baseAddress!, 5, rng: &rng) } == 1)
-    }
-
-    @Test func batchedRolloutsEqualOneByOneGreedyDecoding() throws {
-        let model = try CausalLM.random(config: GRPOTrainerTests.config, seed: 4)
-        let sampler = GRPOSampler(maxNewTokens: 5, temperature: 0, topP: 1, stopIds: [])
-        var rng = RNG(seed: 0)
-        let prompts = [[1, 2, 3], [4, 5, 6]]
-        let together = try sampler.sample(model: model, prompts: prompts, copies: 2, rng: &rng)
-        #expect(together.count == 4 && together[0] == together[1] && together[2] == together[3])
-        for (i, prompt) in prompts.enumerated() {
-            var ids = prompt
-            for _ in 0..<5 {
-                let logits = try model.logits(for: [ids])
-                ids.append(logits.withUnsafeBufferPointer { Kernels.argmax($0.baseAddress!, logits.shape[1]) })
-            }
-            #expect(together[2 * i].ids == Array(ids.dropFirst(3)))
-        }
-    }
-}
