@@ -27,9 +27,9 @@ struct GRPOCommand: ParsableCommand {
     var data: String?
     @Option(help: "Built-in task instead of --data: arithmetic.")
     var task: String?
-    @Option(help: "fura, svd, lora, dora or full.")
+    @Option(help: "Any method of fura train: fura, svd, lora, dora, full, qlora, qdora, ….")
     var method = "fura"
-    @Option(help: "Target modules for fura/svd/lora/dora (comma list: q_proj,…, qkv, o, mlp_upgate, mlp_down, all-linear).")
+    @Option(help: "Target modules for fura/svd (comma list: q_proj,…, qkv, o, mlp_upgate, mlp_down, all-linear); the LoRA family uses fura train's targets.")
     var targetModules = "all-linear"
     @Option(help: "FuRA/SVD train position (fura: small|large|both; svd: output|input|both).")
     var trainPosition: String?
@@ -40,7 +40,9 @@ struct GRPOCommand: ParsableCommand {
     @Option(help: "LoRA/DoRA rank (the reference's RL runs: 32).")
     var loraRank = 32
     @Option(help: "LoRA/DoRA alpha (the reference's RL code fixes 32).")
-    var loraAlpha: Float = 32
+    var loraAlpha: Double = 32
+    @Option(help: "LoRA/DoRA dropout (PEFT's default 0, as the reference's RL runs).")
+    var loraDropout: Double = 0
     @Option(help: "Write the run here.")
     var output: String
 
@@ -83,7 +85,8 @@ struct GRPOCommand: ParsableCommand {
         }
         let lm = loaded.model
         let started = Date()
-        let postUpdate = try GRPOMethodSetup.apply(method: method, to: lm, command: self)
+        let setup = try TrainMethodSetup.apply(methodConfig(), to: lm, conversion: conversionOptions())
+        log(setup.summary)
         let trainable = lm.namedParameters.filter { $0.parameter.trainable }.reduce(0) { $0 + $1.parameter.count }
         let total = lm.namedParameters.reduce(0) { $0 + $1.parameter.count }
         log("model \(model): \(method), \(trainable) trainable of \(total) parameters (\(String(format: "%.2f", 100 * Double(trainable) / Double(max(1, total))))%), set up in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
@@ -126,7 +129,8 @@ struct GRPOCommand: ParsableCommand {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let trainer = try GRPOTrainer(model: lm, options: options, trainExamples: train, evalExamples: heldOut, rewards: weighted,
                                       accuracy: MathCorrectnessReward(mode: mode), codec: codec, outputDirectory: directory)
-        trainer.postUpdate = postUpdate
+        trainer.preUpdate = setup.preStep
+        trainer.postUpdate = setup.postStep
         var resumedAt: Int?
         if resume {
             resumedAt = try trainer.resumeFromLatestCheckpoint()
@@ -199,6 +203,26 @@ struct GRPOCommand: ParsableCommand {
         return o
     }
 
+    /// The `fura train` configuration that `TrainMethodSetup` reads: the method, the seed, and the LoRA family's
+    /// rank, alpha and dropout (GRPO's own defaults: the reference's RL recipe, r 32, alpha 32, dropout 0).
+    func methodConfig() throws -> TrainConfig {
+        try TrainConfig.resolve(file: nil, filePath: "flags", overrides: [
+            "model": model, "data": data ?? task ?? "-", "output": output, "method": method, "seed": seed ?? 42,
+            "lora_rank": loraRank, "lora_alpha": loraAlpha, "lora_dropout": loraDropout,
+        ])
+    }
+
+    /// FuRA/SVD conversion options from the flags (read only by the methods that convert projections).
+    func conversionOptions() throws -> ConversionOptions {
+        var options = ConversionOptions(method: ConversionMethod(rawValue: method) ?? .fura)
+        options.targetModules = targetModules.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        if let position = trainPosition { options.trainPosition = position }
+        if let mode = decompMode { options.decompMode = try DecompModeSpec(parsing: mode) }
+        options.normalizeAfterUpdate = normalizeAfterUpdate
+        try options.validate()
+        return options
+    }
+
     /// Training and held-out problems.
     func problems() throws -> (train: [RewardExample], heldOut: [RewardExample]) {
         let seed = self.seed ?? 42
@@ -231,47 +255,4 @@ struct GRPOCommand: ParsableCommand {
     }
 
     func log(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
-}
-
-/// Turns the loaded dense model into the chosen method's trainable form; returns the post-update hook.
-enum GRPOMethodSetup {
-    static func apply(method: String, to model: CausalLM, command: GRPOCommand) throws -> ((Int) throws -> Void)? {
-        let targets = command.targetModules.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        switch method {
-        case "fura", "svd":
-            var options = ConversionOptions(method: method == "fura" ? .fura : .svd)
-            options.targetModules = targets
-            if let position = command.trainPosition { options.trainPosition = position }
-            if let mode = command.decompMode { options.decompMode = try DecompModeSpec(parsing: mode) }
-            options.normalizeAfterUpdate = command.normalizeAfterUpdate
-            try Conversion.convert(model, options: options, measureReconstruction: false)
-            guard options.normalizeAfterUpdate else { return nil }
-            return { _ in Conversion.normalizeAfterUpdate(model) }
-        case "lora", "dora":
-            let lora = LoRAOptions(rank: command.loraRank, alpha: command.loraAlpha)
-            let leaves = try ConversionOptions(method: .fura).with(targets: targets).targetLeaves()
-            for (k, slot) in model.linearSlotNames.enumerated() where leaves.contains(slot.leafName) {
-                guard let layer = model.linear(named: slot) else { continue }
-                let seed = UInt64(k) &+ 1
-                let replaced: any LinearLayer = method == "lora"
-                    ? try LoRALinear(wrapping: layer, format: .float32, options: lora, seed: seed)
-                    : try DoRALinear(wrapping: layer, format: .float32, options: DoRAOptions(lora: lora), seed: seed)
-                try model.setLinear(replaced, named: slot)
-            }
-            return nil
-        case "full":
-            for (_, p) in model.namedParameters { p.trainable = true }
-            return nil
-        default:
-            throw ValidationError("--method \(method): expected fura, svd, lora, dora or full")
-        }
-    }
-}
-
-extension ConversionOptions {
-    func with(targets: [String]) -> ConversionOptions {
-        var copy = self
-        copy.targetModules = targets
-        return copy
-    }
 }
