@@ -122,4 +122,30 @@ struct LetterShareReward: RewardFunction {
             #expect((2...30).contains(Int(parts[0])!) && (2...30).contains(Int(parts[2])!))
         }
     }
+
+    /// Every method of `fura train` goes through `TrainMethodSetup` for GRPO too: rollouts (through the
+    /// dense rollout copy), rewards and updates run, and the method's trainable tensors move.
+    @Test(arguments: [TrainMethod.fura, .svd, .lora, .dora, .full, .qlora, .qdora])
+    func everyTrainMethodTrainsThroughTrainMethodSetup(method: TrainMethod) throws {
+        let model = try CausalLM.random(config: Self.config, seed: 21)
+        let config = try TrainConfig.resolve(file: nil, overrides: [
+            "model": "random", "data": "-", "output": "-", "method": method.rawValue, "seed": 3,
+            "lora_rank": 2, "lora_alpha": 4, "lora_dropout": 0.0,
+        ])
+        let setup = try TrainMethodSetup.apply(config, to: model)
+        var options = Self.options(steps: 2)
+        options.learningRate = 1e-2
+        var steps = 0
+        let trainer = try GRPOTrainer(model: model, options: options, trainExamples: Self.problems, evalExamples: [],
+                                      rewards: WeightedRewards([LetterShareReward()]), accuracy: LetterShareReward(), codec: Self.codec,
+                                      outputDirectory: nil) { if case .step = $0 { steps += 1 } }
+        trainer.preUpdate = setup.preStep
+        trainer.postUpdate = setup.postStep
+        let before = trainer.trainableParameters.map { $0.parameter.value.storage }
+        #expect(!before.isEmpty)
+        try trainer.run()
+        let after = trainer.trainableParameters.map { $0.parameter.value.storage }
+        #expect(steps == 2 && trainer.optimizer.stepCount == 2)
+        #expect(zip(before, after).contains { $0 != $1 }, "\(method): no trainable tensor moved")
+    }
 }
