@@ -18,7 +18,11 @@ struct GRPOCommand: ParsableCommand {
         solution/output; GSM8K "#### N" accepted) or --task arithmetic ("What is a + b?", a and b in 2...30, seeded).
         Prompts: the reference's boxed.prompt bytes, then the model's chat template. Rewards: --rewards accuracy[,format]
         with --reward-weights (summed as TRL does); --answer-mode boxed (the reference) or last-number.
-        Writes DIR/config.json, DIR/metrics.jsonl (TRL's names), DIR/reward.svg and DIR/checkpoint-N/; --resume continues.
+        Rollouts go through the batched generation engine (packed prefill, one prefill per prompt shared by its group).
+        --config FILE (YAML, or JSON by a .json name) takes the flags' names in snake_case (max_new_tokens: 48); flags
+        override it; unknown keys are errors naming the file and line.
+        Writes DIR/config.json (the resolved settings; --config accepts it), DIR/metrics.jsonl (TRL's names),
+        DIR/reward.svg and DIR/checkpoint-N/; --resume continues bit-identically.
         """)
 
     @Option(name: .customLong("model"), help: "Base model: GGUF file or HF directory (default cache/SmolLM2-135M-Instruct.Q4_1.gguf).")
