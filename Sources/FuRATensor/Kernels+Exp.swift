@@ -12,7 +12,7 @@ extension Kernels {
     @inlinable @inline(__always)
     public static func exp(_ x0: Vector) -> Vector {
         let low = Vector(repeating: expLow), high = Vector(repeating: expHigh)
-        let x = pointwiseMin(pointwiseMax(x0, low), high)
+        let x = x0.replacing(with: low, where: x0 .< low).replacing(with: high, where: x0 .> high)
         // Adding 1.5·2²³ rounds to the nearest integer and leaves it in the low mantissa bits.
         let magic = Vector(repeating: 12_582_912)
         let shifted = x * 1.442_695_040_888_963_4 + magic

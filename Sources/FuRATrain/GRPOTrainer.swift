@@ -27,10 +27,13 @@ public struct GRPOCodec {
 /// window is produced by the model itself and reports rewards and accuracies. The optimizer, clipping,
 /// checkpoint format and events are the same pieces.
 ///
-/// Old log-probabilities: every pass uses one update over *all* completions, so the log-probabilities
-/// of the first pass are taken before any update of the step and are exactly the old policy's (ratio ≡ 1
-/// there, as in the reference); later passes reuse them. Completions whose advantage is 0 have zero
-/// gradient when β = 0 and are skipped.
+/// Rollouts go through the shared generation engine (`GRPORollout` over `Generator`) on a dense copy of
+/// the policy. Old log-probabilities are the sampling-time log-probabilities of the chosen tokens under
+/// `logits / temperature` (equal to the training forward's up to float rounding, so the first pass's
+/// ratio is 1 within ~1e-5, as the reference's recomputed one is exactly); with top-p < 1 the sampled
+/// distribution is truncated, and the first pass's own log-probabilities are used instead. Later passes
+/// (`epochsPerStep` > 1) reuse them. Completions whose advantage is 0 have zero gradient when β = 0 and
+/// are skipped.
 ///
 /// Reference policy (β > 0): the initial values of the trainable tensors are kept and swapped in for one
 /// no-grad forward per step. Every method's initial state is its base model (BTT is lossless, LoRA's B is
@@ -45,6 +48,9 @@ public final class GRPOTrainer {
     public let accuracy: any RewardFunction
     public let codec: GRPOCodec
     public let outputDirectory: URL?
+    /// Called before the passes of every optimizer update with its 0-based index (`TrainMethodSetup.preStep`:
+    /// reseeds adapter dropout, so a resumed run stays bit-identical).
+    public var preUpdate: ((Int) throws -> Void)?
     /// Called after every optimizer update with the count of updates (BTT `normalize_after_update`).
     public var postUpdate: ((Int) throws -> Void)?
     public var onEvent: (GRPOEvent) -> Void
@@ -107,11 +113,12 @@ public final class GRPOTrainer {
         let started = Date()
         let (p, g) = (options.promptsPerStep, options.groupSize)
         let indices = Self.promptIndices(step: step, count: p, of: trainExamples.count, seed: options.seed)
-        var rng = Self.generator(seed: options.seed, step: step, stream: 1)
-        let sampler = GRPOSampler(maxNewTokens: options.maxNewTokens, temperature: Float(options.temperature),
-                                  topP: Float(options.topP), stopIds: codec.stopIds)
+        var seeds = Self.generator(seed: options.seed, step: step, stream: 1)
         let prompts = try indices.map { try prompt(for: $0, in: trainExamples, cacheKey: $0) }
-        let completions = try rollout(prompts: prompts.map(\.ids), copies: g, sampler: sampler, model: rolloutModel(), rng: &rng)
+        let rollout = GRPORollout(maxNewTokens: options.maxNewTokens, temperature: Float(options.temperature),
+                                  topP: Float(options.topP), stopIds: codec.stopIds, maxBatch: options.rolloutBatchSize)
+        let completions = try rollout.sample(model: GenerationModel(model: rolloutModel()), prompts: prompts.map(\.ids),
+                                             copies: g, seed: seeds.next())
         let rolloutSeconds = Date().timeIntervalSince(started)
 
         // Rewards and advantages.
@@ -125,15 +132,22 @@ public final class GRPOTrainer {
         let advantages = try GRPOAdvantages(rewards: totals, groupSize: g, scaling: options.scaleRewards)
 
         // Training sequences: prompt + completion; the completion's tokens take the loss (the reference
-        // loss leaves out the stop token, as the reference re-tokenizes the text without it).
+        // loss leaves out the stop token, as the reference re-tokenizes the text without it). Old
+        // log-probabilities from sampling time sit at the positions that predict each trained token.
         let trainStopToken = options.loss.kind == .grpo
         var sequences = [(ids: [Int], targets: [Int], advantage: Double)]()
+        var oldLogProbabilities = [Int: [Float]]()
         for (i, completion) in completions.enumerated() {
             let promptIds = prompts[i / g].ids
             let trained = trainStopToken || !completion.stopped ? completion.ids : Array(completion.ids.dropLast())
             let ids = promptIds + completion.ids
             var targets = [Int](repeating: TokenBatch.ignoreIndex, count: ids.count)
             for (k, id) in trained.enumerated() { targets[promptIds.count - 1 + k] = id }
+            if let sampled = completion.oldLogProbabilities {
+                var old = [Float](repeating: 0, count: ids.count)
+                for k in trained.indices { old[promptIds.count - 1 + k] = sampled[k] }
+                oldLogProbabilities[i] = old
+            }
             sequences.append((ids, targets, advantages.advantages[i]))
         }
         let active = sequences.indices.filter { options.loss.needsReference || sequences[$0].advantage != 0 }
@@ -153,7 +167,7 @@ public final class GRPOTrainer {
         }
 
         // Passes: each accumulates the policy gradient over all active completions, then one update.
-        var oldLogProbabilities = [Int: [Float]]()
+        // Without sampling-time log-probabilities (top-p < 1), the first pass's own are the old policy's.
         var lossSum = 0.0, gradNorm = 0.0
         var klSum = 0.0, clipped = 0, tokens = 0
         let trainedCounts = sequences.map { $0.targets.filter { $0 != TokenBatch.ignoreIndex }.count }
@@ -162,12 +176,13 @@ public final class GRPOTrainer {
         let learningRate = schedule.learningRate(at: step)
         for epoch in 0..<options.epochsPerStep {
             for (_, parameter) in parameters { parameter.zeroGradient() }
+            try preUpdate?(optimizer.stepCount)
             var passLoss = 0.0
             for members in batches {
                 let batch = tokenBatch(members)
                 let logProbabilities = try model.accumulateLogProbabilityGradient(batch, temperature: temperature) { row, t, lp in
                     let s = members[row]
-                    let old = epoch == 0 ? Double(lp) : Double(oldLogProbabilities[s]?[t] ?? lp)
+                    let old = Double(oldLogProbabilities[s]?[t] ?? lp)
                     let reference = referenceLogProbabilities[s].map { Double($0[t]) }
                     let n = trainedCounts[s]
                     let token = options.loss.token(logProbability: Double(lp), old: old, reference: reference, advantage: sequences[s].advantage)
@@ -179,7 +194,7 @@ public final class GRPOTrainer {
                     }
                     return Float(w * token.dLogProbability)
                 }
-                if epoch == 0 { for (row, s) in members.enumerated() { oldLogProbabilities[s] = logProbabilities[row] } }
+                for (row, s) in members.enumerated() where oldLogProbabilities[s] == nil { oldLogProbabilities[s] = logProbabilities[row] }
             }
             lossSum += passLoss
             guard passLoss.isFinite else { throw TrainingError.nonFinite(step: step + 1, quantity: "policy loss", value: passLoss) }
@@ -212,33 +227,14 @@ public final class GRPOTrainer {
 
     // MARK: Rollouts and evaluation
 
-    /// Completions of every prompt, prompt-major, decoding prompts of one length together in batches of
-    /// at most `rolloutBatchSize` sequences.
-    func rollout(prompts: [[Int]], copies: Int, sampler: GRPOSampler, model: CausalLM, rng: inout RNG) throws -> [GRPOSampler.Completion] {
-        var out = [GRPOSampler.Completion?](repeating: nil, count: prompts.count * copies)
-        let byLength = Dictionary(grouping: prompts.indices, by: { prompts[$0].count })
-        let perBatch = max(1, options.rolloutBatchSize / copies)
-        for length in byLength.keys.sorted() {
-            let members = byLength[length] ?? []
-            for start in stride(from: 0, to: members.count, by: perBatch) {
-                let chunk = Array(members[start..<min(start + perBatch, members.count)])
-                let results = try sampler.sample(model: model, prompts: chunk.map { prompts[$0] }, copies: copies, rng: &rng)
-                for (k, prompt) in chunk.enumerated() {
-                    for c in 0..<copies { out[prompt * copies + c] = results[k * copies + c] }
-                }
-            }
-        }
-        return out.map { $0 ?? GRPOSampler.Completion(ids: [], stopped: false) }
-    }
-
     /// Greedy accuracy on the first `evalLimit` held-out problems.
     public func evaluate() throws -> Double {
         let problems = Array(evalExamples.prefix(options.evalLimit))
         guard !problems.isEmpty else { return .nan }
         let prompts = try problems.indices.map { try prompt(for: $0, in: problems, cacheKey: -1 - $0) }
-        let sampler = GRPOSampler(maxNewTokens: options.maxNewTokens, temperature: 0, topP: 1, stopIds: codec.stopIds)
-        var rng = RNG(seed: 0)
-        let completions = try rollout(prompts: prompts.map(\.ids), copies: 1, sampler: sampler, model: rolloutModel(), rng: &rng)
+        let greedy = GRPORollout(maxNewTokens: options.maxNewTokens, temperature: 0, topP: 1, stopIds: codec.stopIds,
+                                 maxBatch: options.rolloutBatchSize)
+        let completions = try greedy.sample(model: GenerationModel(model: rolloutModel()), prompts: prompts.map(\.ids), copies: 1, seed: 0)
         var correct = 0.0
         for (i, completion) in completions.enumerated() {
             let text = codec.decode(completion.ids.filter { !codec.stopIds.contains($0) })

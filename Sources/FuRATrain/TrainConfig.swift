@@ -1,4 +1,5 @@
 import Foundation
+import FuRAFormats
 
 /// The fine-tuning methods `fura train` knows.
 public enum TrainMethod: String, Codable, CaseIterable, Sendable {
@@ -170,5 +171,18 @@ extension TrainConfig {
         }
         try config.validate()
         return config
+    }
+}
+
+extension TrainConfig {
+    /// Resolves from a config file read by `ConfigFile` (YAML or JSON with the same keys): an unknown key
+    /// is an error naming the file and line; then as `resolve(file:filePath:overrides:)`.
+    public static func resolve(configFile: ConfigFile, overrides: [String: Any]) throws -> TrainConfig {
+        do {
+            try configFile.checkKeys(keys)
+            return try resolve(file: try configFile.jsonData(), filePath: configFile.path, overrides: overrides)
+        } catch let error as ConfigFileError {
+            throw TrainingError.invalidOption(option: "config", value: configFile.path, reason: error.description)
+        }
     }
 }

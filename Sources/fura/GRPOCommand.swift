@@ -18,33 +18,39 @@ struct GRPOCommand: ParsableCommand {
         solution/output; GSM8K "#### N" accepted) or --task arithmetic ("What is a + b?", a and b in 2...30, seeded).
         Prompts: the reference's boxed.prompt bytes, then the model's chat template. Rewards: --rewards accuracy[,format]
         with --reward-weights (summed as TRL does); --answer-mode boxed (the reference) or last-number.
-        Writes DIR/config.json, DIR/metrics.jsonl (TRL's names), DIR/reward.svg and DIR/checkpoint-N/; --resume continues.
+        Rollouts go through the batched generation engine (packed prefill, one prefill per prompt shared by its group).
+        --config FILE (YAML, or JSON by a .json name) takes the flags' names in snake_case (max_new_tokens: 48); flags
+        override it; unknown keys are errors naming the file and line.
+        Writes DIR/config.json (the resolved settings; --config accepts it), DIR/metrics.jsonl (TRL's names),
+        DIR/reward.svg and DIR/checkpoint-N/; --resume continues bit-identically.
         """)
 
-    @Option(help: "Base model: GGUF file or HF directory.")
-    var model = "cache/SmolLM2-135M-Instruct.Q4_1.gguf"
+    @Option(name: .customLong("model"), help: "Base model: GGUF file or HF directory (default cache/SmolLM2-135M-Instruct.Q4_1.gguf).")
+    var modelFlag: String?
     @Option(help: "Training problems (JSON or JSONL).")
     var data: String?
     @Option(help: "Built-in task instead of --data: arithmetic.")
     var task: String?
-    @Option(help: "fura, svd, lora, dora or full.")
-    var method = "fura"
-    @Option(help: "Target modules for fura/svd/lora/dora (comma list: q_proj,…, qkv, o, mlp_upgate, mlp_down, all-linear).")
-    var targetModules = "all-linear"
+    @Option(name: .customLong("method"), help: "Any method of fura train: fura (default), svd, lora, dora, full, qlora, qdora, ….")
+    var methodFlag: String?
+    @Option(name: .customLong("target-modules"), help: "Target modules for fura/svd (comma list: q_proj,…, qkv, o, mlp_upgate, mlp_down, all-linear (default)); the LoRA family uses fura train's targets.")
+    var targetModulesFlag: String?
     @Option(help: "FuRA/SVD train position (fura: small|large|both; svd: output|input|both).")
     var trainPosition: String?
     @Option(help: "FuRA decomposition mode (output_one_block, input_one_block, square, or a per-group dict).")
     var decompMode: String?
-    @Flag(help: "FuRA: renormalize the trainable cores after every update (normalize_after_update).")
-    var normalizeAfterUpdate = false
-    @Option(help: "LoRA/DoRA rank (the reference's RL runs: 32).")
-    var loraRank = 32
-    @Option(help: "LoRA/DoRA alpha (the reference's RL code fixes 32).")
-    var loraAlpha: Float = 32
-    @Option(help: "Write the run here.")
-    var output: String
+    @Flag(name: .customLong("normalize-after-update"), inversion: .prefixedNo, help: "FuRA: renormalize the trainable cores after every update (default off).")
+    var normalizeAfterUpdateFlag: Bool?
+    @Option(name: .customLong("lora-rank"), help: "LoRA/DoRA rank (default 32, the reference's RL runs).")
+    var loraRankFlag: Int?
+    @Option(name: .customLong("lora-alpha"), help: "LoRA/DoRA alpha (default 32, fixed in the reference's RL code).")
+    var loraAlphaFlag: Double?
+    @Option(name: .customLong("lora-dropout"), help: "LoRA/DoRA dropout (default 0: PEFT's, as the reference's RL runs).")
+    var loraDropoutFlag: Double?
+    @Option(name: .customLong("output"), help: "Write the run here (required, by flag or config).")
+    var outputFlag: String?
 
-    @Option(help: "JSON file of GRPO options (snake_case keys of the run's config.json \"grpo\" object); flags override it.")
+    @Option(help: "Config file, YAML or JSON, whose keys are these flags' names in snake_case (max_new_tokens: 48); flags override it; unknown keys are errors.")
     var config: String?
     @Option(help: "GRPO steps.") var steps: Int?
     @Option(help: "Prompts per step.") var promptsPerStep: Int?
@@ -62,18 +68,45 @@ struct GRPOCommand: ParsableCommand {
     @Option(help: "Held-out accuracy every N steps (0: start and end only).") var evalEvery: Int?
     @Option(help: "Held-out problems evaluated.") var evalLimit: Int?
     @Option(help: "Checkpoint every N steps (0: at the end).") var saveEvery: Int?
+    @Option(help: "Checkpoints kept (default 2).") var keepCheckpoints: Int?
+    @Option(help: "Sequences decoded together in a rollout (default 64).") var rolloutBatchSize: Int?
     @Option(help: "Compute threads.") var threads: Int?
-    @Flag(help: "Continue from the newest checkpoint in --output.") var resume = false
+    @Flag(name: .customLong("resume"), help: "Continue from the newest checkpoint in --output.") var resumeFlag = false
     @Option(help: "reference (R − group mean, no clip, no KL) or grpo (TRL: clipped ratio, optional KL).") var loss: String?
     @Option(help: "Lower clip ε (grpo).") var epsilon: Double?
     @Option(help: "Upper clip ε_high (grpo; default ε).") var epsilonHigh: Double?
     @Option(help: "group, batch or none (advantage scaling by std).") var scaleRewards: String?
     @Option(help: "KL coefficient β to the reference policy (grpo).") var beta: Double?
-    @Option(help: "Reward functions, comma list of accuracy and format.") var rewards = "accuracy"
+    @Option(name: .customLong("rewards"), help: "Reward functions, comma list of accuracy (default) and format.") var rewardsFlag: String?
     @Option(help: "One weight per reward function, comma list.") var rewardWeights: String?
-    @Option(help: "boxed (the reference) or last-number.") var answerMode = "boxed"
+    @Option(name: .customLong("answer-mode"), help: "boxed (the reference; default) or last-number.") var answerModeFlag: String?
+
+    /// Set from the config file (flags win), never parsed.
+    var configResume = false
+
+    var model: String { modelFlag ?? "cache/SmolLM2-135M-Instruct.Q4_1.gguf" }
+    var method: String { methodFlag ?? "fura" }
+    var targetModules: String { targetModulesFlag ?? "all-linear" }
+    var normalizeAfterUpdate: Bool { normalizeAfterUpdateFlag ?? false }
+    var loraRank: Int { loraRankFlag ?? 32 }
+    var loraAlpha: Double { loraAlphaFlag ?? 32 }
+    var loraDropout: Double { loraDropoutFlag ?? 0 }
+    var output: String { outputFlag ?? "" }
+    var resume: Bool { resumeFlag || configResume }
+    var rewards: String { rewardsFlag ?? "accuracy" }
+    var answerMode: String { answerModeFlag ?? "boxed" }
 
     func run() throws {
+        var command = self
+        if let config {
+            do { try command.merge(ConfigFile(path: config)) } catch let error as ConfigFileError { throw ValidationError(error.description) }
+        }
+        try command.execute()
+    }
+
+    /// Runs with the settings resolved (flags over the config file over defaults).
+    func execute() throws {
+        guard !output.isEmpty else { throw ValidationError("give --output DIR (or output: in the --config file)") }
         let options = try resolvedOptions()
         if let threads { Threading.setThreadCount(threads) }
         let (train, heldOut) = try problems()
@@ -83,7 +116,8 @@ struct GRPOCommand: ParsableCommand {
         }
         let lm = loaded.model
         let started = Date()
-        let postUpdate = try GRPOMethodSetup.apply(method: method, to: lm, command: self)
+        let setup = try TrainMethodSetup.apply(methodConfig(), to: lm, conversion: conversionOptions())
+        log(setup.summary)
         let trainable = lm.namedParameters.filter { $0.parameter.trainable }.reduce(0) { $0 + $1.parameter.count }
         let total = lm.namedParameters.reduce(0) { $0 + $1.parameter.count }
         log("model \(model): \(method), \(trainable) trainable of \(total) parameters (\(String(format: "%.2f", 100 * Double(trainable) / Double(max(1, total))))%), set up in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
@@ -126,13 +160,14 @@ struct GRPOCommand: ParsableCommand {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let trainer = try GRPOTrainer(model: lm, options: options, trainExamples: train, evalExamples: heldOut, rewards: weighted,
                                       accuracy: MathCorrectnessReward(mode: mode), codec: codec, outputDirectory: directory)
-        trainer.postUpdate = postUpdate
+        trainer.preUpdate = setup.preStep
+        trainer.postUpdate = setup.postStep
         var resumedAt: Int?
         if resume {
             resumedAt = try trainer.resumeFromLatestCheckpoint()
             log(resumedAt.map { "resumed at step \($0)" } ?? "no checkpoint in \(output); starting from step 0")
         }
-        try writeConfig(options, to: directory, trainable: trainable, total: total)
+        try writeConfig(options, to: directory)
         let recorder = try GRPORecorder(directory: directory, resumedAtStep: resumedAt ?? (resume ? 0 : nil))
         var failure: Error?
         trainer.onEvent = { event in
@@ -157,14 +192,9 @@ struct GRPOCommand: ParsableCommand {
         log(String(format: "done in %.1f s; metrics in ", Date().timeIntervalSince(runStart)) + recorder.metricsURL.path)
     }
 
-    /// The options: defaults, then --config, then flags.
+    /// The GRPO options: defaults, then flags (the config file was merged into the flags by `merge`).
     func resolvedOptions() throws -> GRPOOptions {
         var o = GRPOOptions()
-        if let config {
-            do { o = try JSONDecoder().decode(GRPOOptions.self, from: Data(contentsOf: URL(fileURLWithPath: config))) } catch {
-                throw ValidationError("--config \(config): \(error)")
-            }
-        }
         if let steps { o.steps = steps }
         if let promptsPerStep { o.promptsPerStep = promptsPerStep }
         if let groupSize { o.groupSize = groupSize }
@@ -184,6 +214,8 @@ struct GRPOCommand: ParsableCommand {
         if let evalEvery { o.evalEvery = evalEvery }
         if let evalLimit { o.evalLimit = evalLimit }
         if let saveEvery { o.saveEvery = saveEvery }
+        if let keepCheckpoints { o.keepCheckpoints = keepCheckpoints }
+        if let rolloutBatchSize { o.rolloutBatchSize = rolloutBatchSize }
         if let loss {
             guard let kind = GRPOLoss.Kind(rawValue: loss) else { throw ValidationError("--loss \(loss): expected reference or grpo") }
             o.loss.kind = kind
@@ -197,6 +229,26 @@ struct GRPOCommand: ParsableCommand {
         }
         try o.validate()
         return o
+    }
+
+    /// The `fura train` configuration that `TrainMethodSetup` reads: the method, the seed, and the LoRA family's
+    /// rank, alpha and dropout (GRPO's own defaults: the reference's RL recipe, r 32, alpha 32, dropout 0).
+    func methodConfig() throws -> TrainConfig {
+        try TrainConfig.resolve(file: nil, filePath: "flags", overrides: [
+            "model": model, "data": data ?? task ?? "-", "output": output, "method": method, "seed": seed ?? 42,
+            "lora_rank": loraRank, "lora_alpha": loraAlpha, "lora_dropout": loraDropout,
+        ])
+    }
+
+    /// FuRA/SVD conversion options from the flags (read only by the methods that convert projections).
+    func conversionOptions() throws -> ConversionOptions {
+        var options = ConversionOptions(method: ConversionMethod(rawValue: method) ?? .fura)
+        options.targetModules = targetModules.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        if let position = trainPosition { options.trainPosition = position }
+        if let mode = decompMode { options.decompMode = try DecompModeSpec(parsing: mode) }
+        options.normalizeAfterUpdate = normalizeAfterUpdate
+        try options.validate()
+        return options
     }
 
     /// Training and held-out problems.
@@ -217,61 +269,11 @@ struct GRPOCommand: ParsableCommand {
         return (train, heldOut)
     }
 
-    func writeConfig(_ options: GRPOOptions, to directory: URL, trainable: Int, total: Int) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let grpo = try JSONSerialization.jsonObject(with: encoder.encode(options))
-        let object: [String: Any] = [
-            "model": model, "method": method, "target_modules": targetModules, "data": data ?? NSNull(), "task": task ?? NSNull(),
-            "rewards": rewards, "reward_weights": rewardWeights ?? NSNull(), "answer_mode": answerMode,
-            "trainable_parameters": trainable, "total_parameters": total, "grpo": grpo,
-        ]
-        let json = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    /// Writes the resolved settings under the config-file keys (`--config DIR/config.json` repeats the run).
+    func writeConfig(_ options: GRPOOptions, to directory: URL) throws {
+        let json = try JSONSerialization.data(withJSONObject: resolvedSettings(options), options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         try json.write(to: directory.appendingPathComponent("config.json"), options: .atomic)
     }
 
     func log(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
-}
-
-/// Turns the loaded dense model into the chosen method's trainable form; returns the post-update hook.
-enum GRPOMethodSetup {
-    static func apply(method: String, to model: CausalLM, command: GRPOCommand) throws -> ((Int) throws -> Void)? {
-        let targets = command.targetModules.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        switch method {
-        case "fura", "svd":
-            var options = ConversionOptions(method: method == "fura" ? .fura : .svd)
-            options.targetModules = targets
-            if let position = command.trainPosition { options.trainPosition = position }
-            if let mode = command.decompMode { options.decompMode = try DecompModeSpec(parsing: mode) }
-            options.normalizeAfterUpdate = command.normalizeAfterUpdate
-            try Conversion.convert(model, options: options, measureReconstruction: false)
-            guard options.normalizeAfterUpdate else { return nil }
-            return { _ in Conversion.normalizeAfterUpdate(model) }
-        case "lora", "dora":
-            let lora = LoRAOptions(rank: command.loraRank, alpha: command.loraAlpha)
-            let leaves = try ConversionOptions(method: .fura).with(targets: targets).targetLeaves()
-            for (k, slot) in model.linearSlotNames.enumerated() where leaves.contains(slot.leafName) {
-                guard let layer = model.linear(named: slot) else { continue }
-                let seed = UInt64(k) &+ 1
-                let replaced: any LinearLayer = method == "lora"
-                    ? try LoRALinear(wrapping: layer, format: .float32, options: lora, seed: seed)
-                    : try DoRALinear(wrapping: layer, format: .float32, options: DoRAOptions(lora: lora), seed: seed)
-                try model.setLinear(replaced, named: slot)
-            }
-            return nil
-        case "full":
-            for (_, p) in model.namedParameters { p.trainable = true }
-            return nil
-        default:
-            throw ValidationError("--method \(method): expected fura, svd, lora, dora or full")
-        }
-    }
-}
-
-extension ConversionOptions {
-    func with(targets: [String]) -> ConversionOptions {
-        var copy = self
-        copy.targetModules = targets
-        return copy
-    }
 }

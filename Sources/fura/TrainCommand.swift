@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FuRAFormats
 import FuRATensor
 import FuRAModels
 import FuRATrain
@@ -11,8 +12,8 @@ struct TrainCommand: ParsableCommand {
         abstract: "Fine-tune a model on instruction data (LLM-Adapters JSON or JSONL) with FuRA or a baseline.",
         discussion: """
         Defaults follow the reference recipes (spec §4.5): FuRA lr 2e-4, betas 0.9/0.95, weight decay 0, linear schedule \
-        with warmup 0.03, batch 8 × 2, 3 epochs, seed 43. A --config JSON file may set any option with its snake_case \
-        name (max_seq_len, grad_accum, …); flags override it. DIR receives config.json, metrics.jsonl, loss.svg and \
+        with warmup 0.03, batch 8 × 2, 3 epochs, seed 43. A --config file (YAML, or JSON by a .json name) may set any \
+        option with its snake_case name (max_seq_len, grad_accum, …); unknown keys are errors; flags override it. DIR receives config.json, metrics.jsonl, loss.svg and \
         checkpoint-N/ directories; --resume continues from the newest complete checkpoint, bit-identically.
         """)
 
@@ -41,7 +42,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Threads for matrix products (default: all cores).") var threads: Int?
     @Flag(help: "Continue from the newest complete checkpoint in the run directory.") var resume = false
     @Flag(help: "Take loss on the prompt tokens too.") var trainOnInputs = false
-    @Option(help: "JSON config file with the same keys in snake_case.") var config: String?
+    @Option(help: "Config file, YAML or JSON, with the flags' names in snake_case (flags override it).") var config: String?
 
     /// The flags that were given, as config keys.
     func overrides() throws -> [String: Any] {
@@ -76,13 +77,17 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         do {
-            var file: Data?
+            let resolved: TrainConfig
             if let config {
-                do { file = try Data(contentsOf: URL(fileURLWithPath: config)) } catch {
-                    throw TrainingError.invalidOption(option: "config", value: config, reason: "cannot read: \(error.localizedDescription)")
+                // YAML or JSON with the same keys.
+                let file: ConfigFile
+                do { file = try ConfigFile(path: config) } catch let error as ConfigFileError {
+                    throw TrainingError.invalidOption(option: "config", value: config, reason: error.description)
                 }
+                resolved = try TrainConfig.resolve(configFile: file, overrides: overrides())
+            } else {
+                resolved = try TrainConfig.resolve(file: nil, filePath: "flags", overrides: overrides())
             }
-            let resolved = try TrainConfig.resolve(file: file, filePath: config ?? "flags", overrides: overrides())
             print(String(decoding: try resolved.json(), as: UTF8.self))
             if let threads = resolved.threads { Threading.setThreadCount(threads) }
             let (loaded, tokenizer, setup) = try prepareModel(resolved)

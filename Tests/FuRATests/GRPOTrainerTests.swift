@@ -122,37 +122,30 @@ struct LetterShareReward: RewardFunction {
             #expect((2...30).contains(Int(parts[0])!) && (2...30).contains(Int(parts[2])!))
         }
     }
-}
 
-@Suite struct GRPOSamplerTests {
-    @Test func topPKeepsOnlyTheNucleusAndGreedyTakesTheArgmax() {
-        let logits: [Float] = [0, 5, 0, 4.9, -1]
-        var rng = RNG(seed: 3)
-        let nucleus = GRPOSampler(maxNewTokens: 1, temperature: 1, topP: 0.5, stopIds: [])
-        let draws = logits.withUnsafeBufferPointer { p in (0..<200).map { _ in nucleus.choose(p.baseAddress!, 5, rng: &rng) } }
-        #expect(Set(draws) == [1])
-        let wide = GRPOSampler(maxNewTokens: 1, temperature: 1, topP: 1, stopIds: [])
-        let all = logits.withUnsafeBufferPointer { p in (0..<2000).map { _ in wide.choose(p.baseAddress!, 5, rng: &rng) } }
-        let share = Double(all.filter { $0 == 3 }.count) / 2000  // softmax mass of token 3 ≈ 0.473
-        #expect(abs(share - exp(4.9) / (2 + exp(5) + exp(4.9) + exp(-1))) < 0.05)
-        let greedy = GRPOSampler(maxNewTokens: 1, temperature: 0, topP: 1, stopIds: [])
-        #expect(logits.withUnsafeBufferPointer { greedy.choose($0.baseAddress!, 5, rng: &rng) } == 1)
-    }
-
-    @Test func batchedRolloutsEqualOneByOneGreedyDecoding() throws {
-        let model = try CausalLM.random(config: GRPOTrainerTests.config, seed: 4)
-        let sampler = GRPOSampler(maxNewTokens: 5, temperature: 0, topP: 1, stopIds: [])
-        var rng = RNG(seed: 0)
-        let prompts = [[1, 2, 3], [4, 5, 6]]
-        let together = try sampler.sample(model: model, prompts: prompts, copies: 2, rng: &rng)
-        #expect(together.count == 4 && together[0] == together[1] && together[2] == together[3])
-        for (i, prompt) in prompts.enumerated() {
-            var ids = prompt
-            for _ in 0..<5 {
-                let logits = try model.logits(for: [ids])
-                ids.append(logits.withUnsafeBufferPointer { Kernels.argmax($0.baseAddress!, logits.shape[1]) })
-            }
-            #expect(together[2 * i].ids == Array(ids.dropFirst(3)))
-        }
+    /// Every method of `fura train` goes through `TrainMethodSetup` for GRPO too: rollouts (through the
+    /// dense rollout copy), rewards and updates run, and the method's trainable tensors move.
+    @Test(arguments: [TrainMethod.fura, .svd, .lora, .dora, .full, .qlora, .qdora])
+    func everyTrainMethodTrainsThroughTrainMethodSetup(method: TrainMethod) throws {
+        let model = try CausalLM.random(config: Self.config, seed: 21)
+        let config = try TrainConfig.resolve(file: nil, overrides: [
+            "model": "random", "data": "-", "output": "-", "method": method.rawValue, "seed": 3,
+            "lora_rank": 2, "lora_alpha": 4, "lora_dropout": 0.0,
+        ])
+        let setup = try TrainMethodSetup.apply(config, to: model)
+        var options = Self.options(steps: 2)
+        options.learningRate = 1e-2
+        var steps = 0
+        let trainer = try GRPOTrainer(model: model, options: options, trainExamples: Self.problems, evalExamples: [],
+                                      rewards: WeightedRewards([LetterShareReward()]), accuracy: LetterShareReward(), codec: Self.codec,
+                                      outputDirectory: nil) { if case .step = $0 { steps += 1 } }
+        trainer.preUpdate = setup.preStep
+        trainer.postUpdate = setup.postStep
+        let before = trainer.trainableParameters.map { $0.parameter.value.storage }
+        #expect(!before.isEmpty)
+        try trainer.run()
+        let after = trainer.trainableParameters.map { $0.parameter.value.storage }
+        #expect(steps == 2 && trainer.optimizer.stepCount == 2)
+        #expect(zip(before, after).contains { $0 != $1 }, "\(method): no trainable tensor moved")
     }
 }

@@ -66,3 +66,13 @@ import Testing
         }
     }
 }
+
+@Suite struct KernelsMaxTests {
+    @Test func vectorMaxEqualsScalarMax() {
+        for n in [1, 7, 16, 63, 64, 65, 200, 49_152] {
+            let x = TestSupport.random([n], seed: UInt64(n + 11)).storage
+            let fast = x.withUnsafeBufferPointer { Kernels.max($0.baseAddress!, n) }
+            #expect(fast == x.max())
+        }
+    }
+}

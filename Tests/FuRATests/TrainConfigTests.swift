@@ -1,4 +1,5 @@
 import Foundation
+import FuRAFormats
 import FuRATrain
 import Testing
 
@@ -46,5 +47,28 @@ import Testing
             #expect(option == "batch_size")
         }
         #expect(throws: TrainingError.self) { try TrainConfig.resolve(file: nil, overrides: ["data": "d", "output": "o"]) }
+    }
+
+    @Test func yamlConfigResolvesLikeJSONAndFlagsOverrideIt() throws {
+        let yaml = """
+        # fura train --config run.yaml
+        model: m.gguf
+        data: d.json
+        output: out
+        method: svd
+        lr: 1e-5
+        warmup: 10
+        eval_every: null
+        betas: [0.9, 0.99]
+        """
+        let file = try ConfigFile(data: Data(yaml.utf8), path: "run.yaml")
+        let c = try TrainConfig.resolve(configFile: file, overrides: ["lr": 3e-5])
+        let json = try ConfigFile(data: Data(#"{"model": "m.gguf", "data": "d.json", "output": "out", "method": "svd", "lr": 1e-5, "warmup": 10, "eval_every": null, "betas": [0.9, 0.99]}"#.utf8), path: "run.json")
+        #expect(c == (try TrainConfig.resolve(configFile: json, overrides: ["lr": 3e-5])))
+        #expect(c.method == .svd && c.lr == 3e-5 && c.warmup == .steps(10) && c.evalEvery == nil && c.betas == [0.9, 0.99])
+        let unknown = try ConfigFile(data: Data("model: m\nlearning_rate: 1\n".utf8), path: "bad.yaml")
+        do { _ = try TrainConfig.resolve(configFile: unknown, overrides: Self.required); Issue.record("expected an error") } catch let TrainingError.invalidOption(option, _, reason) {
+            #expect(option == "config" && reason.contains("bad.yaml:2") && reason.contains("learning_rate"))
+        }
     }
 }
