@@ -7,7 +7,7 @@ import FuRATrain
 extension Benchmarks {
     /// One optimizer step of `fura train`'s work on SmolLM2-135M at batch 4 × 256 with every position a
     /// target, fp32, 2 threads: forward, backward, AdamW, for each method of `FURA_BENCH_METHODS`
-    /// (default `fura,lora,full`; method defaults as `fura train` resolves them). Peak RSS is the
+    /// (default `fura,lora,full,qfura`; method defaults as `fura train` resolves them). Peak RSS is the
     /// process high-water mark, reset before each method's model is loaded.
     static let methodStep = Benchmark(name: "step") {
         let path = ProcessInfo.processInfo.environment["FURA_BENCH_MODEL"] ?? "cache/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -15,7 +15,7 @@ extension Benchmarks {
             print("step: skipped (no model at \(path); set FURA_BENCH_MODEL)")
             return []
         }
-        let methods = (ProcessInfo.processInfo.environment["FURA_BENCH_METHODS"] ?? "fura,lora,full")
+        let methods = (ProcessInfo.processInfo.environment["FURA_BENCH_METHODS"] ?? "fura,lora,full,qfura")
             .split(separator: ",").compactMap { TrainMethod(rawValue: String($0)) }
         Threading.setThreadCount(2)
         var out: [BenchmarkResult] = []
