@@ -1,3 +1,4 @@
+import FuRAFormats
 import FuRANN
 import FuRATensor
 
@@ -21,16 +22,34 @@ public final class GenerationModel {
     var projections: [(qkv: GenerationProjectionGroup, o: GenerationProjection, gateUp: GenerationProjectionGroup, down: GenerationProjection)]
     var head: GenerationProjection
 
-    /// Wraps `model`, reading frozen dense weights in `precision` (a bf16 copy is made once here,
-    /// so rebuild this after the weights change).
-    public init(model: CausalLM, precision: GenerationWeightPrecision = .float32) throws {
+    /// What the packed weights are (precision, bytes, GGUF blocks used), for logs.
+    public let weightSummary: String
+    /// Bytes of the packed weight copies (what a batch-1 decode step streams, LM head included).
+    public let weightBytes: Int
+
+    /// Wraps `model`, reading frozen dense weights from packed copies in `precision` (made once here,
+    /// so rebuild this after the weights change). `gguf`: the file the model was loaded from, whose
+    /// Q4_1/Q8_0 blocks `.gguf` reads (`LoadedModel.gguf`).
+    public init(model: CausalLM, precision: GenerationWeightPrecision = .float32, gguf: GGUFFile? = nil) throws {
         self.model = model
         rope = try model.blocks.first?.rope ?? RotaryEmbedding(headDim: model.config.headDim, theta: model.config.ropeTheta)
-        projections = try model.blocks.map { b in
-            (try GenerationProjectionGroup([b.qProj, b.kProj, b.vProj], precision: precision), try GenerationProjection(b.oProj, precision: precision),
-             try GenerationProjectionGroup([b.mlp.gate, b.mlp.up], precision: precision), try GenerationProjection(b.mlp.down, precision: precision))
+        let packer = try GenerationPacker(precision: precision, gguf: gguf, config: model.config)
+        projections = try model.blocks.enumerated().map { i, b in
+            let n = "model.layers.\(i)."
+            return (try GenerationProjectionGroup([(b.qProj, n + "self_attn.q_proj.weight"), (b.kProj, n + "self_attn.k_proj.weight"),
+                                                   (b.vProj, n + "self_attn.v_proj.weight")], packer: packer),
+                    try GenerationProjection(b.oProj, name: n + "self_attn.o_proj.weight", packer: packer),
+                    try GenerationProjectionGroup([(b.mlp.gate, n + "mlp.gate_proj.weight"), (b.mlp.up, n + "mlp.up_proj.weight")], packer: packer),
+                    try GenerationProjection(b.mlp.down, name: n + "mlp.down_proj.weight", packer: packer))
         }
-        head = try GenerationProjection(weight: model.lmHead.value, trainable: model.lmHead.trainable, precision: precision)
+        if model.lmHead.trainable {
+            head = GenerationProjection(dense: model.lmHead.value)
+        } else {
+            let name = model.config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"
+            head = try GenerationProjection(parts: [(model.lmHead.value, name)], packer: packer, keepDense: true)
+        }
+        weightSummary = packer.summary
+        weightBytes = packer.bytes
     }
 
     /// A cache for `slots` sequences of up to `capacity` positions of this model.
@@ -158,29 +177,88 @@ public final class GenerationModel {
     }
 
     /// Causal attention of q (N, H·D) over each row's own slot, positions 0...position → (N, H·D).
+    ///
+    /// One task per (row, key/value head): the H/G query heads that share the head's keys read each
+    /// key and value once, as SIMD16 vectors (D a multiple of 16; other D use `attendReference`).
     func attend(_ q: Tensor, rows: [(slot: Int, position: Int)], layer: Int, cache: KVCache, heads h: Int) -> Tensor {
         let (g, d) = (cache.keyValueHeads, cache.headDim)
-        let group = h / g, scale = 1 / Float(d).squareRoot()
+        guard d % 16 == 0, h % g == 0, h / g <= 8 else { return attendReference(q, rows: rows, layer: layer, cache: cache, heads: h) }
+        let group = h / g, scale = 1 / Float(d).squareRoot(), chunks = d / 16
         var out = Tensor.zeros([rows.count, h * d])
         let work = rows.reduce(0) { $0 + $1.position + 1 } * h * d
         q.withUnsafeBufferPointer { pq in out.withUnsafeMutableBufferPointer { po in
             let (qb, ob) = (pq.baseAddress!, po.baseAddress!)
-            let tasks = rows.count * h
+            let tasks = rows.count * g
             Threading.parallelFor(tasks, minimumPerChunk: max(1, tasks * 65_536 / max(1, work))) { start, end in
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: cache.capacity)
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: group * cache.capacity)
                 defer { scores.deallocate() }
                 for task in start..<end {
-                    let (r, head) = (task / h, task % h)
+                    let (r, kv) = (task / g, task % g)
                     let row = rows[r], n = row.position + 1
-                    let keys = cache.keyBase(layer: layer, slot: row.slot, head: head / group)
-                    let values = cache.valueBase(layer: layer, slot: row.slot, head: head / group)
-                    let qr = qb + task * d, o = ob + task * d
-                    for j in 0..<n { scores[j] = Kernels.dot(qr, keys + j * d, d) * scale }
-                    Kernels.softmax(scores, n)
-                    for j in 0..<n { Kernels.axpy(scores[j], values + j * d, o, d) }
+                    let keys = cache.keyBase(layer: layer, slot: row.slot, head: kv)
+                    let values = cache.valueBase(layer: layer, slot: row.slot, head: kv)
+                    let q0 = qb + (r * h + kv * group) * d, o0 = ob + (r * h + kv * group) * d
+                    // Scores (group, n): each key row read once for all heads of the group.
+                    for j in 0..<n {
+                        let key = keys + j * d
+                        for a in 0..<group {
+                            let qa = q0 + a * d
+                            var acc = SIMD16<Float>()
+                            for c in 0..<chunks { acc = acc.addingProduct(Kernels.load(qa + 16 * c), Kernels.load(key + 16 * c)) }
+                            scores[a * n + j] = acc.sum() * scale
+                        }
+                    }
+                    for a in 0..<group { VectorExp.softmax(scores + a * n, n) }
+                    // Outputs (group, D) = scores · values, each value row read once.
+                    for c in 0..<chunks {
+                        var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+                        var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
+                        for j in 0..<n {
+                            let v = Kernels.load(values + j * d + 16 * c)
+                            a0 = a0.addingProduct(v, SIMD16(repeating: scores[j]))
+                            if group > 1 { a1 = a1.addingProduct(v, SIMD16(repeating: scores[n + j])) }
+                            if group > 2 { a2 = a2.addingProduct(v, SIMD16(repeating: scores[2 * n + j])) }
+                            if group > 3 { a3 = a3.addingProduct(v, SIMD16(repeating: scores[3 * n + j])) }
+                            if group > 4 { a4 = a4.addingProduct(v, SIMD16(repeating: scores[4 * n + j])) }
+                            if group > 5 { a5 = a5.addingProduct(v, SIMD16(repeating: scores[5 * n + j])) }
+                            if group > 6 { a6 = a6.addingProduct(v, SIMD16(repeating: scores[6 * n + j])) }
+                            if group > 7 { a7 = a7.addingProduct(v, SIMD16(repeating: scores[7 * n + j])) }
+                        }
+                        let oc = o0 + 16 * c
+                        Kernels.store(a0, oc)
+                        if group > 1 { Kernels.store(a1, oc + d) }
+                        if group > 2 { Kernels.store(a2, oc + 2 * d) }
+                        if group > 3 { Kernels.store(a3, oc + 3 * d) }
+                        if group > 4 { Kernels.store(a4, oc + 4 * d) }
+                        if group > 5 { Kernels.store(a5, oc + 5 * d) }
+                        if group > 6 { Kernels.store(a6, oc + 6 * d) }
+                        if group > 7 { Kernels.store(a7, oc + 7 * d) }
+                    }
                 }
             }
         } }
+        return out
+    }
+
+    /// Reference twin of `attend`: one query head at a time, scalar-shaped dot and axpy per key.
+    func attendReference(_ q: Tensor, rows: [(slot: Int, position: Int)], layer: Int, cache: KVCache, heads h: Int) -> Tensor {
+        let (g, d) = (cache.keyValueHeads, cache.headDim)
+        let group = h / g, scale = 1 / Float(d).squareRoot()
+        var out = Tensor.zeros([rows.count, h * d])
+        var scores = [Float](repeating: 0, count: cache.capacity)
+        q.withUnsafeBufferPointer { pq in out.withUnsafeMutableBufferPointer { po in scores.withUnsafeMutableBufferPointer { ps in
+            for (r, row) in rows.enumerated() {
+                for head in 0..<h {
+                    let n = row.position + 1
+                    let keys = cache.keyBase(layer: layer, slot: row.slot, head: head / group)
+                    let values = cache.valueBase(layer: layer, slot: row.slot, head: head / group)
+                    let qr = pq.baseAddress! + (r * h + head) * d, o = po.baseAddress! + (r * h + head) * d
+                    for j in 0..<n { ps[j] = Kernels.dotReference(qr, keys + j * d, d) * scale }
+                    Kernels.softmaxRowsReference(ps.baseAddress!, rows: 1, columns: n)
+                    for j in 0..<n { for i in 0..<d { o[i] += ps[j] * values[j * d + i] } }
+                }
+            }
+        } } }
         return out
     }
 }
