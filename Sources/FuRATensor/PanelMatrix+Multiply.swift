@@ -30,6 +30,11 @@ extension PanelMatrix {
             while r0 < n {
                 let r1 = min(n, r0 + Self.rowChunk)
                 for p in start..<end {
+                    if r1 - r0 < 4, storage == .affine4 || storage == .affine8 {
+                        // Few rows: decode in registers, no scratch round trip.
+                        for r in r0..<r1 { affineRow(p, x + r * i, y + r * o + p * w, min(w, o - p * w)) }
+                        continue
+                    }
                     let panel = decodePanel(p, into: scratch)
                     let width = min(w, o - p * w)
                     let yp = y + p * w
@@ -78,6 +83,53 @@ extension PanelMatrix {
             }
         }
         return UnsafePointer(scratch)
+    }
+
+    /// One row of y for panel p of an affine matrix: y[0..<width] = Σ_k x[k]·(q[k]·d + m), each
+    /// weight decoded exactly as `decodePanel` does (so the same values), without a scratch panel.
+    @inline(__always)
+    func affineRow(_ p: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ width: Int) {
+        let w = Self.panelWidth
+        var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+        let full = columns / Self.blockSize
+        if storage == .affine4 {
+            let src = UnsafeRawPointer(data) + p * paddedColumns / 2 * w
+            for b in 0..<full {
+                let d = Kernels.load(scales + (p * blocks + b) * w), m = Kernels.load(offsets + (p * blocks + b) * w)
+                let base = b * Self.blockSize
+                var pair = 0
+                while pair < 16 {
+                    let q0 = src.loadUnaligned(fromByteOffset: (base / 2 + pair) * w, as: SIMD16<UInt8>.self)
+                    let q1 = src.loadUnaligned(fromByteOffset: (base / 2 + pair + 1) * w, as: SIMD16<UInt8>.self)
+                    let k = base + 2 * pair
+                    a0 = a0.addingProduct(Self.lowNibbles(q0) * d + m, SIMD16(repeating: x[k]))
+                    a1 = a1.addingProduct(Self.highNibbles(q0) * d + m, SIMD16(repeating: x[k + 1]))
+                    a2 = a2.addingProduct(Self.lowNibbles(q1) * d + m, SIMD16(repeating: x[k + 2]))
+                    a3 = a3.addingProduct(Self.highNibbles(q1) * d + m, SIMD16(repeating: x[k + 3]))
+                    pair += 2
+                }
+            }
+        } else {
+            let src = UnsafeRawPointer(data) + p * paddedColumns * w
+            for b in 0..<full {
+                let d = Kernels.load(scales + (p * blocks + b) * w), m = Kernels.load(offsets + (p * blocks + b) * w)
+                var k = b * Self.blockSize
+                while k < (b + 1) * Self.blockSize {
+                    a0 = a0.addingProduct(Self.floats(src.loadUnaligned(fromByteOffset: k * w, as: SIMD16<Int8>.self)) * d + m, SIMD16(repeating: x[k]))
+                    a1 = a1.addingProduct(Self.floats(src.loadUnaligned(fromByteOffset: (k + 1) * w, as: SIMD16<Int8>.self)) * d + m, SIMD16(repeating: x[k + 1]))
+                    a2 = a2.addingProduct(Self.floats(src.loadUnaligned(fromByteOffset: (k + 2) * w, as: SIMD16<Int8>.self)) * d + m, SIMD16(repeating: x[k + 2]))
+                    a3 = a3.addingProduct(Self.floats(src.loadUnaligned(fromByteOffset: (k + 3) * w, as: SIMD16<Int8>.self)) * d + m, SIMD16(repeating: x[k + 3]))
+                    k += 4
+                }
+            }
+        }
+        // A partial last block (I not a multiple of 32), one column at a time.
+        for k in (full * Self.blockSize)..<columns {
+            var v = SIMD16<Float>()
+            for j in 0..<w { v[j] = element(p * w + j < rows ? p * w + j : p * w, k) }
+            a0 = a0.addingProduct(v, SIMD16(repeating: x[k]))
+        }
+        Self.put((a0 + a1) + (a2 + a3), y, width)
     }
 
     /// y[r, 0..<width] = Σ_k x[r, k]·panel[k] for 8 rows r (x rows `ldx` apart, y rows `ldy` apart).

@@ -10,7 +10,8 @@ public enum VectorExp {
     @inline(__always)
     public static func exp(_ x: SIMD16<Float>) -> SIMD16<Float> {
         // Only plain lane-wise operators: generic SIMD conversions compile to out-of-line calls.
-        let c = pointwiseMin(pointwiseMax(x, SIMD16(repeating: -87.33654)), SIMD16(repeating: 88.72283))
+        var c = x
+        for i in 0..<16 { c[i] = c[i] < -87.33654 ? -87.33654 : (c[i] > 88.72283 ? 88.72283 : c[i]) }
         // n = round(c / ln2) by the 1.5·2²³ trick: its integer also sits in the low bits of t.
         let magic = SIMD16<Float>(repeating: 12_582_912)
         let t = magic.addingProduct(c, SIMD16(repeating: 1.442695041))
