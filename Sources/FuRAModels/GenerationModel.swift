@@ -167,8 +167,8 @@ public final class GenerationModel {
             for (r, row) in rows.enumerated() {
                 for head in 0..<g {
                     // SAFETY: position < capacity was checked by `plan`; each copy is D floats of one row.
-                    (cache.keyBase(layer: layer, slot: row.slot, head: head) + row.position * d)
-                        .update(from: pk.baseAddress! + (r * g + head) * d, count: d)
+                    let key = cache.keyBase(layer: layer, slot: row.slot, head: head), src = pk.baseAddress! + (r * g + head) * d
+                    for i in 0..<d { key[cache.keyIndex(row.position, i)] = src[i] }
                     (cache.valueBase(layer: layer, slot: row.slot, head: head) + row.position * d)
                         .update(from: pv.baseAddress! + (r * g + head) * d, count: d)
                 }
@@ -198,15 +198,37 @@ public final class GenerationModel {
                     let keys = cache.keyBase(layer: layer, slot: row.slot, head: kv)
                     let values = cache.valueBase(layer: layer, slot: row.slot, head: kv)
                     let q0 = qb + (r * h + kv * group) * d, o0 = ob + (r * h + kv * group) * d
-                    // Scores (group, n): each key row read once for all heads of the group.
-                    for j in 0..<n {
-                        let key = keys + j * d
-                        for a in 0..<group {
-                            let qa = q0 + a * d
-                            var acc = SIMD16<Float>()
-                            for c in 0..<chunks { acc = acc.addingProduct(Kernels.load(qa + 16 * c), Kernels.load(key + 16 * c)) }
-                            scores[a * n + j] = acc.sum() * scale
+                    // Scores (group, n), 16 positions at a time: each block of keys (D, 16) read once for
+                    // all heads of the group, one SIMD16 multiply-add per dimension and head.
+                    var j0 = 0
+                    while j0 < n {
+                        let block = keys + j0 * d
+                        var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
+                        var s4 = SIMD16<Float>(), s5 = SIMD16<Float>(), s6 = SIMD16<Float>(), s7 = SIMD16<Float>()
+                        for i in 0..<d {
+                            let k = Kernels.load(block + i * 16)
+                            s0 = s0.addingProduct(k, SIMD16(repeating: q0[i]))
+                            if group > 1 { s1 = s1.addingProduct(k, SIMD16(repeating: q0[d + i])) }
+                            if group > 2 { s2 = s2.addingProduct(k, SIMD16(repeating: q0[2 * d + i])) }
+                            if group > 3 { s3 = s3.addingProduct(k, SIMD16(repeating: q0[3 * d + i])) }
+                            if group > 4 { s4 = s4.addingProduct(k, SIMD16(repeating: q0[4 * d + i])) }
+                            if group > 5 { s5 = s5.addingProduct(k, SIMD16(repeating: q0[5 * d + i])) }
+                            if group > 6 { s6 = s6.addingProduct(k, SIMD16(repeating: q0[6 * d + i])) }
+                            if group > 7 { s7 = s7.addingProduct(k, SIMD16(repeating: q0[7 * d + i])) }
                         }
+                        let m = min(16, n - j0)
+                        func put(_ v: SIMD16<Float>, _ a: Int) {
+                            if m == 16 { Kernels.store(v * scale, scores + a * n + j0) } else { for t in 0..<m { scores[a * n + j0 + t] = v[t] * scale } }
+                        }
+                        put(s0, 0)
+                        if group > 1 { put(s1, 1) }
+                        if group > 2 { put(s2, 2) }
+                        if group > 3 { put(s3, 3) }
+                        if group > 4 { put(s4, 4) }
+                        if group > 5 { put(s5, 5) }
+                        if group > 6 { put(s6, 6) }
+                        if group > 7 { put(s7, 7) }
+                        j0 += 16
                     }
                     for a in 0..<group { VectorExp.softmax(scores + a * n, n) }
                     // Outputs (group, D) = scores · values, each value row read once.
@@ -240,7 +262,7 @@ public final class GenerationModel {
         return out
     }
 
-    /// Reference twin of `attend`: one query head at a time, scalar-shaped dot and axpy per key.
+    /// Reference twin of `attend`: one query head at a time, scalar loops per key.
     func attendReference(_ q: Tensor, rows: [(slot: Int, position: Int)], layer: Int, cache: KVCache, heads h: Int) -> Tensor {
         let (g, d) = (cache.keyValueHeads, cache.headDim)
         let group = h / g, scale = 1 / Float(d).squareRoot()
@@ -253,7 +275,11 @@ public final class GenerationModel {
                     let keys = cache.keyBase(layer: layer, slot: row.slot, head: head / group)
                     let values = cache.valueBase(layer: layer, slot: row.slot, head: head / group)
                     let qr = pq.baseAddress! + (r * h + head) * d, o = po.baseAddress! + (r * h + head) * d
-                    for j in 0..<n { ps[j] = Kernels.dotReference(qr, keys + j * d, d) * scale }
+                    for j in 0..<n {
+                        var dot = 0.0
+                        for i in 0..<d { dot += Double(qr[i]) * Double(keys[cache.keyIndex(j, i)]) }
+                        ps[j] = Float(dot) * scale
+                    }
                     Kernels.softmaxRowsReference(ps.baseAddress!, rows: 1, columns: n)
                     for j in 0..<n { for i in 0..<d { o[i] += ps[j] * values[j * d + i] } }
                 }

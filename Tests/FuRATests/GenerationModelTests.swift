@@ -25,7 +25,7 @@ import Testing
         let rows: [(slot: Int, position: Int)] = [(0, 0), (1, 6), (1, 7), (2, 19)]
         for slot in 0..<3 {
             for p in 0..<20 { for head in 0..<g { for i in 0..<d {
-                cache.keyBase(layer: 0, slot: slot, head: head)[p * d + i] = rng.normal()
+                cache.keyBase(layer: 0, slot: slot, head: head)[cache.keyIndex(p, i)] = rng.normal()
                 cache.valueBase(layer: 0, slot: slot, head: head)[p * d + i] = rng.normal()
             } } }
         }
