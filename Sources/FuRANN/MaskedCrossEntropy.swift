@@ -68,8 +68,7 @@ public enum MaskedCrossEntropy {
                         let z = base + i * v
                         let m = Kernels.max(z, v)
                         let labelLogit = z[t.label]
-                        var total: Double = 0
-                        for j in 0..<v { let e = exp(z[j] - m); z[j] = e; total += Double(e) }
+                        let total = Double(Kernels.expShiftedSum(z, v, shift: m))
                         lps[i] = Double(labelLogit) - Double(m) - log(total)
                         if computeGradient {
                             let w = lossScale * (targetWeight?(start + i, Float(lps[i])) ?? 1)

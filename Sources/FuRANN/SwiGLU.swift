@@ -28,7 +28,7 @@ public final class SwiGLU {
         a.withUnsafeMutableBufferPointer { pa in u.withUnsafeBufferPointer { pu in
             let (pa, pu) = (pa.baseAddress!, pu.baseAddress!)
             Threading.parallelFor(g.count, minimumPerChunk: 1 << 14) { start, end in
-                for i in start..<end { let x = pa[i]; pa[i] = x / (1 + exp(-x)) * pu[i] }
+                Self.gatedSiLU(gate: pa + start, up: pu + start, count: end - start)
             }
         } }
         cache = keepForBackward ? (g, u) : nil
@@ -46,17 +46,41 @@ public final class SwiGLU {
         dG.withUnsafeMutableBufferPointer { pdg in dU.withUnsafeMutableBufferPointer { pdu in
             let (pg, pu, pdg, pdu) = (pg.baseAddress!, pu.baseAddress!, pdg.baseAddress!, pdu.baseAddress!)
             Threading.parallelFor(c.gate.count, minimumPerChunk: 1 << 14) { start, end in
-                for i in start..<end {
-                    let x = pg[i], s = 1 / (1 + exp(-x))
-                    let da = pdg[i]
-                    pdu[i] = da * x * s
-                    pdg[i] = da * pu[i] * s * (1 + x * (1 - s))
-                }
+                Self.gatedSiLUBackward(gate: pg + start, up: pu + start, dGate: pdg + start, dUp: pdu + start, count: end - start)
             }
         } } } }
         var dX = try gate.backward(dG)
         try dX.add(try up.backward(dU))
         return dX
+    }
+
+    /// a[i] ← silu(a[i]) · up[i] for i < count (a holds the gate on entry).
+    static func gatedSiLU(gate a: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
+        var i = 0
+        while i + Kernels.width <= count {
+            let g = Kernels.load(a + i)
+            Kernels.store(g * Kernels.sigmoid(g) * Kernels.load(up + i), a + i)
+            i += Kernels.width
+        }
+        while i < count { let g = a[i]; a[i] = g / (1 + exp(-g)) * up[i]; i += 1 }
+    }
+
+    /// With dA on entry in both dGate and dUp: dUp ← dA·silu(g), dGate ← dA·u·σ(g)(1 + g(1 − σ(g))).
+    static func gatedSiLUBackward(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, dGate: UnsafeMutablePointer<Float>,
+                                  dUp: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + Kernels.width <= count {
+            let g = Kernels.load(gate + i), s = Kernels.sigmoid(g), da = Kernels.load(dGate + i)
+            Kernels.store(da * g * s, dUp + i)
+            Kernels.store(da * Kernels.load(up + i) * s * (1 + g * (1 - s)), dGate + i)
+            i += Kernels.width
+        }
+        while i < count {
+            let g = gate[i], s = 1 / (1 + exp(-g)), da = dGate[i]
+            dUp[i] = da * g * s
+            dGate[i] = da * up[i] * s * (1 + g * (1 - s))
+            i += 1
+        }
     }
 
     /// Frees what the last forward kept (here and in the three projections).

@@ -20,6 +20,46 @@ public enum BLAS {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
             return
         }
+        let threads = Threading.threadCount
+        guard threads > 1, m * n * k >= parallelThreshold, max(m, n) >= 2 * sliceAlignment,
+              !Threading.insideParallelRegion else {
+            serialGemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                       a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        // Slices of C along its longer side, one per thread, on multiples of `sliceAlignment`.
+        let alongRows = m >= n
+        let length = alongRows ? m : n
+        let slices = min(threads, length / sliceAlignment)
+        Threading.parallelFor(slices) { first, end in
+            for s in first..<end {
+                let start = (length * s / slices) / sliceAlignment * sliceAlignment
+                let stop = s == slices - 1 ? length : (length * (s + 1) / slices) / sliceAlignment * sliceAlignment
+                if alongRows {
+                    serialGemm(transposeA: transposeA, transposeB: transposeB, m: stop - start, n: n, k: k, alpha: alpha,
+                               a: transposeA ? a + start : a + start * lda, lda: lda, b: b, ldb: ldb,
+                               beta: beta, c: c + start * ldc, ldc: ldc)
+                } else {
+                    serialGemm(transposeA: transposeA, transposeB: transposeB, m: m, n: stop - start, k: k, alpha: alpha,
+                               a: a, lda: lda, b: transposeB ? b + start * ldb : b + start, ldb: ldb,
+                               beta: beta, c: c + start, ldc: ldc)
+                }
+            }
+        }
+    }
+
+    /// Products below this many multiply-adds run on one thread.
+    public static let parallelThreshold = 1 << 20
+    /// Slices start on multiples of this many rows or columns.
+    public static let sliceAlignment = 16
+
+    /// One single-threaded `cblas_sgemm` call (OpenBLAS is kept at one thread; see `Threading`).
+    @inlinable @usableFromInline
+    static func serialGemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         // SAFETY: callers pass pointers covering op(A) M×K with stride lda, op(B) K×N with stride ldb, C M×N with ldc.
         cblas_sgemm(
             CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,

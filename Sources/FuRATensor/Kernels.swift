@@ -70,9 +70,7 @@ public enum Kernels {
     @inlinable
     public static func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
         guard n > 0 else { return }
-        let m = max(x, n)
-        var total: Float = 0
-        for i in 0..<n { let e = exp(x[i] - m); x[i] = e; total += e }
+        let total = expShiftedSum(x, n, shift: max(x, n))
         scale(x, 1 / total, n)
     }
 
@@ -91,10 +89,20 @@ public enum Kernels {
     /// The largest element of a row.
     @inlinable
     public static func max(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-        var acc = Vector(repeating: -.infinity)
+        // `replacing(with:where:)` compiles to vector compare-and-blend; `pointwiseMax` does not (it
+        // runs lane by lane, 25× slower). Four accumulators hide the blend latency.
+        var a0 = Vector(repeating: -.infinity), a1 = a0, a2 = a0, a3 = a0
         var i = 0
-        while i + width <= n { acc = pointwiseMax(acc, load(x + i)); i += width }
-        var m = acc.max()
+        while i + 4 * width <= n {
+            let v0 = load(x + i), v1 = load(x + i + width), v2 = load(x + i + 2 * width), v3 = load(x + i + 3 * width)
+            a0 = a0.replacing(with: v0, where: v0 .> a0); a1 = a1.replacing(with: v1, where: v1 .> a1)
+            a2 = a2.replacing(with: v2, where: v2 .> a2); a3 = a3.replacing(with: v3, where: v3 .> a3)
+            i += 4 * width
+        }
+        while i + width <= n { let v = load(x + i); a0 = a0.replacing(with: v, where: v .> a0); i += width }
+        a0 = a0.replacing(with: a1, where: a1 .> a0)
+        a2 = a2.replacing(with: a3, where: a3 .> a2)
+        var m = a0.replacing(with: a2, where: a2 .> a0).max()
         while i < n { m = Swift.max(m, x[i]); i += 1 }
         return m
     }
@@ -143,18 +151,6 @@ public enum Kernels {
     /// Reference twin of `topK`: a full stable sort.
     public static func topKReference(_ x: UnsafePointer<Float>, _ n: Int, k: Int) -> [Int] {
         Array((0..<n).sorted { x[$0] != x[$1] ? x[$0] > x[$1] : $0 < $1 }.prefix(k))
-    }
-
-    // MARK: Activations
-
-    /// SiLU x·σ(x), out of place (`out` may alias `x`).
-    public static func silu(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ count: Int) {
-        for i in 0..<count { let v = x[i]; out[i] = v / (1 + exp(-v)) }
-    }
-
-    /// Reference twin of `silu` in `Double`.
-    public static func siluReference(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ count: Int) {
-        for i in 0..<count { let v = Double(x[i]); out[i] = Float(v / (1 + _exp(-v))) }
     }
 
     // MARK: SIMD helpers

@@ -1,22 +1,14 @@
-import CBLAS
-
 extension Threading {
-    /// Runs `body` with OpenBLAS limited to `count` threads, then restores `threadCount`.
+    /// Runs `body`; kept for callers that spread BLAS calls over `parallelFor` themselves.
     ///
-    /// For work that is parallel at a coarser grain (many small factorizations spread by `parallelFor`),
-    /// where each BLAS/LAPACK call should stay on its own thread.
-    /// A no-op when `threadCount` is 1 (nothing runs in parallel then, and OpenBLAS must not be reconfigured while
-    /// other threads may be inside it).
+    /// OpenBLAS is always single-threaded now (see `Threading`), so there is nothing to reconfigure:
+    /// products inside a parallel region run on their own thread.
     public static func withBLASThreads<R>(_ count: Int, _ body: () throws -> R) rethrows -> R {
-        guard threadCount > 1, count != threadCount else { return try body() }
-        openblas_set_num_threads(Int32(max(1, count)))
-        defer { openblas_set_num_threads(Int32(threadCount)) }
-        return try body()
+        try body()
     }
 
-    /// `parallelFor` for bodies that call BLAS: OpenBLAS runs single-threaded inside the loop so the
-    /// workers do not oversubscribe the cores, and gets the full thread count back afterwards.
+    /// `parallelFor` for bodies that call BLAS: each product stays on its worker's thread.
     public static func parallelForSerialBLAS(_ count: Int, minimumPerChunk: Int = 1, _ body: (Int, Int) -> Void) {
-        withBLASThreads(1) { parallelFor(count, minimumPerChunk: minimumPerChunk, body) }
+        parallelFor(count, minimumPerChunk: minimumPerChunk, body)
     }
 }

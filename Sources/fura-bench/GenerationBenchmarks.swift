@@ -30,11 +30,12 @@ extension Benchmarks {
             out.append(BenchmarkResult(name: "generate greedy b=1 \(precision.rawValue) 128+128", threads: 2, seconds: greedy,
                                        tokensPerSecond: 128 / greedy, extra: ["cpu_per_token_ms": greedyCPU / 128 * 1000, "weight_mb": Double(engine.weightBytes) / 1e6]))
             // Decode alone: the same run minus a prefill-only run (1 new token).
-            let (prefill, _) = measure {
+            let (prefill, prefillCPU) = measure {
                 _ = try? generator.generate(prompts: [prompt], options: GenerationOptions(maxNewTokens: 1))
             }
             out.append(BenchmarkResult(name: "generate greedy b=1 \(precision.rawValue) decode only", threads: 2,
-                                       tokensPerSecond: 127 / max(1e-9, greedy - prefill)))
+                                       tokensPerSecond: 127 / max(1e-9, greedy - prefill),
+                                       extra: ["cpu_per_token_ms": (greedyCPU - prefillCPU) / 127 * 1000]))
             // 64 sequences: 8 distinct 64-token prompts × 8 samples each (a GRPO-like group layout).
             let batch = (0..<64).map { prompts[$0 / 8] }
             let options = GenerationOptions(maxNewTokens: 128, sampling: SamplingOptions(temperature: 1), seed: 1)

@@ -19,6 +19,9 @@ extension Benchmarks {
                     try! Tensor.matmul(a, b, into: &c, accumulate: false)
                 }
                 var raw = [Float](repeating: 0, count: m * n)
+                // OpenBLAS's own threading, for comparison with our slicing (Threading keeps it at 1).
+                openblas_set_num_threads(Int32(threads))
+                defer { openblas_set_num_threads(1) }
                 let cblasTime = bestTime(repeats: repeats) {
                     // SAFETY: a is m×k, b is k×n, raw is m×n, all row-major and contiguous.
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,

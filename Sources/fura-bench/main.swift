@@ -4,6 +4,7 @@ import FuRATensor
 
 /// `fura-bench [--json] [--filter NAME]`: micro-benchmarks of this machine's kernels.
 /// Later rooms add their layer, model and training benchmarks to `Benchmarks.all`.
+Allocator.keepFreedPages()
 let arguments = CommandLine.arguments.dropFirst()
 let json = arguments.contains("--json")
 var filter: String?

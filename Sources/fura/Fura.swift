@@ -9,4 +9,10 @@ struct Fura: ParsableCommand {
         version: furaVersion,
         subcommands: [InspectCommand.self, ScoreCommand.self, EvalCommand.self, MakeDataCommand.self, TokenizeCommand.self, PlanCommand.self, GenerateCommand.self, TrainCommand.self, GRPOCommand.self, MergeCommand.self, ExportCommand.self]
     )
+
+    /// Sets up the process (allocator) and runs the parsed subcommand.
+    static func main() {
+        Allocator.keepFreedPages()
+        main(nil)
+    }
 }
