@@ -30,9 +30,15 @@ extension PanelMatrix {
             while r0 < n {
                 let r1 = min(n, r0 + Self.rowChunk)
                 for p in start..<end {
-                    if r1 - r0 < 4, storage == .affine4 || storage == .affine8 {
+                    if r1 - r0 < 4, storage != .float32 {
                         // Few rows: decode in registers, no scratch round trip.
-                        for r in r0..<r1 { affineRow(p, x + r * i, y + r * o + p * w, min(w, o - p * w)) }
+                        for r in r0..<r1 {
+                            if storage == .bfloat16 {
+                                bfloat16Row(p, x + r * i, y + r * o + p * w, min(w, o - p * w))
+                            } else {
+                                affineRow(p, x + r * i, y + r * o + p * w, min(w, o - p * w))
+                            }
+                        }
                         continue
                     }
                     let panel = decodePanel(p, into: scratch)
@@ -83,6 +89,27 @@ extension PanelMatrix {
             }
         }
         return UnsafePointer(scratch)
+    }
+
+    /// One row of y for panel p of a bf16 matrix: y[0..<width] = Σ_k x[k]·W[k], widened in registers.
+    @inline(__always)
+    func bfloat16Row(_ p: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ width: Int) {
+        let w = Self.panelWidth
+        let src = UnsafeRawPointer(data) + p * columns * w * 2
+        var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+        var k = 0
+        while k + 4 <= columns {
+            a0 = a0.addingProduct(Self.widen(src.loadUnaligned(fromByteOffset: k * w * 2, as: SIMD16<UInt16>.self)), SIMD16(repeating: x[k]))
+            a1 = a1.addingProduct(Self.widen(src.loadUnaligned(fromByteOffset: (k + 1) * w * 2, as: SIMD16<UInt16>.self)), SIMD16(repeating: x[k + 1]))
+            a2 = a2.addingProduct(Self.widen(src.loadUnaligned(fromByteOffset: (k + 2) * w * 2, as: SIMD16<UInt16>.self)), SIMD16(repeating: x[k + 2]))
+            a3 = a3.addingProduct(Self.widen(src.loadUnaligned(fromByteOffset: (k + 3) * w * 2, as: SIMD16<UInt16>.self)), SIMD16(repeating: x[k + 3]))
+            k += 4
+        }
+        while k < columns {
+            a0 = a0.addingProduct(Self.widen(src.loadUnaligned(fromByteOffset: k * w * 2, as: SIMD16<UInt16>.self)), SIMD16(repeating: x[k]))
+            k += 1
+        }
+        Self.put((a0 + a1) + (a2 + a3), y, width)
     }
 
     /// One row of y for panel p of an affine matrix: y[0..<width] = Σ_k x[k]·(q[k]·d + m), each
