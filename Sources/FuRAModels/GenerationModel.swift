@@ -1,3 +1,4 @@
+import FuRAFormats
 import FuRANN
 import FuRATensor
 
@@ -21,16 +22,34 @@ public final class GenerationModel {
     var projections: [(qkv: GenerationProjectionGroup, o: GenerationProjection, gateUp: GenerationProjectionGroup, down: GenerationProjection)]
     var head: GenerationProjection
 
-    /// Wraps `model`, reading frozen dense weights in `precision` (a bf16 copy is made once here,
-    /// so rebuild this after the weights change).
-    public init(model: CausalLM, precision: GenerationWeightPrecision = .float32) throws {
+    /// What the packed weights are (precision, bytes, GGUF blocks used), for logs.
+    public let weightSummary: String
+    /// Bytes of the packed weight copies (what a batch-1 decode step streams, LM head included).
+    public let weightBytes: Int
+
+    /// Wraps `model`, reading frozen dense weights from packed copies in `precision` (made once here,
+    /// so rebuild this after the weights change). `gguf`: the file the model was loaded from, whose
+    /// Q4_1/Q8_0 blocks `.gguf` reads (`LoadedModel.gguf`).
+    public init(model: CausalLM, precision: GenerationWeightPrecision = .float32, gguf: GGUFFile? = nil) throws {
         self.model = model
         rope = try model.blocks.first?.rope ?? RotaryEmbedding(headDim: model.config.headDim, theta: model.config.ropeTheta)
-        projections = try model.blocks.map { b in
-            (try GenerationProjectionGroup([b.qProj, b.kProj, b.vProj], precision: precision), try GenerationProjection(b.oProj, precision: precision),
-             try GenerationProjectionGroup([b.mlp.gate, b.mlp.up], precision: precision), try GenerationProjection(b.mlp.down, precision: precision))
+        let packer = try GenerationPacker(precision: precision, gguf: gguf, config: model.config)
+        projections = try model.blocks.enumerated().map { i, b in
+            let n = "model.layers.\(i)."
+            return (try GenerationProjectionGroup([(b.qProj, n + "self_attn.q_proj.weight"), (b.kProj, n + "self_attn.k_proj.weight"),
+                                                   (b.vProj, n + "self_attn.v_proj.weight")], packer: packer),
+                    try GenerationProjection(b.oProj, name: n + "self_attn.o_proj.weight", packer: packer),
+                    try GenerationProjectionGroup([(b.mlp.gate, n + "mlp.gate_proj.weight"), (b.mlp.up, n + "mlp.up_proj.weight")], packer: packer),
+                    try GenerationProjection(b.mlp.down, name: n + "mlp.down_proj.weight", packer: packer))
         }
-        head = try GenerationProjection(weight: model.lmHead.value, trainable: model.lmHead.trainable, precision: precision)
+        if model.lmHead.trainable {
+            head = GenerationProjection(dense: model.lmHead.value)
+        } else {
+            let name = model.config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"
+            head = try GenerationProjection(parts: [(model.lmHead.value, name)], packer: packer, keepDense: true)
+        }
+        weightSummary = packer.summary
+        weightBytes = packer.bytes
     }
 
     /// A cache for `slots` sequences of up to `capacity` positions of this model.
@@ -148,8 +167,8 @@ public final class GenerationModel {
             for (r, row) in rows.enumerated() {
                 for head in 0..<g {
                     // SAFETY: position < capacity was checked by `plan`; each copy is D floats of one row.
-                    (cache.keyBase(layer: layer, slot: row.slot, head: head) + row.position * d)
-                        .update(from: pk.baseAddress! + (r * g + head) * d, count: d)
+                    let key = cache.keyBase(layer: layer, slot: row.slot, head: head), src = pk.baseAddress! + (r * g + head) * d
+                    for i in 0..<d { key[cache.keyIndex(row.position, i)] = src[i] }
                     (cache.valueBase(layer: layer, slot: row.slot, head: head) + row.position * d)
                         .update(from: pv.baseAddress! + (r * g + head) * d, count: d)
                 }
@@ -158,29 +177,114 @@ public final class GenerationModel {
     }
 
     /// Causal attention of q (N, H·D) over each row's own slot, positions 0...position → (N, H·D).
+    ///
+    /// One task per (row, key/value head): the H/G query heads that share the head's keys read each
+    /// key and value once, as SIMD16 vectors (D a multiple of 16; other D use `attendReference`).
     func attend(_ q: Tensor, rows: [(slot: Int, position: Int)], layer: Int, cache: KVCache, heads h: Int) -> Tensor {
         let (g, d) = (cache.keyValueHeads, cache.headDim)
-        let group = h / g, scale = 1 / Float(d).squareRoot()
+        guard d % 16 == 0, h % g == 0, h / g <= 8 else { return attendReference(q, rows: rows, layer: layer, cache: cache, heads: h) }
+        let group = h / g, scale = 1 / Float(d).squareRoot(), chunks = d / 16
         var out = Tensor.zeros([rows.count, h * d])
         let work = rows.reduce(0) { $0 + $1.position + 1 } * h * d
         q.withUnsafeBufferPointer { pq in out.withUnsafeMutableBufferPointer { po in
             let (qb, ob) = (pq.baseAddress!, po.baseAddress!)
-            let tasks = rows.count * h
+            let tasks = rows.count * g
             Threading.parallelFor(tasks, minimumPerChunk: max(1, tasks * 65_536 / max(1, work))) { start, end in
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: cache.capacity)
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: group * cache.capacity)
                 defer { scores.deallocate() }
                 for task in start..<end {
-                    let (r, head) = (task / h, task % h)
+                    let (r, kv) = (task / g, task % g)
                     let row = rows[r], n = row.position + 1
-                    let keys = cache.keyBase(layer: layer, slot: row.slot, head: head / group)
-                    let values = cache.valueBase(layer: layer, slot: row.slot, head: head / group)
-                    let qr = qb + task * d, o = ob + task * d
-                    for j in 0..<n { scores[j] = Kernels.dot(qr, keys + j * d, d) * scale }
-                    Kernels.softmax(scores, n)
-                    for j in 0..<n { Kernels.axpy(scores[j], values + j * d, o, d) }
+                    let keys = cache.keyBase(layer: layer, slot: row.slot, head: kv)
+                    let values = cache.valueBase(layer: layer, slot: row.slot, head: kv)
+                    let q0 = qb + (r * h + kv * group) * d, o0 = ob + (r * h + kv * group) * d
+                    // Scores (group, n), 16 positions at a time: each block of keys (D, 16) read once for
+                    // all heads of the group, one SIMD16 multiply-add per dimension and head.
+                    var j0 = 0
+                    while j0 < n {
+                        let block = keys + j0 * d
+                        var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
+                        var s4 = SIMD16<Float>(), s5 = SIMD16<Float>(), s6 = SIMD16<Float>(), s7 = SIMD16<Float>()
+                        for i in 0..<d {
+                            let k = Kernels.load(block + i * 16)
+                            s0 = s0.addingProduct(k, SIMD16(repeating: q0[i]))
+                            if group > 1 { s1 = s1.addingProduct(k, SIMD16(repeating: q0[d + i])) }
+                            if group > 2 { s2 = s2.addingProduct(k, SIMD16(repeating: q0[2 * d + i])) }
+                            if group > 3 { s3 = s3.addingProduct(k, SIMD16(repeating: q0[3 * d + i])) }
+                            if group > 4 { s4 = s4.addingProduct(k, SIMD16(repeating: q0[4 * d + i])) }
+                            if group > 5 { s5 = s5.addingProduct(k, SIMD16(repeating: q0[5 * d + i])) }
+                            if group > 6 { s6 = s6.addingProduct(k, SIMD16(repeating: q0[6 * d + i])) }
+                            if group > 7 { s7 = s7.addingProduct(k, SIMD16(repeating: q0[7 * d + i])) }
+                        }
+                        let m = min(16, n - j0)
+                        func put(_ v: SIMD16<Float>, _ a: Int) {
+                            if m == 16 { Kernels.store(v * scale, scores + a * n + j0) } else { for t in 0..<m { scores[a * n + j0 + t] = v[t] * scale } }
+                        }
+                        put(s0, 0)
+                        if group > 1 { put(s1, 1) }
+                        if group > 2 { put(s2, 2) }
+                        if group > 3 { put(s3, 3) }
+                        if group > 4 { put(s4, 4) }
+                        if group > 5 { put(s5, 5) }
+                        if group > 6 { put(s6, 6) }
+                        if group > 7 { put(s7, 7) }
+                        j0 += 16
+                    }
+                    for a in 0..<group { VectorExp.softmax(scores + a * n, n) }
+                    // Outputs (group, D) = scores · values, each value row read once.
+                    for c in 0..<chunks {
+                        var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+                        var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
+                        for j in 0..<n {
+                            let v = Kernels.load(values + j * d + 16 * c)
+                            a0 = a0.addingProduct(v, SIMD16(repeating: scores[j]))
+                            if group > 1 { a1 = a1.addingProduct(v, SIMD16(repeating: scores[n + j])) }
+                            if group > 2 { a2 = a2.addingProduct(v, SIMD16(repeating: scores[2 * n + j])) }
+                            if group > 3 { a3 = a3.addingProduct(v, SIMD16(repeating: scores[3 * n + j])) }
+                            if group > 4 { a4 = a4.addingProduct(v, SIMD16(repeating: scores[4 * n + j])) }
+                            if group > 5 { a5 = a5.addingProduct(v, SIMD16(repeating: scores[5 * n + j])) }
+                            if group > 6 { a6 = a6.addingProduct(v, SIMD16(repeating: scores[6 * n + j])) }
+                            if group > 7 { a7 = a7.addingProduct(v, SIMD16(repeating: scores[7 * n + j])) }
+                        }
+                        let oc = o0 + 16 * c
+                        Kernels.store(a0, oc)
+                        if group > 1 { Kernels.store(a1, oc + d) }
+                        if group > 2 { Kernels.store(a2, oc + 2 * d) }
+                        if group > 3 { Kernels.store(a3, oc + 3 * d) }
+                        if group > 4 { Kernels.store(a4, oc + 4 * d) }
+                        if group > 5 { Kernels.store(a5, oc + 5 * d) }
+                        if group > 6 { Kernels.store(a6, oc + 6 * d) }
+                        if group > 7 { Kernels.store(a7, oc + 7 * d) }
+                    }
                 }
             }
         } }
+        return out
+    }
+
+    /// Reference twin of `attend`: one query head at a time, scalar loops per key.
+    func attendReference(_ q: Tensor, rows: [(slot: Int, position: Int)], layer: Int, cache: KVCache, heads h: Int) -> Tensor {
+        let (g, d) = (cache.keyValueHeads, cache.headDim)
+        let group = h / g, scale = 1 / Float(d).squareRoot()
+        var out = Tensor.zeros([rows.count, h * d])
+        var scores = [Float](repeating: 0, count: cache.capacity)
+        q.withUnsafeBufferPointer { pq in out.withUnsafeMutableBufferPointer { po in scores.withUnsafeMutableBufferPointer { ps in
+            for (r, row) in rows.enumerated() {
+                for head in 0..<h {
+                    let n = row.position + 1
+                    let keys = cache.keyBase(layer: layer, slot: row.slot, head: head / group)
+                    let values = cache.valueBase(layer: layer, slot: row.slot, head: head / group)
+                    let qr = pq.baseAddress! + (r * h + head) * d, o = po.baseAddress! + (r * h + head) * d
+                    for j in 0..<n {
+                        var dot = 0.0
+                        for i in 0..<d { dot += Double(qr[i]) * Double(keys[cache.keyIndex(j, i)]) }
+                        ps[j] = Float(dot) * scale
+                    }
+                    Kernels.softmaxRowsReference(ps.baseAddress!, rows: 1, columns: n)
+                    for j in 0..<n { for i in 0..<d { o[i] += ps[j] * values[j * d + i] } }
+                }
+            }
+        } } }
         return out
     }
 }

@@ -3,50 +3,65 @@ import FuRATensor
 
 // Legend: N rows, I input features, O output features.
 
-/// How generation reads frozen dense weights: as they are (f32), or from a bf16 copy that halves
-/// the bytes a batch-1 decode step must stream from memory.
+/// How generation reads frozen dense weights. Every kind keeps a packed copy (`PanelMatrix`) that a
+/// decode step streams once for all its rows.
 public enum GenerationWeightPrecision: String, Sendable, CaseIterable, Codable {
+    /// The weights as they are (exact); prefill of more than 64 rows uses sgemm on the model's weights.
     case float32 = "f32"
+    /// A bf16 copy: half the bytes, not bit-exact.
     case bfloat16 = "bf16"
+    /// 8-bit codes per (row, block of 32) with an f32 scale (Q8_0's scheme): ~a quarter of the bytes, lossy.
+    case int8 = "q8"
+    /// The GGUF file's own Q4_1 / Q8_0 blocks, used only where they decode to exactly the model's
+    /// weights (so results equal f32 up to summation order); other matrices fall back to f32.
+    case gguf = "gguf"
 }
 
-/// One projection of the generation forward: the model's `LinearLayer` itself, or a compact copy
+/// One projection of the generation forward: the model's `LinearLayer` itself, or a packed copy
 /// of a frozen dense weight.
 struct GenerationProjection {
     let layer: (any LinearLayer)?
+    /// A bare f32 weight (O, I) for many rows when there is no layer (the LM head).
     let dense: Tensor?
-    let compact: BFloat16Matrix?
+    let panel: PanelMatrix?
     let bias: Tensor?
 
-    /// Uses a bf16 copy only for a frozen `DenseLinear` when `precision` asks for it.
-    init(_ layer: any LinearLayer, precision: GenerationWeightPrecision) throws {
-        if precision == .bfloat16, let d = layer as? DenseLinear, !d.weight.trainable, !(d.bias?.trainable ?? false) {
-            self.layer = layer; dense = nil
-            compact = try BFloat16Matrix(d.weight.value)
+    /// Packs a frozen `DenseLinear` with `packer` (named `name` for GGUF lookup); any other layer (or
+    /// no packer) runs through the layer itself.
+    init(_ layer: any LinearLayer, name: String, packer: GenerationPacker?) throws {
+        self.layer = layer; dense = nil
+        if let packer, let d = layer as? DenseLinear, !d.weight.trainable, !(d.bias?.trainable ?? false) {
+            panel = try packer.panel([(d.weight.value, name)])
             bias = d.bias?.value
         } else {
-            self.layer = layer; dense = nil; compact = nil; bias = nil
+            panel = nil; bias = nil
         }
     }
 
-    /// A bare weight (O, I) and optional bias (O,) (the LM head, fused groups).
-    /// `keepDense: false` drops the f32 weight (a fused copy whose members serve many rows).
-    init(weight: Tensor, bias: Tensor? = nil, trainable: Bool = false, precision: GenerationWeightPrecision, keepDense: Bool = true) throws {
+    /// A trainable bare weight (O, I), read as it is.
+    init(dense weight: Tensor) { layer = nil; dense = weight; panel = nil; bias = nil }
+
+    /// Bare weights (O_i, I) stacked into one matrix, with optional bias (O,) (the LM head, fused
+    /// groups). `keepDense: false` drops the f32 weight (a fused copy whose members serve many rows).
+    init(parts: [(weight: Tensor, name: String?)], bias: Tensor? = nil, packer: GenerationPacker, keepDense: Bool) throws {
         layer = nil; self.bias = bias
-        dense = keepDense ? weight : nil
-        compact = precision == .bfloat16 && !trainable ? try BFloat16Matrix(weight) : nil
+        dense = keepDense && parts.count == 1 ? parts[0].weight : nil
+        panel = try packer.panel(parts)
     }
 
-    /// Whether `apply` on `rows` rows reads the bf16 copy (few rows: memory-bound) rather than the
-    /// f32 weights (many rows: compute-bound sgemm, where widening bf16 tiles would only cost).
-    func usesCompact(rows: Int) -> Bool { compact != nil && rows <= BFloat16Matrix.streamingRowLimit }
+    /// Whether `apply` on `rows` rows reads the packed copy: always for compressed kinds, and for f32
+    /// up to 64 rows (beyond that sgemm on the model's weights is faster than the panel kernel).
+    func usesPanel(rows: Int) -> Bool {
+        guard let panel else { return false }
+        return panel.storage != .float32 || rows <= PanelMatrix.rowChunk || (layer == nil && dense == nil)
+    }
 
     /// x (N, I) → y (N, O).
     func apply(_ x: Tensor) throws -> Tensor {
         let rows = x.count / max(1, x.shape.last ?? 1)
         var y: Tensor
-        if let compact, usesCompact(rows: rows) {
-            y = try compact.multiply(x)
+        if let panel, usesPanel(rows: rows) {
+            y = try panel.multiply(x)
         } else if let layer {
             return try layer.forward(x, keepForBackward: false)
         } else if let dense {
@@ -64,42 +79,41 @@ struct GenerationProjection {
     }
 }
 
-/// Projections that read the same input (q, k, v; gate, up): one fused bf16 matrix when every
-/// member is a frozen dense layer and bf16 is asked for (one pass over x, one parallel dispatch),
-/// else the members one by one.
+/// Projections that read the same input (q, k, v; gate, up): one fused packed matrix when every
+/// member is a frozen dense layer (one pass over x, one parallel dispatch), else the members one by one.
 struct GenerationProjectionGroup {
     let members: [GenerationProjection]
     let fused: GenerationProjection?
     let widths: [Int]
 
-    init(_ layers: [any LinearLayer], precision: GenerationWeightPrecision) throws {
-        widths = layers.map(\.outFeatures)
-        let dense = layers.compactMap { $0 as? DenseLinear }
-        if precision == .bfloat16, dense.count == layers.count, layers.count > 1,
+    init(_ layers: [(layer: any LinearLayer, name: String)], packer: GenerationPacker) throws {
+        widths = layers.map(\.layer.outFeatures)
+        let dense = layers.compactMap { $0.layer as? DenseLinear }
+        var fusedCopy: GenerationProjection?
+        if dense.count == layers.count, layers.count > 1,
            dense.allSatisfy({ !$0.weight.trainable && !($0.bias?.trainable ?? false) }),
            Set(dense.map(\.inFeatures)).count == 1 {
-            let weight = try Tensor(shape: [widths.reduce(0, +), dense[0].inFeatures], data: dense.flatMap { $0.weight.value.storage })
             let hasBias = dense.contains { $0.bias != nil }
-            let bias = hasBias ? try Tensor(shape: [weight.shape[0]], data: dense.flatMap { $0.bias?.value.storage ?? [Float](repeating: 0, count: $0.outFeatures) }) : nil
-            fused = try GenerationProjection(weight: weight, bias: bias, precision: precision, keepDense: false)
-        } else {
-            fused = nil
+            let bias = hasBias ? try Tensor(shape: [widths.reduce(0, +)], data: dense.flatMap { $0.bias?.value.storage ?? [Float](repeating: 0, count: $0.outFeatures) }) : nil
+            fusedCopy = try GenerationProjection(parts: zip(dense, layers).map { ($0.weight.value, $1.name) }, bias: bias, packer: packer, keepDense: false)
         }
-        // Many rows go through the layers themselves (f32 sgemm), so the fused copy holds bf16 only.
-        let memberPrecision = fused == nil ? precision : .float32
-        members = try layers.map { try GenerationProjection($0, precision: memberPrecision) }
+        fused = fusedCopy
+        // Rows the fused copy does not serve go through the layers themselves (f32 sgemm).
+        members = try layers.map { try GenerationProjection($0.layer, name: $0.name, packer: fusedCopy == nil ? packer : nil) }
     }
 
     /// x (N, I) → one (N, O_i) per member.
     func apply(_ x: Tensor) throws -> [Tensor] {
         let rows = x.count / max(1, x.shape.last ?? 1)
-        guard let fused, fused.usesCompact(rows: rows) else { return try members.map { try $0.apply(x) } }
+        guard let fused, fused.usesPanel(rows: rows) else { return try members.map { try $0.apply(x) } }
         let y = try fused.apply(x)
         let total = widths.reduce(0, +), n = y.count / max(1, total)
         var offset = 0
         return widths.map { w in
             var part = Tensor.zeros([n, w])
-            for r in 0..<n { part.storage.replaceSubrange((r * w)..<((r + 1) * w), with: y.storage[(r * total + offset)..<(r * total + offset + w)]) }
+            part.withUnsafeMutableBufferPointer { pp in y.withUnsafeBufferPointer { py in
+                for r in 0..<n { (pp.baseAddress! + r * w).update(from: py.baseAddress! + r * total + offset, count: w) }
+            } }
             offset += w
             return part
         }

@@ -80,34 +80,45 @@ public struct Sampler {
                     w[id] = w[id] > 0 ? w[id] / o.repetitionPenalty : w[id] * o.repetitionPenalty
                 }
             }
-            let rawLogZ = Self.logSumExp(raw, v)
+            let untouched = o.repetitionPenalty == 1
             if o.isGreedy {
                 let t = Kernels.argmax(w, v)
-                return SampledToken(token: t, logProb: raw[t] - rawLogZ, processedLogProb: w[t] - Self.logSumExp(w, v))
+                let rawLogZ = Self.logSumExp(raw, v)
+                return SampledToken(token: t, logProb: raw[t] - rawLogZ, processedLogProb: w[t] - (untouched ? rawLogZ : Self.logSumExp(w, v)))
             }
+            // With no penalty and T = 1, w is the raw row: its log-normalizer comes out of `draw`.
+            let rawLogZ = untouched && o.temperature == 1 ? nil : Self.logSumExp(raw, v)
             if o.temperature != 1 { Kernels.scale(w, 1 / o.temperature, v) }
-            let (token, processed) = Self.draw(w, v, options: o, rng: &rng)
-            return SampledToken(token: token, logProb: raw[token] - rawLogZ, processedLogProb: processed)
+            let (token, processed, logZ) = Self.draw(w, v, options: o, rng: &rng)
+            return SampledToken(token: token, logProb: raw[token] - (rawLogZ ?? logZ), processedLogProb: processed)
         }
     }
 
-    /// Samples from scaled logits w (V,) after top-k, top-p and min-p; returns the token and its
-    /// log-probability under the truncated, renormalized distribution. Overwrites w with exp(w − max).
-    static func draw(_ w: UnsafeMutablePointer<Float>, _ v: Int, options o: SamplingOptions, rng: inout RNG) -> (Int, Float) {
+    /// Samples from scaled logits w (V,) after top-k, top-p and min-p; returns the token, its
+    /// log-probability under the truncated, renormalized distribution, and log Σ exp(w) before
+    /// truncation. Overwrites w with exp(w − max).
+    static func draw(_ w: UnsafeMutablePointer<Float>, _ v: Int, options o: SamplingOptions, rng: inout RNG) -> (Int, Float, Float) {
         let m = Kernels.max(w, v)
-        var total: Float = 0
-        for i in 0..<v { let e = Foundation.exp(w[i] - m); w[i] = e; total += e }
+        let total = VectorExp.expShifted(w, v, shift: m)
+        let logZ = m + Foundation.log(total)
         if o.topK == 0 && o.topP == 1 && o.minP == 0 {
-            // No truncation: walk the whole distribution without building a candidate list.
+            // No truncation: walk the distribution 16 weights at a time, then within the chunk.
             let u = rng.uniform() * total
             var cumulative: Float = 0
             var chosen = v - 1
-            for i in 0..<v {
+            var i = 0
+            while i + 16 <= v {
+                let s = Kernels.load(w + i).sum()
+                if u < cumulative + s { break }
+                cumulative += s; i += 16
+            }
+            while i < v {
                 cumulative += w[i]
                 if u < cumulative { chosen = i; break }
+                i += 1
             }
             while w[chosen] == 0 && chosen > 0 { chosen -= 1 }
-            return (chosen, Foundation.log(w[chosen] / total))
+            return (chosen, Foundation.log(w[chosen] / total), logZ)
         }
         // Candidates: the top k, or (for top-p) every token heavy enough to matter. Tokens with
         // e < (1 − p)/(2V)·total hold less than (1 − p)/2 of the mass, so top-p never reaches them.
@@ -145,14 +156,9 @@ public struct Sampler {
             cumulative += w[id]
             if u < cumulative { chosen = id; break }
         }
-        return (chosen, Foundation.log(w[chosen] / mass))
+        return (chosen, Foundation.log(w[chosen] / mass), logZ)
     }
 
     /// log Σ exp(x[i]) over n values, stably.
-    static func logSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-        let m = Kernels.max(x, n)
-        var s: Float = 0
-        for i in 0..<n { s += Foundation.exp(x[i] - m) }
-        return m + Foundation.log(s)
-    }
+    static func logSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Float { VectorExp.logSumExp(x, n) }
 }

@@ -42,6 +42,21 @@ struct GenerationParityTests {
         }
     }
 
+    /// The GGUF file's own Q4_1/Q8_0 blocks hold exactly the model's weights: every matrix comes from
+    /// them, and greedy decoding still matches transformers token for token.
+    @Test func ggufBlocksGreedyMatchesTransformers() throws {
+        let fixture = try Self.fixture()
+        let loaded = try TestModel.smolLM2()
+        let engine = try GenerationModel(model: loaded.model, precision: .gguf, gguf: loaded.gguf)
+        #expect(engine.weightSummary.contains("\(4 * loaded.config.numHiddenLayers + 1) matrices from the file's blocks"), "\(engine.weightSummary)")
+        #expect(!engine.weightSummary.contains("in f32"), "\(engine.weightSummary)")
+        let options = GenerationOptions(maxNewTokens: 30, eosTokenIds: Set(fixture.eos_token_ids))
+        let results = try Generator(model: engine).generate(prompts: fixture.prompts.map(\.prompt_ids), options: options)
+        for (p, r) in zip(fixture.prompts, results) {
+            #expect(r.ids == p.greedy_ids, "\(p.message)")
+        }
+    }
+
     @Test func fourBeamsMatchTransformers() throws {
         let fixture = try Self.fixture()
         let engine = try GenerationModel(model: try TestModel.smolLM2().model)

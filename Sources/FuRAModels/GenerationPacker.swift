@@ -1,0 +1,125 @@
+import FuRAFormats
+import FuRATensor
+
+// Legend: O output features (rows of a weight), I input features.
+
+/// Makes the packed weight copies of a `GenerationModel` in one `GenerationWeightPrecision`, and
+/// counts what it made (for `GenerationModel.weightSummary`).
+final class GenerationPacker {
+    let precision: GenerationWeightPrecision
+    let gguf: GGUFFile?
+    /// Whether llama.cpp permuted the q/k rows in the file (Llama and Mistral), with the head counts.
+    let permutedHeads: (query: Int, keyValue: Int)?
+    /// Matrices packed from the file's blocks, and matrices that fell back to f32.
+    private(set) var fromFile = 0
+    private(set) var fellBack: [String] = []
+    private(set) var bytes = 0
+
+    init(precision: GenerationWeightPrecision, gguf: GGUFFile?, config: ModelConfig) throws {
+        if precision == .gguf, gguf == nil {
+            throw GenerationError.invalidOption(option: "precision", value: precision.rawValue,
+                                                reason: "reads the blocks of a .gguf model file; this model did not come from one (use f32, bf16 or q8)")
+        }
+        self.precision = precision
+        self.gguf = gguf
+        let permuted = config.modelType == "llama" || config.modelType == "mistral"
+        permutedHeads = permuted ? (config.numAttentionHeads, config.numKeyValueHeads) : nil
+    }
+
+    /// The weights (O_i, I) of `parts`, stacked in order, as one packed matrix.
+    func panel(_ parts: [(weight: Tensor, name: String?)]) throws -> PanelMatrix {
+        let m = try makePanel(parts)
+        bytes += m.byteCount
+        return m
+    }
+
+    private func makePanel(_ parts: [(weight: Tensor, name: String?)]) throws -> PanelMatrix {
+        if precision == .gguf {
+            if let m = try ggufPanel(parts) { fromFile += 1; return m }
+            fellBack.append(parts.map { $0.name ?? "?" }.joined(separator: "+"))
+        }
+        let w = parts.count == 1 ? parts[0].weight
+            : try Tensor(shape: [parts.reduce(0) { $0 + $1.weight.shape[0] }, parts[0].weight.shape[1]], data: parts.flatMap(\.weight.storage))
+        switch precision {
+        case .float32, .gguf: return try PanelMatrix(w, storage: .float32)
+        case .bfloat16: return try PanelMatrix(w, storage: .bfloat16)
+        case .int8: return try PanelMatrix.quantized8(w)
+        }
+    }
+
+    private struct Mismatch: Error {}
+
+    /// The file's Q4_1 or Q8_0 blocks of `parts` (HF names) as one affine matrix, or nil when a part is
+    /// missing from the file, is of another type, the parts' types differ, or any decoded weight differs
+    /// from the model's weight (the model was trained or loaded from elsewhere).
+    func ggufPanel(_ parts: [(weight: Tensor, name: String?)]) throws -> PanelMatrix? {
+        guard let file = gguf else { return nil }
+        var sources: [(raw: UnsafeRawBufferPointer, rows: Int, heads: Int?, weight: Tensor)] = []
+        var type: GGMLType?
+        var columns = 0
+        for part in parts {
+            guard let name = part.name, let g = GGUFWeightMap.ggufName(ofHF: name), let info = file.tensorInfo(named: g),
+                  info.type == .q4_1 || info.type == .q8_0, type == nil || type == info.type,
+                  info.shape == part.weight.shape, info.shape.count == 2, info.shape[1] % 32 == 0,
+                  columns == 0 || columns == info.shape[1] else { return nil }
+            type = info.type; columns = info.shape[1]
+            var heads: Int?
+            if let p = permutedHeads {
+                if name.hasSuffix("q_proj.weight") { heads = p.query } else if name.hasSuffix("k_proj.weight") { heads = p.keyValue }
+            }
+            sources.append((file.rawBytes(of: info), info.shape[0], heads, part.weight))
+        }
+        guard let type, !sources.isEmpty else { return nil }
+        let four = type == .q4_1, blockBytes = type.blockGeometry.bytes, perRow = columns / 32
+        let starts = sources.reduce(into: [0]) { $0.append($0.last! + $1.rows) }
+        do {
+            return try PanelMatrix(affineRows: starts.last!, columns: columns, bits: four ? 4 : 8) { r, codes, scales, offsets in
+                let s = starts.lastIndex { $0 <= r }!
+                let source = sources[s], local = r - starts[s]
+                let fileRow = source.heads.map { Self.fileRow(ofHF: local, rows: source.rows, heads: $0) } ?? local
+                let row = source.raw.baseAddress! + fileRow * perRow * blockBytes
+                try source.weight.withUnsafeBufferPointer { pw in
+                    let expected = pw.baseAddress! + local * columns
+                    for b in 0..<perRow {
+                        let block = row + b * blockBytes
+                        let d = Self.half(block, 0), m = four ? Self.half(block, 2) : 0
+                        if four {
+                            for j in 0..<16 {
+                                let byte = block.load(fromByteOffset: 4 + j, as: UInt8.self)
+                                codes[b * 32 + j] = Int8(byte & 0xF); codes[b * 32 + j + 16] = Int8(byte >> 4)
+                            }
+                        } else {
+                            for j in 0..<32 { codes[b * 32 + j] = block.load(fromByteOffset: 2 + j, as: Int8.self) }
+                        }
+                        scales[b] = d; offsets[b] = m
+                        for k in (b * 32)..<(b * 32 + 32) where Float(codes[k]) * d + m != expected[k] { throw Mismatch() }
+                    }
+                }
+            }
+        } catch is Mismatch {
+            return nil
+        }
+    }
+
+    /// The file row holding HF row `r` of a q/k weight that llama.cpp permuted: within each head of D
+    /// rows, file row 2i + s holds HF row s·D/2 + i.
+    static func fileRow(ofHF r: Int, rows: Int, heads: Int) -> Int {
+        let d = rows / heads, half = d / 2
+        let (h, within) = (r / d, r % d)
+        return h * d + 2 * (within % half) + within / half
+    }
+
+    static func half(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
+        HalfPrecision.float(fromFloat16Bits: UInt16(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+    }
+
+    /// One line on what was packed.
+    var summary: String {
+        var s = "\(precision.rawValue) weights: \(bytes / 1_000_000) MB packed"
+        if precision == .gguf {
+            s += ", \(fromFile) matrices from the file's blocks"
+            if !fellBack.isEmpty { s += ", \(fellBack.count) in f32 (not stored as Q4_1/Q8_0 or changed since loading: \(fellBack.prefix(3).joined(separator: ", "))…)" }
+        }
+        return s
+    }
+}

@@ -1,0 +1,84 @@
+import FuRATensor
+import FuRATestSupport
+import Testing
+
+@Suite struct PanelMatrixTests {
+    /// Every storage kind, against the one-weight-at-a-time reference, for row counts that exercise
+    /// the 8-, 4- and 1-row kernels, a partial last panel (O = 37) and a partial last block (I = 77).
+    @Test(arguments: [1, 3, 4, 8, 13, 64, 70])
+    func multiplyMatchesReference(rows: Int) throws {
+        let w = TestSupport.random([37, 77], seed: 1)
+        let x = TestSupport.random([rows, 77], seed: 2)
+        var rng = RNG(seed: 5)
+        let four = try PanelMatrix(affineRows: 37, columns: 77, bits: 4) { _, codes, scales, offsets in
+            for k in 0..<77 { codes[k] = Int8(rng.int(below: 16)) }
+            for b in 0..<3 { scales[b] = rng.uniform() * 0.1; offsets[b] = rng.uniform() - 0.5 }
+        }
+        let matrices = [try PanelMatrix(w, storage: .float32), try PanelMatrix(w, storage: .bfloat16), try PanelMatrix.quantized8(w), four]
+        for m in matrices {
+            let fast = try m.multiply(x), slow = try m.multiplyReference(x)
+            #expect(fast.shape == [rows, 37])
+            let worst = zip(fast.storage, slow.storage).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+            #expect(worst < 1e-4, "\(m.storage)")
+        }
+    }
+
+    /// Threads split panels; the result must not depend on the split.
+    @Test func threadedMatchesSingle() throws {
+        let w = TestSupport.random([200, 96], seed: 3), x = TestSupport.random([9, 96], seed: 4)
+        let m = try PanelMatrix.quantized8(w)
+        Threading.setThreadCount(1)
+        let one = try m.multiply(x)
+        Threading.setThreadCount(2)
+        defer { Threading.setThreadCount(1) }
+        #expect(try m.multiply(x).storage == one.storage)
+    }
+
+    /// The packed layout holds exactly the weights (f32), their bf16 roundings, and codes·d + m.
+    @Test func storesTheWeights() throws {
+        let w = TestSupport.random([19, 40], seed: 6)
+        #expect(try PanelMatrix(w, storage: .float32).widened().storage == w.storage)
+        #expect(try PanelMatrix(w, storage: .bfloat16).widened().storage
+                == w.storage.map { HalfPrecision.float(fromBFloat16Bits: HalfPrecision.bfloat16Bits(from: $0)) })
+        let four = try PanelMatrix(affineRows: 19, columns: 40, bits: 4) { r, codes, scales, offsets in
+            for k in 0..<40 { codes[k] = Int8((r + 3 * k) % 16) }
+            scales[0] = 0.25; offsets[0] = Float(r); scales[1] = 0.5; offsets[1] = -1
+        }
+        var expected: [Float] = []
+        for r in 0..<19 {
+            for k in 0..<40 {
+                let code = Float((r + 3 * k) % 16)
+                let scale: Float = k < 32 ? 0.25 : 0.5
+                let offset: Float = k < 32 ? Float(r) : -1
+                expected.append(code * scale + offset)
+            }
+        }
+        #expect(four.widened().storage == expected)
+        // Codes take half a byte each, plus an f32 scale and offset per row and block of 32.
+        let big = try PanelMatrix(affineRows: 64, columns: 256, bits: 4) { _, _, _, _ in }
+        #expect(big.byteCount == 64 * 256 / 2 + 2 * 64 * 8 * 4)
+    }
+
+    /// Symmetric 8-bit blocks: each weight within half a step (d = max|w|/127 per row and block).
+    @Test func quantized8ErrorIsBounded() throws {
+        let w = TestSupport.random([5, 70], seed: 7)
+        let q = try PanelMatrix.quantized8(w).widened()
+        for r in 0..<5 {
+            for b in 0..<3 {
+                let ks = (b * 32)..<min(70, b * 32 + 32)
+                let d = ks.map { abs(w.storage[r * 70 + $0]) }.max()! / 127
+                for k in ks { #expect(abs(q.storage[r * 70 + k] - w.storage[r * 70 + k]) <= d / 2 * 1.0001) }
+            }
+        }
+    }
+
+    @Test func badInputThrows() throws {
+        let m = try PanelMatrix(TestSupport.random([4, 8], seed: 1), storage: .float32)
+        #expect(throws: TensorError.self) { try m.multiply(TestSupport.random([2, 7], seed: 2)) }
+        #expect(throws: TensorError.self) {
+            try PanelMatrix(affineRows: 2, columns: 8, bits: 4) { _, codes, _, _ in codes[0] = 16 }
+        }
+        #expect(throws: TensorError.self) { try PanelMatrix(affineRows: 2, columns: 8, bits: 6) { _, _, _, _ in } }
+        #expect(throws: TensorError.self) { try PanelMatrix(TestSupport.random([4, 8], seed: 1), storage: .affine8) }
+    }
+}
