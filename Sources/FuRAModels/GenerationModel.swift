@@ -230,7 +230,7 @@ public final class GenerationModel {
                         if group > 7 { put(s7, 7) }
                         j0 += 16
                     }
-                    for a in 0..<group { VectorExp.softmax(scores + a * n, n) }
+                    for a in 0..<group { Kernels.softmax(scores + a * n, n) }
                     // Outputs (group, D) = scores · values, each value row read once.
                     for c in 0..<chunks {
                         var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()

@@ -99,7 +99,7 @@ public struct Sampler {
     /// truncation. Overwrites w with exp(w − max).
     static func draw(_ w: UnsafeMutablePointer<Float>, _ v: Int, options o: SamplingOptions, rng: inout RNG) -> (Int, Float, Float) {
         let m = Kernels.max(w, v)
-        let total = VectorExp.expShifted(w, v, shift: m)
+        let total = Kernels.expShiftedSum(w, v, shift: m)
         let logZ = m + Foundation.log(total)
         if o.topK == 0 && o.topP == 1 && o.minP == 0 {
             // No truncation: walk the distribution 16 weights at a time, then within the chunk.
@@ -160,5 +160,5 @@ public struct Sampler {
     }
 
     /// log Σ exp(x[i]) over n values, stably.
-    static func logSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Float { VectorExp.logSumExp(x, n) }
+    static func logSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Float { Kernels.logSumExp(x, n) }
 }

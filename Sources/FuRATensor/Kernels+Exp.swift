@@ -61,6 +61,21 @@ extension Kernels {
         return total
     }
 
+    /// log Σ e^x[i] over n values, stably (shifted by the maximum), without writing x.
+    @inlinable
+    public static func logSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        guard n > 0 else { return -.infinity }
+        let m = max(x, n)
+        guard m.isFinite else { return m }
+        let s = Vector(repeating: m)
+        var acc = Vector(repeating: 0)
+        var i = 0
+        while i + width <= n { acc += exp(load(x + i) - s); i += width }
+        var total = acc.sum()
+        while i < n { total += scalarExp(x[i] - m); i += 1 }
+        return m + Float(_log(Double(total)))
+    }
+
     /// σ(x) = 1 / (1 + e^−x) per lane.
     @inlinable @inline(__always)
     public static func sigmoid(_ x: Vector) -> Vector { 1 / (1 + exp(-x)) }

@@ -170,5 +170,6 @@ public enum Kernels {
 }
 
 @usableFromInline func _exp(_ x: Double) -> Double { Foundation.exp(x) }
+@usableFromInline func _log(_ x: Double) -> Double { Foundation.log(x) }
 
 import Foundation

@@ -76,3 +76,15 @@ import Testing
         }
     }
 }
+
+@Suite struct KernelsLogSumExpTests {
+    @Test func logSumExpMatchesDouble() {
+        for n in [1, 17, 49_152] {
+            let x = TestSupport.random([n], seed: UInt64(n + 3)).storage.map { $0 * 10 }
+            let m = Double(x.max()!)
+            let reference = m + log(x.reduce(0.0) { $0 + exp(Double($1) - m) })
+            let fast = x.withUnsafeBufferPointer { Kernels.logSumExp($0.baseAddress!, n) }
+            #expect(abs(Double(fast) - reference) <= 1e-5 * max(1, abs(reference)))
+        }
+    }
+}
