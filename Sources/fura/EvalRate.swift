@@ -1,0 +1,29 @@
+import Foundation
+import FuRAEval
+
+/// The progress line of `fura eval`: questions done, questions per second and the time left of
+/// the current task, timed from the task's first report.
+struct EvalRate {
+    var task: EvalTask?
+    var start = 0.0
+
+    /// "boolq: 320/3270  11.2 q/s  ETA 4m23s" (rate and ETA once a first batch has been timed).
+    mutating func line(_ p: EvalProgress, now: Double) -> String {
+        if task != p.task { task = p.task; start = now }
+        var line = "\(p.task.rawValue): \(p.done)/\(p.total)"
+        let elapsed = now - start
+        if elapsed > 0, p.done > 0 {
+            let perSecond = Double(p.done) / elapsed
+            line += String(format: "  %.2f q/s  ETA %@", perSecond, Self.duration(Double(p.total - p.done) / perSecond))
+        }
+        return line
+    }
+
+    /// "1h02m", "4m23s" or "17s".
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        if s >= 3600 { return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) }
+        if s >= 60 { return String(format: "%dm%02ds", s / 60, s % 60) }
+        return "\(s)s"
+    }
+}
