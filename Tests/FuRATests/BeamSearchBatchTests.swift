@@ -1,5 +1,5 @@
 import Foundation
-import FuRAModels
+@testable import FuRAModels
 import FuRATensor
 import Testing
 
@@ -13,16 +13,20 @@ import Testing
     func batchedResultsEqualPerPromptResults(eos: Set<Int>) throws {
         let model = try BeamSearchTests.model(vocab: 23, seed: 8)
         let search = try BeamSearch(model: try GenerationModel(model: model), beams: 4)
-        // Prompts of different lengths, a repeated prompt, and one of a single token.
-        let prompts = [[5, 6], [1, 2, 3, 4, 9, 11], [7], [5, 6], [13, 0, 22]]
-        let batched = try search.search(prompts: prompts, maxNewTokens: 6, eosTokenIds: eos)
-        #expect(batched.count == prompts.count)
-        for (prompt, got) in zip(prompts, batched) {
-            let expected = try Self.alone(search, prompt, maxNewTokens: 6, eos: eos)
-            #expect(got.map(\.ids) == expected.map(\.ids), "prompt \(prompt)")
-            #expect(got.map(\.finishReason) == expected.map(\.finishReason))
-            for (a, b) in zip(got, expected) { #expect(abs(a.score - b.score) < 1e-5) }
-            #expect(!got.isEmpty)
+        // Prompts of different lengths, a repeated prompt, one of a single token; then prompts sharing a
+        // template (run once and copied), one of them being the template plus a single token.
+        for prompts in [[[5, 6], [1, 2, 3, 4, 9, 11], [7], [5, 6], [13, 0, 22]],
+                        [[4, 4, 9, 1, 20], [4, 4, 9, 2], [4, 4, 9, 1], [4, 4, 9, 1, 20, 3, 3]]] {
+            if prompts[0][0] == 4 { #expect(BeamSearch.commonPrefixLength(prompts) == 3) }
+            let batched = try search.search(prompts: prompts, maxNewTokens: 6, eosTokenIds: eos)
+            #expect(batched.count == prompts.count)
+            for (prompt, got) in zip(prompts, batched) {
+                let expected = try Self.alone(search, prompt, maxNewTokens: 6, eos: eos)
+                #expect(got.map(\.ids) == expected.map(\.ids), "prompt \(prompt)")
+                #expect(got.map(\.finishReason) == expected.map(\.finishReason))
+                for (a, b) in zip(got, expected) { #expect(abs(a.score - b.score) < 1e-5) }
+                #expect(!got.isEmpty)
+            }
         }
     }
 
