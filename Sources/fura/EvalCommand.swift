@@ -39,7 +39,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Evaluate only the first N questions of each task.")
     var limit: Int?
 
-    @Option(help: "Prompts per generation batch, or sequences per scoring batch.")
+    @Option(help: "Prompts searched together (generate), questions packed into one scoring step (loglikelihood), or sequences per batch (--no-prefix-cache).")
     var batchSize: Int = 16
 
     @Option(help: "Generation length (the reference uses 256).")
