@@ -1,20 +1,21 @@
 import Foundation
-import FuRAEval
 
 /// The progress line of `fura eval`: questions done, questions per second and the time left of
-/// the current task, timed from the task's first report.
-struct EvalRate {
+/// the current task, timed from the task's first report (the runner reports 0 done at a task's start).
+public struct EvalRate {
     var task: EvalTask?
     var start = 0.0
 
+    public init() {}
+
     /// "boolq: 320/3270  11.2 q/s  ETA 4m23s" (rate and ETA once a first batch has been timed).
-    mutating func line(_ p: EvalProgress, now: Double) -> String {
+    public mutating func line(_ p: EvalProgress, now: Double) -> String {
         if task != p.task { task = p.task; start = now }
         var line = "\(p.task.rawValue): \(p.done)/\(p.total)"
         let elapsed = now - start
         if elapsed > 0, p.done > 0 {
             let perSecond = Double(p.done) / elapsed
-            line += String(format: "  %.2f q/s  ETA %@", perSecond, Self.duration(Double(p.total - p.done) / perSecond))
+            line += String(format: "  %.2f q/s", perSecond) + "  ETA " + Self.duration(Double(p.total - p.done) / perSecond)
         }
         return line
     }
