@@ -40,7 +40,7 @@ struct EvalCommand: ParsableCommand {
     var limit: Int?
 
     @Option(help: "Prompts searched together (generate), questions packed into one scoring step (loglikelihood), or sequences per batch (--no-prefix-cache).")
-    var batchSize: Int = 16
+    var batchSize: Int = 32
 
     @Option(help: "Generation length (the reference uses 256).")
     var maxNewTokens: Int = 256
