@@ -5,12 +5,6 @@ import FuRATensor
 // Legend: K candidates, P prompt (+ shared candidate prefix) positions, T remaining candidate positions,
 // C model dim, V vocabulary.
 
-/// Scores the candidates of one question against one shared prompt.
-public protocol PrefixScorer {
-    /// The summed log-probability of each continuation's tokens after `context` (both non-empty).
-    func continuationLogLikelihoods(context: [Int], continuations: [[Int]]) throws -> [Double]
-}
-
 /// Prefix KV reuse: the prompt and the candidates' common leading tokens ("the correct answer is")
 /// run once; their keys and values are copied to K rows and only the differing tails run per candidate.
 public struct CachedModelScorer: PrefixScorer {

@@ -83,6 +83,7 @@ public struct EvalRunner {
         for suite in suites {
             let examples = limit.map { Array(suite.examples.prefix($0)) } ?? suite.examples
             let report: (Int, Int) -> Void = { done, total in progress?(EvalProgress(task: suite.task, done: done, total: total)) }
+            report(0, examples.count)
             let taskRecords: [EvalRecord]
             switch evalProtocol {
             case .loglikelihood:

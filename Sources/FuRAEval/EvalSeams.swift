@@ -19,6 +19,32 @@ public protocol SequenceScorer {
     func labelLogProbabilities(_ batch: TokenBatch) throws -> [[Float]]
 }
 
+/// One question to score: its prompt tokens and each candidate's tokens after the prompt.
+public struct ScoringGroup: Sendable, Equatable {
+    public var context: [Int]
+    public var continuations: [[Int]]
+
+    public init(context: [Int], continuations: [[Int]]) {
+        self.context = context
+        self.continuations = continuations
+    }
+}
+
+/// Scores the candidates of one question against one shared prompt.
+public protocol PrefixScorer {
+    /// The summed log-probability of each continuation's tokens after `context` (both non-empty).
+    func continuationLogLikelihoods(context: [Int], continuations: [[Int]]) throws -> [Double]
+    /// The summed log-probabilities of many questions' candidates (same order); a scorer that can
+    /// share work across questions overrides the default, which scores them one at a time.
+    func continuationLogLikelihoods(groups: [ScoringGroup]) throws -> [[Double]]
+}
+
+extension PrefixScorer {
+    public func continuationLogLikelihoods(groups: [ScoringGroup]) throws -> [[Double]] {
+        try groups.map { try continuationLogLikelihoods(context: $0.context, continuations: $0.continuations) }
+    }
+}
+
 /// Text generation for the generate protocol (the generation room implements it with a KV cache and
 /// beam search).
 public protocol TextGenerator {

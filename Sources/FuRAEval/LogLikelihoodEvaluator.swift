@@ -6,7 +6,7 @@ import FuRAModels
 ///
 /// Two paths give the same scores: batched, where every (question, candidate) pair is one sequence,
 /// sorted by length and batched `batchSize` at a time (the prompt is recomputed per candidate); and
-/// prefix-sharing, one `PrefixScorer` call per question (the prompt runs once, KV cache reused).
+/// prefix-sharing, one `PrefixScorer` call per `batchSize` questions (each prompt runs once, KV cache reused).
 public struct LogLikelihoodEvaluator {
     /// Sequences per call of the scorer.
     public var batchSize: Int
@@ -39,21 +39,27 @@ public struct LogLikelihoodEvaluator {
         return records(task: task, examples: examples, prompts: prompts, scores: scores)
     }
 
-    /// Scores every example with one prefix-sharing call per question (prompt run once, see
-    /// `CachedModelScorer`); same records as the batched path.
+    /// Scores every example through a prefix-sharing scorer (each prompt runs once, see
+    /// `PackedModelScorer`), `batchSize` questions per call; same records as the batched path.
     public func evaluate(task: EvalTask, examples: [EvalExample], tokenizer: some EvalTokenizer,
                          prefixScorer: some PrefixScorer, progress: ((Int, Int) -> Void)? = nil) throws -> [EvalRecord] {
         let (requests, prompts) = try prepare(task: task, examples: examples, tokenizer: tokenizer)
         var scores = examples.map { Array(repeating: 0.0, count: $0.choices.count) }
         var byExample = Array(repeating: [Request](), count: examples.count)
         for r in requests { byExample[r.example].append(r) }
-        for (e, group) in byExample.enumerated() where !group.isEmpty {
-            let sums = try prefixScorer.continuationLogLikelihoods(context: group[0].context, continuations: group.map(\.continuation))
-            guard sums.count == group.count else {
-                throw EvalRunError.scorerShape(expectedRows: group.count, expectedLength: 1, actualRows: sums.count, actualLengths: [])
+        let scoredExamples = byExample.indices.filter { !byExample[$0].isEmpty }
+        for start in stride(from: 0, to: scoredExamples.count, by: batchSize) {
+            let chunk = scoredExamples[start..<min(start + batchSize, scoredExamples.count)]
+            let groups = chunk.map { e in ScoringGroup(context: byExample[e][0].context, continuations: byExample[e].map(\.continuation)) }
+            let sums = try prefixScorer.continuationLogLikelihoods(groups: groups)
+            guard sums.count == groups.count, zip(sums, groups).allSatisfy({ $0.count == $1.continuations.count }) else {
+                throw EvalRunError.scorerShape(expectedRows: groups.count, expectedLength: groups.first?.continuations.count ?? 0,
+                                               actualRows: sums.count, actualLengths: sums.map(\.count))
             }
-            for (request, sum) in zip(group, sums) { scores[e][request.choice] = sum }
-            progress?(e + 1, examples.count)
+            for (e, row) in zip(chunk, sums) {
+                for (request, sum) in zip(byExample[e], row) { scores[e][request.choice] = sum }
+            }
+            progress?(min(examples.count, (chunk.last ?? 0) + 1), examples.count)
         }
         return records(task: task, examples: examples, prompts: prompts, scores: scores)
     }

@@ -2,7 +2,8 @@ import FuRAFormats
 import FuRAModels
 
 /// The generate protocol's `TextGenerator` on a real model: greedy decoding of all prompts as one
-/// batch when `numBeams == 1`, HF-style beam search per prompt otherwise (the reference uses 4 beams).
+/// batch when `numBeams == 1`, HF-style beam search otherwise (the reference uses 4 beams), all prompts
+/// of a call searched together (`BeamSearch.search(prompts:)`).
 /// Returns only the new text, decoded without special tokens, as the reference strips the prompt.
 public final class ModelTextGenerator: TextGenerator {
     public let engine: GenerationModel
@@ -25,11 +26,8 @@ public final class ModelTextGenerator: TextGenerator {
             return try Generator(model: engine).generate(prompts: ids, options: options, decode: decode).map(\.text)
         }
         let search = try BeamSearch(model: engine, beams: numBeams)
-        return try ids.map { prompt in
-            guard let best = try search.search(prompt: prompt, maxNewTokens: maxNewTokens, eosTokenIds: eosTokenIds).first else {
-                return ""
-            }
-            return decode(best.ids.filter { !eosTokenIds.contains($0) })
+        return try search.search(prompts: ids, maxNewTokens: maxNewTokens, eosTokenIds: eosTokenIds).map { hypotheses in
+            hypotheses.first.map { decode($0.ids.filter { !eosTokenIds.contains($0) }) } ?? ""
         }
     }
 }

@@ -3,8 +3,9 @@ import FuRAModels
 import FuRATensor
 
 extension Benchmarks {
-    /// Answer grading (MATH normalization + equivalence, commonsense first match) and log-likelihood
-    /// scoring of a small random model through the evaluator (tokens scored per second).
+    /// Answer grading (MATH normalization + equivalence, commonsense first match), log-likelihood
+    /// scoring of a small random model (batched full sequences vs the packed prefix-sharing scorer),
+    /// and 4-beam search of 8 prompts one by one vs batched.
     static let eval = Benchmark(name: "eval") {
         var out: [BenchmarkResult] = []
         let completions = (0..<2000).map { i in
@@ -27,7 +28,8 @@ extension Benchmarks {
                                  tieWordEmbeddings: true, attentionBias: false, qkNorm: false)
         guard let model = try? CausalLM.random(config: config, seed: 1) else { return out }
         struct ByteTokenizer: EvalTokenizer {
-            func encode(_ text: String) throws -> [Int] { text.utf8.map { Int($0) } }
+            func encode(_ text: String) throws -> [Int] { encodeBytes(text) }
+            func encodeBytes(_ text: String) -> [Int] { text.utf8.map { Int($0) } }
         }
         let examples = (0..<16).map { i in
             EvalExample(index: i, instruction: "Please answer the following question with true or false, question: is \(i) even?\n\nAnswer format: true/false",
@@ -45,6 +47,22 @@ extension Benchmarks {
             }
             out.append(BenchmarkResult(name: "eval loglikelihood 32 seqs (C=256, L=4)", threads: threads, seconds: t,
                                        tokensPerSecond: Double(tokens) / t))
+            // The packed prefix-sharing path over the same 16 questions, all in one call.
+            guard let packedScorer = try? PackedModelScorer(model: model) else { return out }
+            let packed = bestTime(repeats: 2) {
+                _ = try? LogLikelihoodEvaluator(batchSize: 16).evaluate(task: .boolq, examples: examples, tokenizer: ByteTokenizer(), prefixScorer: packedScorer)
+            }
+            out.append(BenchmarkResult(name: "eval loglikelihood packed 16 q (C=256, L=4)", threads: threads, seconds: packed,
+                                       extra: ["questions_per_second": Double(examples.count) / packed]))
+            // Beam search (4 beams, 16 new tokens) of 8 prompts: one prompt at a time vs all together.
+            guard let engine = try? GenerationModel(model: model), let search = try? BeamSearch(model: engine, beams: 4) else { return out }
+            let prompts = examples.prefix(8).map { ByteTokenizer().encodeBytes(EvalPrompt.generate(instruction: $0.instruction)) }
+            let alone = bestTime(repeats: 1) { for p in prompts { _ = try? search.search(prompt: p, maxNewTokens: 16) } }
+            let together = bestTime(repeats: 1) { _ = try? search.search(prompts: prompts, maxNewTokens: 16) }
+            out.append(BenchmarkResult(name: "eval beam4 8 prompts one by one (C=256, L=4)", threads: threads, seconds: alone,
+                                       extra: ["questions_per_second": Double(prompts.count) / alone]))
+            out.append(BenchmarkResult(name: "eval beam4 8 prompts batched (C=256, L=4)", threads: threads, seconds: together,
+                                       extra: ["questions_per_second": Double(prompts.count) / together]))
         }
         return out
     }

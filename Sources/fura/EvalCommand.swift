@@ -39,8 +39,8 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Evaluate only the first N questions of each task.")
     var limit: Int?
 
-    @Option(help: "Prompts per generation batch, or sequences per scoring batch.")
-    var batchSize: Int = 16
+    @Option(help: "Prompts searched together (generate), questions packed into one scoring step (loglikelihood), or sequences per batch (--no-prefix-cache).")
+    var batchSize: Int = 32
 
     @Option(help: "Generation length (the reference uses 256).")
     var maxNewTokens: Int = 256
@@ -94,8 +94,9 @@ struct EvalCommand: ParsableCommand {
         }
 
         let isTerminal = isatty(STDERR_FILENO) != 0
+        var rate = EvalRate()
         let (summary, records) = try runner.run(suites: suites, backends: backends) { p in
-            let line = "\(p.task.rawValue): \(p.done)/\(p.total)"
+            let line = rate.line(p, now: Date().timeIntervalSinceReferenceDate)
             FileHandle.standardError.write(Data(((isTerminal ? "\r" : "") + line + (isTerminal && p.done < p.total ? "" : "\n")).utf8))
         }
         if let output { try Self.writeRecords(records, to: output) }
@@ -117,7 +118,7 @@ struct EvalCommand: ParsableCommand {
         }
         let padId = tokenizer.padId ?? tokenizer.eosId ?? 0
         var backends = EvalBackends(tokenizer: TokenizerEncoder(tokenizer: tokenizer), scorer: ModelScorer(model: loaded.model),
-                                    prefixScorer: prefixCache ? CachedModelScorer(model: loaded.model, padId: padId) : nil, padId: padId)
+                                    prefixScorer: prefixCache ? try PackedModelScorer(model: loaded.model) : nil, padId: padId)
         backends.generator = try ModelTextGenerator(model: loaded.model, tokenizer: tokenizer)
         return backends
     }
