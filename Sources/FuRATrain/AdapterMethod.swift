@@ -33,8 +33,9 @@ public struct AdapterMethod: Equatable, Sendable {
                   lora: LoRAOptions(rank: config.loraRank ?? 64, alpha: Float(config.loraAlpha ?? 128), dropout: Float(config.loraDropout ?? 0.05)),
                   targetModules: quantized ? TrainMethodSetup.allProjections : TrainMethodSetup.loraTargets,
                   conversion: config.usesConversion
-                      ? (conversion ?? ConversionOptions(method: config.method == .svd ? .svd : .fura)) : nil,
-                  baseModel: config.model)
+                      ? (conversion ?? (try? config.conversionOptions()) ?? ConversionOptions(method: config.method == .svd ? .svd : .fura)) : nil,
+                  baseModel: config.model,
+                  quantization: config.method == .qfura ? (try? config.quantizationOptions()) : nil)
     }
 
     /// Whether the method converts projections (fura, qfura, svd) and so stores conversion options and fingerprints.

@@ -41,6 +41,20 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var loraRank: Int?
     public var loraAlpha: Double?
     public var loraDropout: Double?
+    /// FuRA/SVD conversion options, as text (nil: the method's default; see `conversionOptions()`).
+    public var decompMode: String?
+    public var rank: String?
+    public var trainPosition: String?
+    public var sMergedTo: String?
+    public var convertMode: String?
+    public var inputFactorization: String?
+    public var targetModules: String?
+    public var factorizeByHead: Bool?
+    public var normalizeAfterUpdate: Bool?
+    public var trainBias: Bool?
+    /// QFuRA: NF4 layout of the frozen core (`flat` or `per_core_block`) and double quantization.
+    public var quantBlockLayout: String?
+    public var doubleQuant: Bool?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, data, method, output, iters, epochs, batchSize = "batch_size", gradAccum = "grad_accum", lr, schedule, warmup
@@ -48,6 +62,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         case valData = "val_data", valSize = "val_size", evalEvery = "eval_every", saveEvery = "save_every"
         case keepCheckpoints = "keep_checkpoints", gradientCheckpointing = "gradient_checkpointing", threads, resume
         case trainOnInputs = "train_on_inputs", loraRank = "lora_rank", loraAlpha = "lora_alpha", loraDropout = "lora_dropout"
+        case decompMode = "decomp_mode", rank, trainPosition = "train_position", sMergedTo = "s_merged_to"
+        case convertMode = "convert_mode", inputFactorization = "input_factorization", targetModules = "target_modules"
+        case factorizeByHead = "factorize_by_head", normalizeAfterUpdate = "normalize_after_update", trainBias = "train_bias"
+        case quantBlockLayout = "quant_block_layout", doubleQuant = "double_quant"
     }
 
     /// Writes every key, `null` for unset optional values, so the saved file resolves to the same config.
@@ -64,6 +82,12 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         try c.encode(gradientCheckpointing, forKey: .gradientCheckpointing); try c.encode(threads, forKey: .threads)
         try c.encode(resume, forKey: .resume); try c.encode(trainOnInputs, forKey: .trainOnInputs)
         try c.encode(loraRank, forKey: .loraRank); try c.encode(loraAlpha, forKey: .loraAlpha); try c.encode(loraDropout, forKey: .loraDropout)
+        try c.encode(decompMode, forKey: .decompMode); try c.encode(rank, forKey: .rank)
+        try c.encode(trainPosition, forKey: .trainPosition); try c.encode(sMergedTo, forKey: .sMergedTo)
+        try c.encode(convertMode, forKey: .convertMode); try c.encode(inputFactorization, forKey: .inputFactorization)
+        try c.encode(targetModules, forKey: .targetModules); try c.encode(factorizeByHead, forKey: .factorizeByHead)
+        try c.encode(normalizeAfterUpdate, forKey: .normalizeAfterUpdate); try c.encode(trainBias, forKey: .trainBias)
+        try c.encode(quantBlockLayout, forKey: .quantBlockLayout); try c.encode(doubleQuant, forKey: .doubleQuant)
     }
 
     /// Every key a config file may hold.

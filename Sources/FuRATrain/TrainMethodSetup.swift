@@ -25,7 +25,7 @@ public struct TrainMethodSetup {
                              conversion: ConversionOptions? = nil, quantization: QFuRAOptions? = nil) throws -> TrainMethodSetup {
         switch config.method {
         case .fura, .svd:
-            let options = conversion ?? ConversionOptions(method: config.method == .fura ? .fura : .svd)
+            let options = try conversion ?? config.conversionOptions() ?? ConversionOptions(method: config.method == .fura ? .fura : .svd)
             let report = try Conversion.convert(model, options: options, measureReconstruction: false)
             var setup = TrainMethodSetup(summary: "\(config.method.rawValue): converted \(report.modules.count) projections")
             if options.normalizeAfterUpdate {
@@ -69,8 +69,8 @@ public struct TrainMethodSetup {
             return setup
         case .qfura:
             // Spec §3.1: convert as FuRA (trainability set), then store each frozen core in NF4.
-            let options = conversion ?? ConversionOptions(method: .fura)
-            let quant = quantization ?? QFuRAOptions()
+            let options = try conversion ?? config.conversionOptions() ?? ConversionOptions(method: .fura)
+            let quant = try quantization ?? config.quantizationOptions()
             let report = try Conversion.convert(model, options: options, measureReconstruction: false)
             let slots = try Conversion.quantizeFrozenCores(model, options: quant)
             let storage = Conversion.quantizedCoreStorage(model)

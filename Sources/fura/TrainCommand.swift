@@ -43,6 +43,21 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue from the newest complete checkpoint in the run directory.") var resume = false
     @Flag(help: "Take loss on the prompt tokens too.") var trainOnInputs = false
     @Option(help: "Config file, YAML or JSON, with the flags' names in snake_case (flags override it).") var config: String?
+    @Option(help: "LoRA family: rank (default 64).") var loraRank: Int?
+    @Option(help: "LoRA family: alpha (default 128).") var loraAlpha: Double?
+    @Option(help: "LoRA family: dropout (default 0.05).") var loraDropout: Double?
+    @Option(help: "fura/svd: decomp_mode (square, output_one_block, input_one_block, or a group dict).") var decompMode: String?
+    @Option(help: "fura: per-block rank (full, an integer, or a fraction in (0, 1)).") var rank: String?
+    @Option(help: "fura: small | large | both; svd: output | input | both.") var trainPosition: String?
+    @Option(help: "fura/svd: where S goes (keep_trainable, keep_frozen, frozen, trainable, left, right, none).") var sMergedTo: String?
+    @Option(help: "fura: svd | qr.") var convertMode: String?
+    @Option(help: "fura: input factorization (head, closest, or n,b).") var inputFactorization: String?
+    @Option(help: "fura/svd: target modules, comma-separated (default all-linear).") var targetModules: String?
+    @Flag(inversion: .prefixedNo, help: "fura: factorize by attention head (default on).") var factorizeByHead: Bool?
+    @Flag(inversion: .prefixedNo, help: "fura: renormalize the trainable cores after every update (default off).") var normalizeAfterUpdate: Bool?
+    @Flag(inversion: .prefixedNo, help: "fura/svd: biases train (default on).") var trainBias: Bool?
+    @Option(help: "qfura: NF4 layout of the frozen core, flat or per_core_block (default flat).") var quantBlockLayout: String?
+    @Flag(name: .customLong("double-quant"), inversion: .prefixedNo, help: "qfura: double-quantize the NF4 absmax (default on).") var doubleQuant: Bool?
 
     /// The flags that were given, as config keys.
     func overrides() throws -> [String: Any] {
@@ -54,6 +69,11 @@ struct TrainCommand: ParsableCommand {
         set("max_seq_len", maxSeqLen); set("seed", seed); set("val_data", valData); set("val_size", valSize)
         set("eval_every", evalEvery); set("save_every", saveEvery); set("keep_checkpoints", keepCheckpoints)
         set("gradient_checkpointing", gradientCheckpointing); set("threads", threads)
+        set("lora_rank", loraRank); set("lora_alpha", loraAlpha); set("lora_dropout", loraDropout)
+        set("decomp_mode", decompMode); set("rank", rank); set("train_position", trainPosition); set("s_merged_to", sMergedTo)
+        set("convert_mode", convertMode); set("input_factorization", inputFactorization); set("target_modules", targetModules)
+        set("factorize_by_head", factorizeByHead); set("normalize_after_update", normalizeAfterUpdate); set("train_bias", trainBias)
+        set("quant_block_layout", quantBlockLayout); set("double_quant", doubleQuant)
         if resume { o["resume"] = true }
         if trainOnInputs { o["train_on_inputs"] = true }
         if let warmup {
