@@ -54,7 +54,7 @@ public enum BLAS {
     public static let sliceAlignment = 16
 
     /// One single-threaded `cblas_sgemm` call (OpenBLAS is kept at one thread; see `Threading`).
-    @inlinable @usableFromInline
+    @inlinable
     static func serialGemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
