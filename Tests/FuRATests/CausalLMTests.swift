@@ -83,7 +83,8 @@ import Testing
         let expected = Array(full.storage[(2 * 23)...])
         #expect(try Tensor.vector(stepwise).relativeError(to: Tensor.vector(expected)) < 1e-5)
         let last = try model.logits(for: [ids, [1, 5, 9, 0, 0]], lengths: [5, 3])
-        #expect(Array(last.storage[0..<23]) == Array(full.storage[(4 * 23)...]))
+        // Equal up to summation order: the products of a 2-sequence batch may be sliced across threads differently.
+        #expect(try Tensor.vector(Array(last.storage[0..<23])).relativeError(to: Tensor.vector(Array(full.storage[(4 * 23)...]))) < 1e-6)
         #expect(try Tensor.vector(Array(last.storage[23...])).relativeError(to: Tensor.vector(Array(full.storage[(2 * 23)..<(3 * 23)]))) < 1e-5)
     }
 
