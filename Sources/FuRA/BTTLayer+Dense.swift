@@ -33,29 +33,35 @@ extension BTTLayer {
     /// Rescales the trainable cores after an optimizer step (spec §1.13): every `btt_r[j, :, c]` (over b) and every
     /// `btt_l[i, row, :]` (over a) of a trainable core gets unit norm (norms clamped below at `eps`).
     public func normalizeAfterUpdate(eps: Float = 1e-12) {
-        let g = geometry
-        if right.trainable {
-            let mr = g.m * g.r
-            right.value.withUnsafeMutableBufferPointer { rp in
-                for j in 0..<g.n {
-                    let base = rp.baseAddress! + j * g.b * mr
-                    for c in 0..<mr {
-                        var sum: Float = 0
-                        for q in 0..<g.b { sum += base[q * mr + c] * base[q * mr + c] }
-                        let inv = 1 / max(sum.squareRoot(), eps)
-                        for q in 0..<g.b { base[q * mr + c] *= inv }
-                    }
+        if right.trainable { geometry.normalizeRightCore(&right.value, eps: eps) }
+        if left.trainable { geometry.normalizeLeftCore(&left.value, eps: eps) }
+    }
+}
+
+extension BTTGeometry {
+    /// Spec §1.13 on a right core (n, b, m·r): every column `[j, :, c]` (over b) gets unit norm (at least `eps`).
+    func normalizeRightCore(_ core: inout Tensor, eps: Float) {
+        let mr = m * r
+        core.withUnsafeMutableBufferPointer { rp in
+            for j in 0..<n {
+                let base = rp.baseAddress! + j * b * mr
+                for c in 0..<mr {
+                    var sum: Float = 0
+                    for q in 0..<b { sum += base[q * mr + c] * base[q * mr + c] }
+                    let inv = 1 / max(sum.squareRoot(), eps)
+                    for q in 0..<b { base[q * mr + c] *= inv }
                 }
             }
         }
-        if left.trainable {
-            let rows = g.m * g.n * g.r
-            left.value.withUnsafeMutableBufferPointer { lp in
-                for row in 0..<rows {
-                    let base = lp.baseAddress! + row * g.a
-                    let inv = 1 / max(Kernels.sumOfSquares(base, g.a).squareRoot(), eps)
-                    Kernels.scale(base, inv, g.a)
-                }
+    }
+
+    /// Spec §1.13 on a left core (m·n·r, a): every row (over a) gets unit norm (at least `eps`).
+    func normalizeLeftCore(_ core: inout Tensor, eps: Float) {
+        core.withUnsafeMutableBufferPointer { lp in
+            for row in 0..<(m * n * r) {
+                let base = lp.baseAddress! + row * a
+                let inv = 1 / max(Kernels.sumOfSquares(base, a).squareRoot(), eps)
+                Kernels.scale(base, inv, a)
             }
         }
     }

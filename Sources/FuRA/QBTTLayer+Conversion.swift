@@ -40,28 +40,10 @@ extension QBTTLayer {
     /// unit norm (norms clamped below at `eps`).
     public func normalizeAfterUpdate(eps: Float = 1e-12) {
         guard trainableCore.trainable else { return }
-        let g = geometry
         if core.side == .left {
-            let mr = g.m * g.r
-            trainableCore.value.withUnsafeMutableBufferPointer { rp in
-                for j in 0..<g.n {
-                    let base = rp.baseAddress! + j * g.b * mr
-                    for c in 0..<mr {
-                        var sum: Float = 0
-                        for q in 0..<g.b { sum += base[q * mr + c] * base[q * mr + c] }
-                        let inv = 1 / max(sum.squareRoot(), eps)
-                        for q in 0..<g.b { base[q * mr + c] *= inv }
-                    }
-                }
-            }
+            geometry.normalizeRightCore(&trainableCore.value, eps: eps)
         } else {
-            trainableCore.value.withUnsafeMutableBufferPointer { lp in
-                for row in 0..<(g.m * g.n * g.r) {
-                    let base = lp.baseAddress! + row * g.a
-                    let inv = 1 / max(Kernels.sumOfSquares(base, g.a).squareRoot(), eps)
-                    Kernels.scale(base, inv, g.a)
-                }
-            }
+            geometry.normalizeLeftCore(&trainableCore.value, eps: eps)
         }
     }
 }
