@@ -44,7 +44,6 @@ let package = Package(
         .testTarget(
             name: "FuRATests",
             dependencies: ["FuRAEval", "FuRATrain", "FuRA", "FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor", "FuRATestSupport"],
-            exclude: ["Fixtures"],
             swiftSettings: nativeCPU),
     ],
     // Swift 5 mode: the numeric rooms share raw buffers across `concurrentPerform` workers by design.

@@ -39,7 +39,7 @@ import Testing
     }
 
     @Test func matchesTorchWithClipping() throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/adamw_torch.json")
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/adamw_torch.json")
         struct Fixture: Decodable {
             var p0: [Float]; var q0: [Float]; var grads: [[[Float]]]; var learning_rates: [Double]; var max_grad_norm: Double
             var beta1: Double; var beta2: Double; var eps: Double; var weight_decay: Double; var norms: [Double]; var p: [Float]; var q: [Float]

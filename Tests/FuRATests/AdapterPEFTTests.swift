@@ -7,7 +7,7 @@ import Testing
 /// PEFT compatibility: adapters saved by PyTorch PEFT 0.21 (`scripts/fixtures/peft_adapter.py`) load here and give
 /// PEFT's logits; adapters we save carry exactly PEFT's tensor names and shapes.
 @Suite struct AdapterPEFTTests {
-    static let fixtures = FormatFixtures.root.appendingPathComponent("Tests/FuRATests/Fixtures/peft").path
+    static let fixtures = FormatFixtures.root.appendingPathComponent("Tests/Fixtures/peft").path
 
     static func reference() throws -> [String: Any] {
         try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixtures + "/logits.json"))) as? [String: Any] ?? [:]

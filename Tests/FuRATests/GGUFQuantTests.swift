@@ -7,7 +7,7 @@ import FuRATensor
 /// Paths of fixtures and of the optional SmolLM2 model file.
 enum FormatFixtures {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
     static let smolLM2Path = root.appendingPathComponent("cache/SmolLM2-135M-Instruct.Q4_1.gguf").path
     static var hasSmolLM2: Bool { FileManager.default.fileExists(atPath: smolLM2Path) }
 

@@ -16,7 +16,7 @@ struct GenerationParityTests {
     }
 
     static func fixture() throws -> Fixture {
-        let url = TestModel.packageRoot.appendingPathComponent("Tests/FuRATests/Fixtures/smollm2_generation.json")
+        let url = TestModel.packageRoot.appendingPathComponent("Tests/Fixtures/smollm2_generation.json")
         return try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
     }
 

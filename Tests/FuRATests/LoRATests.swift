@@ -189,7 +189,7 @@ struct PEFTFixture: Decodable {
     var cases: [Case]
 
     static func load() throws -> PEFTFixture {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/peft_lora_dora.json")
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/peft_lora_dora.json")
         return try JSONDecoder().decode(PEFTFixture.self, from: Data(contentsOf: url))
     }
 

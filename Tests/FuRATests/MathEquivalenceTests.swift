@@ -133,7 +133,7 @@ struct MathAnswerFixture: Decodable {
     }
 
     static func load() throws -> MathAnswerFixture {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/math_answers.json")
         return try JSONDecoder().decode(MathAnswerFixture.self, from: Data(contentsOf: url))
     }

@@ -33,7 +33,7 @@ enum TestModel {
         var greedy: [Greedy]
     }
     static func fixture() throws -> Fixture {
-        let url = packageRoot.appendingPathComponent("Tests/FuRATests/Fixtures/smollm2_logprobs.json")
+        let url = packageRoot.appendingPathComponent("Tests/Fixtures/smollm2_logprobs.json")
         return try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
     }
 }
@@ -124,7 +124,7 @@ enum TestModel {
     /// and head_dim ≠ C/H) give transformers' log-probabilities.
     @Test(arguments: ["llama3_scaled", "qwen2_bias", "qwen3_qknorm"])
     func tinyHFModelsMatchTransformers(name: String) throws {
-        let dir = TestModel.packageRoot.appendingPathComponent("Tests/FuRATests/Fixtures/tiny_hf/\(name)")
+        let dir = TestModel.packageRoot.appendingPathComponent("Tests/Fixtures/tiny_hf/\(name)")
         let loaded = try ModelLoader.load(path: dir.path)
         let reference = try JSONDecoder().decode(TinyReference.self, from: Data(contentsOf: dir.appendingPathComponent("logprobs.json")))
         #expect(loaded.config.attentionBias == (name == "qwen2_bias") && loaded.config.qkNorm == (name == "qwen3_qknorm"))

@@ -199,7 +199,7 @@ import Testing
     }
 
     @Test func matchesBitsandbytesFixture() throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/nf4_bnb.json")
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/nf4_bnb.json")
         let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
         #expect(DynamicMap.signed == fixture.dynamic_map)
         for c in fixture.cases {
