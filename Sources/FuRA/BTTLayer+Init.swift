@@ -85,16 +85,14 @@ extension BTTLayer {
                 sScratch.withUnsafeMutableBufferPointer { sp in
                     let l = lp.baseAddress!, r = rp.baseAddress!
                     let s = target.keepsSingularValues ? sp.baseAddress : nil
-                    Threading.withBLASThreads(1) {
-                        Threading.parallelFor(blocks) { start, end in
-                            let workspace = convertMode == .svd && precision == .double ? try? SVDWorkspace(rows: g.a, columns: g.b) : nil
-                            for t in start..<end {
-                                do {
-                                    try factorOneBlock(weight, t: t, g: g, target: target, convertMode: convertMode,
-                                                       precision: precision, workspace: workspace, left: l, right: r, singular: s)
-                                } catch {
-                                    failures[t] = (error as? TensorError) ?? .invalidArgument(operation: "block factorization", message: "\(error)")
-                                }
+                    Threading.parallelFor(blocks) { start, end in
+                        let workspace = convertMode == .svd && precision == .double ? try? SVDWorkspace(rows: g.a, columns: g.b) : nil
+                        for t in start..<end {
+                            do {
+                                try factorOneBlock(weight, t: t, g: g, target: target, convertMode: convertMode,
+                                                   precision: precision, workspace: workspace, left: l, right: r, singular: s)
+                            } catch {
+                                failures[t] = (error as? TensorError) ?? .invalidArgument(operation: "block factorization", message: "\(error)")
                             }
                         }
                     }

@@ -52,7 +52,7 @@ public final class CausalAttention {
             let (qb, kb, pb, ob) = (pq.baseAddress!, pk.baseAddress!, pp.baseAddress!, po.baseAddress!)
             let vb = pv.baseAddress!
             let blockRows = max(1, self.blockRows)
-            Threading.parallelForSerialBLAS(batch * h) { start, end in
+            Threading.parallelFor(batch * h) { start, end in
                 for task in start..<end {
                     let (b, head) = (task / h, task % h)
                     let kv = head / (h / g)
@@ -105,7 +105,7 @@ public final class CausalAttention {
             let (dqb, dkb, dvb) = (pdq.baseAddress!, pdk.baseAddress!, pdv.baseAddress!)
             // One task per (sequence, key/value head): its query heads write the same dK, dV slices.
             let blockRows = max(1, self.blockRows)
-            Threading.parallelForSerialBLAS(batch * g) { start, end in
+            Threading.parallelFor(batch * g) { start, end in
                 var dS = [Float](repeating: 0, count: tq * tk)
                 dS.withUnsafeMutableBufferPointer { pds in
                     let ds = pds.baseAddress!
