@@ -22,7 +22,9 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
-        .target(name: "FuRATensor", dependencies: ["CBLAS"], swiftSettings: nativeCPU),
+        // C only where Swift cannot reach the instruction (AVX512-BF16 dot products); portable fallback inside.
+        .target(name: "CKernels", path: "Sources/CKernels"),
+        .target(name: "FuRATensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: nativeCPU),
         .target(name: "FuRAFormats", dependencies: ["FuRATensor"], swiftSettings: nativeCPU),
         .target(name: "FuRANN", dependencies: ["FuRATensor"], swiftSettings: nativeCPU),
         .target(name: "FuRAModels", dependencies: ["FuRANN", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),

@@ -43,6 +43,7 @@ final class GenerationPacker {
         switch precision {
         case .float32, .gguf: return try PanelMatrix(w, storage: .float32)
         case .bfloat16: return try PanelMatrix(w, storage: .bfloat16)
+        case .bfloat16Compute: return try PanelMatrix(w, storage: .bfloat16Dot)
         case .int8: return try PanelMatrix.quantized8(w)
         }
     }

@@ -15,6 +15,10 @@ public enum GenerationWeightPrecision: String, Sendable, CaseIterable, Codable {
     /// The GGUF file's own Q4_1 / Q8_0 blocks, used only where they decode to exactly the model's
     /// weights (so results equal f32 up to summation order); other matrices fall back to f32.
     case gguf = "gguf"
+    /// bf16 compute: bf16 weights times activations rounded to bf16, summed in f32, by AVX512-BF16
+    /// dot products (twice the f32 multiply rate) — what PyTorch's bf16 does on such CPUs. Not
+    /// bit-exact: log-probabilities move by about 1e-2.
+    case bfloat16Compute = "bf16-compute"
 }
 
 /// One projection of the generation forward: the model's `LinearLayer` itself, or a packed copy

@@ -21,6 +21,7 @@ extension PanelMatrix {
     public func multiply(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>) {
         let (o, i, w) = (rows, columns, Self.panelWidth)
         guard n > 0, o > 0 else { return }
+        if storage == .bfloat16Dot { return multiplyBFloat16Dot(x, rows: n, into: y) }
         // At least ~256k multiply-adds per chunk, so a dispatch is worth its overhead.
         let perPanel = max(1, w * i * min(n, Self.rowChunk))
         Threading.parallelFor(panels, minimumPerChunk: max(1, (1 << 18) / perPanel)) { start, end in
@@ -62,6 +63,9 @@ extension PanelMatrix {
         switch storage {
         case .float32:
             scratch.update(from: data.assumingMemoryBound(to: Float.self) + p * columns * w, count: columns * w)
+        case .bfloat16Dot:
+            let src = data.assumingMemoryBound(to: UInt16.self)
+            for k in 0..<columns { for j in 0..<w { scratch[k * w + j] = HalfPrecision.float(fromBFloat16Bits: src[pairIndex(p, j, k)]) } }
         case .bfloat16:
             let src = data.assumingMemoryBound(to: UInt16.self) + p * columns * w
             for k in 0..<columns {

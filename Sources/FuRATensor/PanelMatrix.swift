@@ -7,13 +7,15 @@
 /// contiguous, so a product reads every weight once as a SIMD16 vector and uses it for all rows of x
 /// (no per-call re-packing, unlike sgemm). Storage kinds:
 /// - `float32`: exact; `bfloat16`: rounded to bf16 (half the bytes);
+/// - `bfloat16Dot`: bf16 weights in column pairs, multiplied with x rounded to bf16 by AVX512-BF16 dot
+///   products (f32 sums) at twice the f32 FMA rate — bf16 compute, as PyTorch's bf16 on CPU;
 /// - `affine8` / `affine4`: codes q with a scale d and offset m per (output row, block of 32 columns),
 ///   value = Float(q)·d + m. GGUF Q8_0 (8-bit, m = 0) and Q4_1 (4-bit) blocks map onto these exactly,
 ///   so products match the dequantized f32 weights up to summation order.
 public final class PanelMatrix: @unchecked Sendable {
     /// How the weights are held.
     public enum Storage: String, Sendable, CaseIterable {
-        case float32, bfloat16, affine8, affine4
+        case float32, bfloat16, affine8, affine4, bfloat16Dot
     }
 
     /// Output rows per panel (one SIMD16 vector).
@@ -30,7 +32,7 @@ public final class PanelMatrix: @unchecked Sendable {
     let panels: Int
     /// ⌈I/32⌉ (quantization blocks per row); columns are padded with zero codes to blocks·32.
     let blocks: Int
-    /// Columns held per panel: I for float kinds, blocks·32 for affine kinds.
+    /// Columns held per panel: I for float kinds, blocks·32 for affine kinds, I rounded up to even for `bfloat16Dot`.
     let paddedColumns: Int
     let data: UnsafeMutableRawPointer
     /// Affine kinds: (panels, blocks, 16) scales and offsets; empty otherwise.
@@ -45,12 +47,12 @@ public final class PanelMatrix: @unchecked Sendable {
         panels = (rows + Self.panelWidth - 1) / Self.panelWidth
         blocks = (columns + Self.blockSize - 1) / Self.blockSize
         let affine = storage == .affine8 || storage == .affine4
-        paddedColumns = affine ? blocks * Self.blockSize : columns
+        paddedColumns = affine ? blocks * Self.blockSize : storage == .bfloat16Dot ? (columns + 1) / 2 * 2 : columns
         let elements = panels * paddedColumns * Self.panelWidth
         let bytes: Int
         switch storage {
         case .float32: bytes = elements * 4
-        case .bfloat16: bytes = elements * 2
+        case .bfloat16, .bfloat16Dot: bytes = elements * 2
         case .affine8: bytes = elements
         case .affine4: bytes = elements / 2
         }
@@ -68,10 +70,10 @@ public final class PanelMatrix: @unchecked Sendable {
         offsets.deallocate()
     }
 
-    /// Packs w (O, I) as `float32` (exact) or `bfloat16` (nearest even).
+    /// Packs w (O, I) as `float32` (exact), `bfloat16` or `bfloat16Dot` (nearest even).
     public convenience init(_ w: Tensor, storage: Storage) throws {
         let (o, i) = try w.dims2("PanelMatrix")
-        guard storage == .float32 || storage == .bfloat16 else {
+        guard storage == .float32 || storage == .bfloat16 || storage == .bfloat16Dot else {
             throw TensorError.invalidArgument(operation: "PanelMatrix", message: "\(storage) needs codes: use PanelMatrix.quantized8(_:) or init(affineRows:…)")
         }
         self.init(rows: o, columns: i, storage: storage)
@@ -82,6 +84,9 @@ public final class PanelMatrix: @unchecked Sendable {
                 if storage == .float32 {
                     let dst = data.assumingMemoryBound(to: Float.self) + p * i * Self.panelWidth + j
                     for k in 0..<i { dst[k * Self.panelWidth] = src[k] }
+                } else if storage == .bfloat16Dot {
+                    let dst = data.assumingMemoryBound(to: UInt16.self)
+                    for k in 0..<i { dst[pairIndex(p, j, k)] = HalfPrecision.bfloat16Bits(from: src[k]) }
                 } else {
                     let dst = data.assumingMemoryBound(to: UInt16.self) + p * i * Self.panelWidth + j
                     for k in 0..<i { dst[k * Self.panelWidth] = HalfPrecision.bfloat16Bits(from: src[k]) }
@@ -154,6 +159,7 @@ public final class PanelMatrix: @unchecked Sendable {
         switch storage {
         case .float32: return data.assumingMemoryBound(to: Float.self)[(p * columns + k) * w + j]
         case .bfloat16: return HalfPrecision.float(fromBFloat16Bits: data.assumingMemoryBound(to: UInt16.self)[(p * columns + k) * w + j])
+        case .bfloat16Dot: return HalfPrecision.float(fromBFloat16Bits: data.assumingMemoryBound(to: UInt16.self)[pairIndex(p, j, k)])
         case .affine8, .affine4:
             let s = (p * blocks + k / Self.blockSize) * w + j
             let q: Int32
@@ -173,15 +179,18 @@ public final class PanelMatrix: @unchecked Sendable {
         return t
     }
 
-    /// Reference twin of `multiply`: y (N, O) = x (N, I) · Wᵀ with weights decoded one by one, sums in Double.
+    /// Reference twin of `multiply`: y (N, O) = x (N, I) · Wᵀ with weights decoded one by one, sums in
+    /// Double; for `bfloat16Dot`, x rounded to bf16 first (what the dot-product instructions read).
     public func multiplyReference(_ x: Tensor) throws -> Tensor {
         let (n, i) = try x.dims2("PanelMatrix.multiplyReference")
         guard i == columns else { throw TensorError.shapeMismatch(operation: "PanelMatrix.multiplyReference", lhs: x.shape, rhs: [rows, columns]) }
         var y = Tensor.zeros([n, rows])
+        var xs = x.storage
+        if storage == .bfloat16Dot { HalfPrecision.roundToBFloat16(&xs) }
         for s in 0..<n {
             for r in 0..<rows {
                 var acc = 0.0
-                for k in 0..<columns { acc += Double(x.storage[s * columns + k]) * Double(element(r, k)) }
+                for k in 0..<columns { acc += Double(xs[s * columns + k]) * Double(element(r, k)) }
                 y.storage[s * rows + r] = Float(acc)
             }
         }

@@ -59,6 +59,7 @@ extension Benchmarks {
             let t = bestTime { _ = try? Tensor.matmul(x, w, transposeB: true) }
             out.append(BenchmarkResult(name: "panel sgemm n=\(n) 3072x576", threads: 2, gflops: flops / t / 1e9, seconds: t))
             let kinds: [PanelMatrix] = [try! PanelMatrix(w, storage: .float32), try! PanelMatrix(w, storage: .bfloat16), try! PanelMatrix.quantized8(w),
+                                        try! PanelMatrix(w, storage: .bfloat16Dot),
                                         try! PanelMatrix(affineRows: 3072, columns: 576, bits: 4) { r, codes, scales, _ in
                                             for k in 0..<576 { codes[k] = Int8((r &* 7 &+ k) & 15) }
                                             for b in 0..<18 { scales[b] = 0.01 } }]

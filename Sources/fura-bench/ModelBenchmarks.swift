@@ -50,6 +50,18 @@ extension Benchmarks {
         out.append(result("model forward 4x256 logits last", last, 1, Double(batch) / Double(tokens)))
         let all = measure(repeats: 1) { _ = try! lm.logits(for: ids, allPositions: true) }
         out.append(result("model forward 4x256 logits all", all, 1, 1))
+        // The same forward through the inference engine (packed weights, per-slot KV cache: what
+        // `fura eval` and `fura generate` run), per weight precision (FURA_BENCH_PRECISIONS limits them).
+        let wanted = ProcessInfo.processInfo.environment["FURA_BENCH_PRECISIONS"].map { Set($0.split(separator: ",").map(String.init)) }
+        for precision in [GenerationWeightPrecision.float32, .bfloat16Compute] where wanted?.contains(precision.rawValue) ?? true {
+            guard let engine = try? GenerationModel(model: lm, precision: precision, gguf: loaded.gguf),
+                  let cache = try? engine.makeCache(slots: batch, capacity: time) else { continue }
+            let packed = measure(repeats: 2) {
+                cache.reset()
+                _ = try! engine.step(cache: cache, slots: Array(0..<batch), tokens: ids)
+            }
+            out.append(result("model forward 4x256 logits last engine \(precision.rawValue)", packed, 1, Double(batch) / Double(tokens)))
+        }
         let frozen = measure(repeats: 1) { _ = try! lm.accumulateGradients(tokenBatch, lossScale: 1 / Float(tokens)) }
         // Backward with frozen weights: dX only, about one more forward's worth of matrix work.
         out.append(result("model train 4x256 frozen (dX only)", frozen, 2, 1))

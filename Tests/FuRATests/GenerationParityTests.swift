@@ -67,4 +67,36 @@ struct GenerationParityTests {
             #expect(best.first?.ids == expected, "\(p.message)")
         }
     }
+
+    /// bf16 compute stays close to f32: teacher-forced on transformers' greedy continuations, the
+    /// log-probabilities of the continuation tokens differ by little and the f32 argmax mostly stays the argmax.
+    @Test func bf16ComputeStaysCloseToF32() throws {
+        let fixture = try Self.fixture()
+        let loaded = try TestModel.smolLM2()
+        let f32 = try GenerationModel(model: loaded.model), bf16 = try GenerationModel(model: loaded.model, precision: .bfloat16Compute)
+        let v = loaded.config.vocabSize
+        var worst: Float = 0, agree = 0, total = 0
+        for p in fixture.prompts {
+            let ids = p.prompt_ids + p.greedy_ids
+            let a = try f32.makeCache(slots: 1, capacity: ids.count), b = try bf16.makeCache(slots: 1, capacity: ids.count)
+            let x = try f32.step(cache: a, slots: [0], tokens: [ids], allPositions: true)
+            let y = try bf16.step(cache: b, slots: [0], tokens: [ids], allPositions: true)
+            for t in (p.prompt_ids.count - 1)..<(ids.count - 1) {
+                let rowX = Array(x.storage[(t * v)..<((t + 1) * v)]), rowY = Array(y.storage[(t * v)..<((t + 1) * v)])
+                let (lx, ly) = (Self.logSoftmax(rowX), Self.logSoftmax(rowY))
+                worst = max(worst, abs(lx[ids[t + 1]] - ly[ids[t + 1]]))
+                if rowY.indices.max(by: { rowY[$0] < rowY[$1] }) == rowX.indices.max(by: { rowX[$0] < rowX[$1] }) { agree += 1 }
+                total += 1
+            }
+        }
+        print("bf16-compute vs f32: max |Δ log p| \(worst), argmax agreement \(agree)/\(total)")
+        #expect(worst > 0 && worst < 0.15)
+        #expect(Double(agree) >= 0.9 * Double(total))
+    }
+
+    static func logSoftmax(_ row: [Float]) -> [Float] {
+        let m = row.max() ?? 0
+        let lse = m + Float(log(row.reduce(0.0) { $0 + exp(Double($1 - m)) }))
+        return row.map { $0 - lse }
+    }
 }

@@ -1,4 +1,4 @@
-import FuRATensor
+@testable import FuRATensor
 import FuRATestSupport
 import Testing
 
@@ -14,7 +14,8 @@ import Testing
             for k in 0..<77 { codes[k] = Int8(rng.int(below: 16)) }
             for b in 0..<3 { scales[b] = rng.uniform() * 0.1; offsets[b] = rng.uniform() - 0.5 }
         }
-        let matrices = [try PanelMatrix(w, storage: .float32), try PanelMatrix(w, storage: .bfloat16), try PanelMatrix.quantized8(w), four]
+        let matrices = [try PanelMatrix(w, storage: .float32), try PanelMatrix(w, storage: .bfloat16), try PanelMatrix.quantized8(w), four,
+                        try PanelMatrix(w, storage: .bfloat16Dot)]
         for m in matrices {
             let fast = try m.multiply(x), slow = try m.multiplyReference(x)
             #expect(fast.shape == [rows, 37])
@@ -39,6 +40,8 @@ import Testing
         let w = TestSupport.random([19, 40], seed: 6)
         #expect(try PanelMatrix(w, storage: .float32).widened().storage == w.storage)
         #expect(try PanelMatrix(w, storage: .bfloat16).widened().storage
+                == w.storage.map { HalfPrecision.float(fromBFloat16Bits: HalfPrecision.bfloat16Bits(from: $0)) })
+        #expect(try PanelMatrix(w, storage: .bfloat16Dot).widened().storage
                 == w.storage.map { HalfPrecision.float(fromBFloat16Bits: HalfPrecision.bfloat16Bits(from: $0)) })
         let four = try PanelMatrix(affineRows: 19, columns: 40, bits: 4) { r, codes, scales, offsets in
             for k in 0..<40 { codes[k] = Int8((r + 3 * k) % 16) }
@@ -80,5 +83,43 @@ import Testing
         }
         #expect(throws: TensorError.self) { try PanelMatrix(affineRows: 2, columns: 8, bits: 6) { _, _, _, _ in } }
         #expect(throws: TensorError.self) { try PanelMatrix(TestSupport.random([4, 8], seed: 1), storage: .affine8) }
+    }
+
+    /// bf16 compute: the AVX512-BF16 path and its portable twin against the reference (x rounded to
+    /// bf16, sums in Double), over row counts hitting every row block, odd I (a padding column), a
+    /// partial last panel and an odd panel count (O = 37: a pair of panels and a single one).
+    @Test(arguments: [1, 2, 7, 8, 15, 64, 300])
+    func bfloat16DotMatchesReference(rows: Int) throws {
+        let w = TestSupport.random([37, 77], seed: 11), x = TestSupport.random([rows, 77], seed: 12)
+        let m = try PanelMatrix(w, storage: .bfloat16Dot)
+        let slow = try m.multiplyReference(x)
+        for portable in [false, true] {
+            var y = Tensor.zeros([rows, 37])
+            x.withUnsafeBufferPointer { px in y.withUnsafeMutableBufferPointer { py in
+                m.multiplyBFloat16Dot(px.baseAddress!, rows: rows, into: py.baseAddress!, portable: portable)
+            } }
+            let worst = zip(y.storage, slow.storage).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+            #expect(worst < 1e-4, "portable: \(portable)")
+        }
+        // Rounding x to bf16 is what makes it differ from the f32 product, by about 2⁻⁹ relative.
+        let exact = try PanelMatrix(w, storage: .float32).multiply(x)
+        let scale = exact.storage.reduce(Float(0)) { max($0, abs($1)) }
+        let drift = zip(slow.storage, exact.storage).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+        #expect(drift > 0 && drift < 0.05 * scale)
+    }
+
+    /// Rounding of x inside the kernel is bf16 round-to-nearest-even, as `HalfPrecision` rounds.
+    @Test func bfloat16DotRoundsLikeHalfPrecision() throws {
+        // One output, weight 1 at column k: the product returns x[k] as the kernel rounded it.
+        let columns = 45
+        for k in [0, 1, 31, 32, 44] {
+            var w = Tensor.zeros([1, columns]); w.storage[k] = 1
+            let m = try PanelMatrix(w, storage: .bfloat16Dot)
+            let x = TestSupport.random([3, columns], seed: UInt64(k + 20))
+            let y = try m.multiply(x)
+            for r in 0..<3 {
+                #expect(y.storage[r] == HalfPrecision.float(fromBFloat16Bits: HalfPrecision.bfloat16Bits(from: x.storage[r * columns + k])))
+            }
+        }
     }
 }
