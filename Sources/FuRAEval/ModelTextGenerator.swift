@@ -11,10 +11,15 @@ public final class ModelTextGenerator: TextGenerator {
     public let eosTokenIds: Set<Int>
     let encoder: TokenizerEncoder
 
-    public init(model: CausalLM, tokenizer: Tokenizer, precision: GenerationWeightPrecision = .float32) throws {
-        engine = try GenerationModel(model: model, precision: precision)
+    public convenience init(model: CausalLM, tokenizer: Tokenizer, precision: GenerationWeightPrecision = .float32) throws {
+        self.init(engine: try GenerationModel(model: model, precision: precision), tokenizer: tokenizer)
+    }
+
+    /// Generates with an existing engine (shared with a `PackedModelScorer`).
+    public init(engine: GenerationModel, tokenizer: Tokenizer) {
+        self.engine = engine
         self.tokenizer = tokenizer
-        eosTokenIds = Set([tokenizer.eosId, model.config.eosTokenId].compactMap { $0 })
+        eosTokenIds = Set([tokenizer.eosId, engine.model.config.eosTokenId].compactMap { $0 })
         encoder = TokenizerEncoder(tokenizer: tokenizer)
     }
 

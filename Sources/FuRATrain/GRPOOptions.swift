@@ -1,3 +1,5 @@
+import FuRAModels
+
 /// Everything a GRPO run is configured by (the CLI only builds this; checked in `validate`).
 ///
 /// Defaults follow spec §5.4 where they fit a CPU: AdamW betas (0.9, 0.999), eps 1e-8, weight decay 0,
@@ -21,6 +23,9 @@ public struct GRPOOptions: Codable, Equatable, Sendable {
     public var microBatchSize = 8
     /// Sequences decoded together in a rollout.
     public var rolloutBatchSize = 64
+    /// Weights (and, for `bf16-compute`, arithmetic) of the rollout engine. Anything but f32 samples from a
+    /// slightly different policy, so the old log-probs are then recomputed in f32 by the first update pass.
+    public var rolloutPrecision = GenerationWeightPrecision.float32
     public var seed: UInt64 = 42
     /// Held-out accuracy every this many steps (0: only at the start and the end).
     public var evalEvery = 0
@@ -38,6 +43,7 @@ public struct GRPOOptions: Codable, Equatable, Sendable {
         case steps, promptsPerStep = "prompts_per_step", groupSize = "group_size", maxNewTokens = "max_new_tokens"
         case temperature, topP = "top_p", learningRate = "learning_rate", adamW = "adamw", maxGradNorm = "max_grad_norm"
         case epochsPerStep = "epochs_per_step", microBatchSize = "micro_batch_size", rolloutBatchSize = "rollout_batch_size"
+        case rolloutPrecision = "rollout_precision"
         case seed, evalEvery = "eval_every", evalLimit = "eval_limit", loss, scaleRewards = "scale_rewards"
         case saveEvery = "save_every", keepCheckpoints = "keep_checkpoints"
     }
@@ -58,6 +64,7 @@ public struct GRPOOptions: Codable, Equatable, Sendable {
         epochsPerStep = try c.decodeIfPresent(Int.self, forKey: .epochsPerStep) ?? epochsPerStep
         microBatchSize = try c.decodeIfPresent(Int.self, forKey: .microBatchSize) ?? microBatchSize
         rolloutBatchSize = try c.decodeIfPresent(Int.self, forKey: .rolloutBatchSize) ?? rolloutBatchSize
+        rolloutPrecision = try c.decodeIfPresent(GenerationWeightPrecision.self, forKey: .rolloutPrecision) ?? rolloutPrecision
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
         evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? evalEvery
         evalLimit = try c.decodeIfPresent(Int.self, forKey: .evalLimit) ?? evalLimit
@@ -90,6 +97,10 @@ public struct GRPOOptions: Codable, Equatable, Sendable {
         }
         if let norm = maxGradNorm, !(norm > 0) {
             throw TrainingError.invalidOption(option: "--max-grad-norm", value: "\(norm)", reason: "must be > 0 (omit it for no clipping)")
+        }
+        guard rolloutPrecision != .gguf else {
+            throw TrainingError.invalidOption(option: "--rollout-precision", value: rolloutPrecision.rawValue,
+                                              reason: "rollouts read the adapted weights, not the file's blocks: use f32, bf16, q8 or bf16-compute")
         }
         try loss.validate()
     }

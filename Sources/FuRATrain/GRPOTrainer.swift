@@ -117,8 +117,12 @@ public final class GRPOTrainer {
         let prompts = try indices.map { try prompt(for: $0, in: trainExamples, cacheKey: $0) }
         let rollout = GRPORollout(maxNewTokens: options.maxNewTokens, temperature: Float(options.temperature),
                                   topP: Float(options.topP), stopIds: codec.stopIds, maxBatch: options.rolloutBatchSize)
-        let completions = try rollout.sample(model: GenerationModel(model: rolloutModel()), prompts: prompts.map(\.ids),
-                                             copies: g, seed: seeds.next())
+        var completions = try rollout.sample(model: GenerationModel(model: rolloutModel(), precision: options.rolloutPrecision),
+                                             prompts: prompts.map(\.ids), copies: g, seed: seeds.next())
+        // Sampling-time log-probs are the policy's only when the rollout engine computes exactly in f32.
+        if options.rolloutPrecision != .float32 {
+            for i in completions.indices { completions[i].oldLogProbabilities = nil }
+        }
         let rolloutSeconds = Date().timeIntervalSince(started)
 
         // Rewards and advantages.
@@ -234,7 +238,8 @@ public final class GRPOTrainer {
         let prompts = try problems.indices.map { try prompt(for: $0, in: problems, cacheKey: -1 - $0) }
         let greedy = GRPORollout(maxNewTokens: options.maxNewTokens, temperature: 0, topP: 1, stopIds: codec.stopIds,
                                  maxBatch: options.rolloutBatchSize)
-        let completions = try greedy.sample(model: GenerationModel(model: rolloutModel()), prompts: prompts.map(\.ids), copies: 1, seed: 0)
+        let completions = try greedy.sample(model: GenerationModel(model: rolloutModel(), precision: options.rolloutPrecision),
+                                            prompts: prompts.map(\.ids), copies: 1, seed: 0)
         var correct = 0.0
         for (i, completion) in completions.enumerated() {
             let text = codec.decode(completion.ids.filter { !codec.stopIds.contains($0) })

@@ -57,6 +57,9 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Threads for BLAS and attention (default: all cores).")
     var threads: Int?
 
+    @Option(help: "Engine weights for scoring and generation: f32 (default, exact), bf16, q8, gguf (the file's own blocks), or bf16-compute (bf16 arithmetic on AVX512-BF16: fastest, log-probs move by ~1e-2).")
+    var precision: GenerationWeightPrecision = .float32
+
     @Flag(help: "Log-likelihood: run every (question, candidate) sequence in full, in --batch-size batches, instead of running each prompt once and reusing its keys and values.")
     var noPrefixCache = false
 
@@ -90,7 +93,7 @@ struct EvalCommand: ParsableCommand {
         } else {
             guard let model else { throw EvalCommandError.badOption("--model", "(none)", "a model file or directory, or --completions") }
             Threading.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
-            backends = try Self.loadBackends(model: model, adapter: adapter, prefixCache: !noPrefixCache)
+            backends = try Self.loadBackends(model: model, adapter: adapter, prefixCache: !noPrefixCache, precision: precision)
         }
 
         let isTerminal = isatty(STDERR_FILENO) != 0
@@ -110,7 +113,8 @@ struct EvalCommand: ParsableCommand {
     }
 
     /// The tokenizer, scorer and generator of a model (with an adapter applied when given).
-    static func loadBackends(model: String, adapter: String? = nil, prefixCache: Bool) throws -> EvalBackends {
+    static func loadBackends(model: String, adapter: String? = nil, prefixCache: Bool,
+                             precision: GenerationWeightPrecision = .float32) throws -> EvalBackends {
         let loaded = try ModelLoader.load(path: model)
         if let adapter { try applyAdapter(adapter, to: loaded) }
         guard let tokenizer = loaded.tokenizer else {
@@ -118,8 +122,11 @@ struct EvalCommand: ParsableCommand {
         }
         let padId = tokenizer.padId ?? tokenizer.eosId ?? 0
         var backends = EvalBackends(tokenizer: TokenizerEncoder(tokenizer: tokenizer), scorer: ModelScorer(model: loaded.model),
-                                    prefixScorer: prefixCache ? try PackedModelScorer(model: loaded.model) : nil, padId: padId)
-        backends.generator = try ModelTextGenerator(model: loaded.model, tokenizer: tokenizer)
+                                    prefixScorer: nil, padId: padId)
+        // One engine (packed weights) serves scoring and generation.
+        let engine = try GenerationModel(model: loaded.model, precision: precision, gguf: loaded.gguf)
+        if prefixCache { backends.prefixScorer = PackedModelScorer(engine: engine) }
+        backends.generator = ModelTextGenerator(engine: engine, tokenizer: tokenizer)
         return backends
     }
 

@@ -65,6 +65,27 @@ struct LetterShareReward: RewardFunction {
         #expect(metrics.allSatisfy { $0.clipRatio >= 0 && $0.clipRatio <= 1 })
     }
 
+    /// Rollouts in bf16 compute sample from a slightly different policy: their log-probs are not used
+    /// as old log-probs (the first pass recomputes them in f32), so the first ratio is exactly 1 and a
+    /// tiny clip range clips nothing. Frozen projections are what the engine packs in bf16.
+    @Test func bf16ComputeRolloutsRecomputeOldLogProbs() throws {
+        let model = try CausalLM.random(config: Self.config, seed: 21)
+        for (name, p) in model.namedParameters { p.trainable = name.contains("norm") || name.hasPrefix("lm_head") }
+        var options = Self.options(steps: 1)
+        options.loss = GRPOLoss(kind: .grpo, epsilon: 1e-6)
+        options.rolloutPrecision = .bfloat16Compute
+        var metrics: [GRPOStepMetrics] = []
+        let trainer = try GRPOTrainer(model: model, options: options, trainExamples: Self.problems, evalExamples: [],
+                                      rewards: WeightedRewards([LetterShareReward()]), accuracy: LetterShareReward(), codec: Self.codec,
+                                      outputDirectory: nil) { event in
+            if case let .step(m) = event { metrics.append(m) }
+        }
+        try trainer.run()
+        #expect(metrics.count == 1 && metrics[0].clipRatio == 0 && metrics[0].reward.isFinite)
+        options.rolloutPrecision = .gguf
+        #expect(throws: TrainingError.self) { try options.validate() }
+    }
+
     @Test func resumeIsBitIdentical() throws {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("grpo-resume-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: base) }
