@@ -108,6 +108,7 @@ public final class GenerationModel {
             guard start + t.count <= cache.capacity else {
                 throw GenerationError.contextFull(needed: start + t.count, capacity: cache.capacity)
             }
+            cache.prepareWrite(slot: slot, position: start)
             rows += (0..<t.count).map { (slot, start + $0) }
         }
         return rows
@@ -180,12 +181,17 @@ public final class GenerationModel {
     ///
     /// One task per (row, key/value head): the H/G query heads that share the head's keys read each
     /// key and value once, as SIMD16 vectors (D a multiple of 16; other D use `attendReference`).
+    /// Rows whose slots read shared positions from one slot (`KVCache.shareSlot`) run back to back,
+    /// so those keys and values come from cache rather than memory.
     func attend(_ q: Tensor, rows: [(slot: Int, position: Int)], layer: Int, cache: KVCache, heads h: Int) -> Tensor {
         let (g, d) = (cache.keyValueHeads, cache.headDim)
         guard d % 16 == 0, h % g == 0, h / g <= 8 else { return attendReference(q, rows: rows, layer: layer, cache: cache, heads: h) }
         let group = h / g, scale = 1 / Float(d).squareRoot(), chunks = d / 16
         var out = Tensor.zeros([rows.count, h * d])
         let work = rows.reduce(0) { $0 + $1.position + 1 } * h * d
+        let (sources, shared) = (cache.sources, cache.sharedPositions)
+        // Rows in the order of the slot their shared positions live in (stable: ties keep row order).
+        let order = cache.hasSharedSlots ? rows.indices.sorted { (sources[rows[$0].slot], $0) < (sources[rows[$1].slot], $1) } : Array(rows.indices)
         q.withUnsafeBufferPointer { pq in out.withUnsafeMutableBufferPointer { po in
             let (qb, ob) = (pq.baseAddress!, po.baseAddress!)
             let tasks = rows.count * g
@@ -193,16 +199,20 @@ public final class GenerationModel {
                 let scores = UnsafeMutablePointer<Float>.allocate(capacity: group * cache.capacity)
                 defer { scores.deallocate() }
                 for task in start..<end {
-                    let (r, kv) = (task / g, task % g)
+                    let (r, kv) = (order[task / g], task % g)
                     let row = rows[r], n = row.position + 1
+                    // Positions below `split` are read from the source slot's storage.
+                    let split = min(n, shared[row.slot])
                     let keys = cache.keyBase(layer: layer, slot: row.slot, head: kv)
                     let values = cache.valueBase(layer: layer, slot: row.slot, head: kv)
+                    let sharedKeys = cache.keyBase(layer: layer, slot: sources[row.slot], head: kv)
+                    let sharedValues = cache.valueBase(layer: layer, slot: sources[row.slot], head: kv)
                     let q0 = qb + (r * h + kv * group) * d, o0 = ob + (r * h + kv * group) * d
                     // Scores (group, n), 16 positions at a time: each block of keys (D, 16) read once for
                     // all heads of the group, one SIMD16 multiply-add per dimension and head.
                     var j0 = 0
                     while j0 < n {
-                        let block = keys + j0 * d
+                        let block = (j0 < split ? sharedKeys : keys) + j0 * d
                         var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
                         var s4 = SIMD16<Float>(), s5 = SIMD16<Float>(), s6 = SIMD16<Float>(), s7 = SIMD16<Float>()
                         for i in 0..<d {
@@ -235,16 +245,22 @@ public final class GenerationModel {
                     for c in 0..<chunks {
                         var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
                         var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
-                        for j in 0..<n {
-                            let v = Kernels.load(values + j * d + 16 * c)
-                            a0 = a0.addingProduct(v, SIMD16(repeating: scores[j]))
-                            if group > 1 { a1 = a1.addingProduct(v, SIMD16(repeating: scores[n + j])) }
-                            if group > 2 { a2 = a2.addingProduct(v, SIMD16(repeating: scores[2 * n + j])) }
-                            if group > 3 { a3 = a3.addingProduct(v, SIMD16(repeating: scores[3 * n + j])) }
-                            if group > 4 { a4 = a4.addingProduct(v, SIMD16(repeating: scores[4 * n + j])) }
-                            if group > 5 { a5 = a5.addingProduct(v, SIMD16(repeating: scores[5 * n + j])) }
-                            if group > 6 { a6 = a6.addingProduct(v, SIMD16(repeating: scores[6 * n + j])) }
-                            if group > 7 { a7 = a7.addingProduct(v, SIMD16(repeating: scores[7 * n + j])) }
+                        // Shared positions 0..<split from the source slot, the rest from the slot's own storage.
+                        var segment = 0
+                        while segment < 2 {
+                            let (base, lo, hi) = segment == 0 ? (sharedValues, 0, split) : (values, split, n)
+                            for j in lo..<hi {
+                                let v = Kernels.load(base + j * d + 16 * c)
+                                a0 = a0.addingProduct(v, SIMD16(repeating: scores[j]))
+                                if group > 1 { a1 = a1.addingProduct(v, SIMD16(repeating: scores[n + j])) }
+                                if group > 2 { a2 = a2.addingProduct(v, SIMD16(repeating: scores[2 * n + j])) }
+                                if group > 3 { a3 = a3.addingProduct(v, SIMD16(repeating: scores[3 * n + j])) }
+                                if group > 4 { a4 = a4.addingProduct(v, SIMD16(repeating: scores[4 * n + j])) }
+                                if group > 5 { a5 = a5.addingProduct(v, SIMD16(repeating: scores[5 * n + j])) }
+                                if group > 6 { a6 = a6.addingProduct(v, SIMD16(repeating: scores[6 * n + j])) }
+                                if group > 7 { a7 = a7.addingProduct(v, SIMD16(repeating: scores[7 * n + j])) }
+                            }
+                            segment += 1
                         }
                         let oc = o0 + 16 * c
                         Kernels.store(a0, oc)
@@ -272,16 +288,15 @@ public final class GenerationModel {
             for (r, row) in rows.enumerated() {
                 for head in 0..<h {
                     let n = row.position + 1
-                    let keys = cache.keyBase(layer: layer, slot: row.slot, head: head / group)
-                    let values = cache.valueBase(layer: layer, slot: row.slot, head: head / group)
+                    let kv = head / group
                     let qr = pq.baseAddress! + (r * h + head) * d, o = po.baseAddress! + (r * h + head) * d
                     for j in 0..<n {
                         var dot = 0.0
-                        for i in 0..<d { dot += Double(qr[i]) * Double(keys[cache.keyIndex(j, i)]) }
+                        for i in 0..<d { dot += Double(qr[i]) * Double(cache.key(layer: layer, slot: row.slot, head: kv, position: j, i)) }
                         ps[j] = Float(dot) * scale
                     }
                     Kernels.softmaxRowsReference(ps.baseAddress!, rows: 1, columns: n)
-                    for j in 0..<n { for i in 0..<d { o[i] += ps[j] * values[j * d + i] } }
+                    for j in 0..<n { for i in 0..<d { o[i] += ps[j] * cache.value(layer: layer, slot: row.slot, head: kv, position: j, i) } }
                 }
             }
         } } }
