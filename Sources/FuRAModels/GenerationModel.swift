@@ -169,9 +169,11 @@ public final class GenerationModel {
                 for head in 0..<g {
                     // SAFETY: position < capacity was checked by `plan`; each copy is D floats of one row.
                     let key = cache.keyBase(layer: layer, slot: row.slot, head: head), src = pk.baseAddress! + (r * g + head) * d
-                    for i in 0..<d { key[cache.keyIndex(row.position, i)] = src[i] }
-                    (cache.valueBase(layer: layer, slot: row.slot, head: head) + row.position * d)
-                        .update(from: pv.baseAddress! + (r * g + head) * d, count: d)
+                    let value = cache.valueBase(layer: layer, slot: row.slot, head: head), vs = pv.baseAddress! + (r * g + head) * d
+                    for i in 0..<d {
+                        key[cache.keyIndex(row.position, i)] = src[i]
+                        value[cache.valueIndex(row.position, i)] = vs[i]
+                    }
                 }
             }
         } }
@@ -190,6 +192,8 @@ public final class GenerationModel {
         var out = Tensor.zeros([rows.count, h * d])
         let work = rows.reduce(0) { $0 + $1.position + 1 } * h * d
         let (sources, shared) = (cache.sources, cache.sharedPositions)
+        // Floats between value chunks of one (layer, slot, head).
+        let valueStride = KVCache.blockedCapacity(cache.capacity) * 16
         // Rows in the order of the slot their shared positions live in (stable: ties keep row order).
         let order = cache.hasSharedSlots ? rows.indices.sorted { (sources[rows[$0].slot], $0) < (sources[rows[$1].slot], $1) } : Array(rows.indices)
         q.withUnsafeBufferPointer { pq in out.withUnsafeMutableBufferPointer { po in
@@ -241,16 +245,35 @@ public final class GenerationModel {
                         j0 += 16
                     }
                     for a in 0..<group { Kernels.softmax(scores + a * n, n) }
-                    // Outputs (group, D) = scores · values, each value row read once.
+                    // Outputs (group, D) = scores · values, one 16-dimension chunk at a time: the chunk of
+                    // every position is contiguous (KVCache.valueIndex), read once for all heads of the
+                    // group; even and odd positions go to two accumulator sets (twice the independent FMAs).
                     for c in 0..<chunks {
                         var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
                         var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
-                        // Shared positions 0..<split from the source slot, the rest from the slot's own storage.
+                        var b0 = SIMD16<Float>(), b1 = SIMD16<Float>(), b2 = SIMD16<Float>(), b3 = SIMD16<Float>()
+                        var b4 = SIMD16<Float>(), b5 = SIMD16<Float>(), b6 = SIMD16<Float>(), b7 = SIMD16<Float>()
+                        // Shared positions 0..<split (a multiple of 16, so the even/odd pairing is the same
+                        // as for a copy) from the source slot, the rest from the slot's own storage.
                         var segment = 0
                         while segment < 2 {
-                            let (base, lo, hi) = segment == 0 ? (sharedValues, 0, split) : (values, split, n)
-                            for j in lo..<hi {
-                                let v = Kernels.load(base + j * d + 16 * c)
+                            let (slotValues, lo, hi) = segment == 0 ? (sharedValues, 0, split) : (values, split, n)
+                            let base = slotValues + c * valueStride
+                            var j = lo
+                            while j + 2 <= hi {
+                                let v = Kernels.load(base + j * 16), u = Kernels.load(base + j * 16 + 16)
+                                a0 = a0.addingProduct(v, SIMD16(repeating: scores[j])); b0 = b0.addingProduct(u, SIMD16(repeating: scores[j + 1]))
+                                if group > 1 { a1 = a1.addingProduct(v, SIMD16(repeating: scores[n + j])); b1 = b1.addingProduct(u, SIMD16(repeating: scores[n + j + 1])) }
+                                if group > 2 { a2 = a2.addingProduct(v, SIMD16(repeating: scores[2 * n + j])); b2 = b2.addingProduct(u, SIMD16(repeating: scores[2 * n + j + 1])) }
+                                if group > 3 { a3 = a3.addingProduct(v, SIMD16(repeating: scores[3 * n + j])); b3 = b3.addingProduct(u, SIMD16(repeating: scores[3 * n + j + 1])) }
+                                if group > 4 { a4 = a4.addingProduct(v, SIMD16(repeating: scores[4 * n + j])); b4 = b4.addingProduct(u, SIMD16(repeating: scores[4 * n + j + 1])) }
+                                if group > 5 { a5 = a5.addingProduct(v, SIMD16(repeating: scores[5 * n + j])); b5 = b5.addingProduct(u, SIMD16(repeating: scores[5 * n + j + 1])) }
+                                if group > 6 { a6 = a6.addingProduct(v, SIMD16(repeating: scores[6 * n + j])); b6 = b6.addingProduct(u, SIMD16(repeating: scores[6 * n + j + 1])) }
+                                if group > 7 { a7 = a7.addingProduct(v, SIMD16(repeating: scores[7 * n + j])); b7 = b7.addingProduct(u, SIMD16(repeating: scores[7 * n + j + 1])) }
+                                j += 2
+                            }
+                            if j < hi {
+                                let v = Kernels.load(base + j * 16)
                                 a0 = a0.addingProduct(v, SIMD16(repeating: scores[j]))
                                 if group > 1 { a1 = a1.addingProduct(v, SIMD16(repeating: scores[n + j])) }
                                 if group > 2 { a2 = a2.addingProduct(v, SIMD16(repeating: scores[2 * n + j])) }
@@ -262,6 +285,7 @@ public final class GenerationModel {
                             }
                             segment += 1
                         }
+                        a0 += b0; a1 += b1; a2 += b2; a3 += b3; a4 += b4; a5 += b5; a6 += b6; a7 += b7
                         let oc = o0 + 16 * c
                         Kernels.store(a0, oc)
                         if group > 1 { Kernels.store(a1, oc + d) }

@@ -4,9 +4,10 @@ import FuRATensor
 
 /// Preallocated keys and values for many sequences of different lengths, one slot per sequence.
 ///
-/// Each layer holds values laid out (S, G, P, D) and keys in blocks of 16 positions,
-/// (S, G, P/16, D, 16), so the scores of one query against 16 keys are one SIMD16 multiply-add per
-/// dimension (`keyIndex`). P is rounded up to a multiple of 16 in the allocation. A slot's positions are 0..<length[slot]; a slot never sees another slot's rows, so
+/// Each layer holds keys in blocks of 16 positions, (S, G, P/16, D, 16), so the scores of one query
+/// against 16 keys are one SIMD16 multiply-add per dimension (`keyIndex`), and values in chunks of 16
+/// dimensions, (S, G, D/16, P, 16), so a pass over one chunk of every position streams contiguous
+/// memory (`valueIndex`; a D that is not a multiple of 16 is one chunk of D). P is rounded up to a multiple of 16 in the allocation. A slot's positions are 0..<length[slot]; a slot never sees another slot's rows, so
 /// sequences of different lengths need no padding and no mask beyond causality.
 ///
 /// A slot may read its first positions (whole 16-position blocks) from another slot's storage
@@ -78,9 +79,18 @@ public final class KVCache {
         (p / Self.keyBlock * headDim + i) * Self.keyBlock + p % Self.keyBlock
     }
 
-    /// The first value row (P, D) of (layer, slot, head).
+    /// The values (D/16, P', 16) of (layer, slot, head): element i of position p is at `valueIndex(p, i)`.
     @inline(__always) func valueBase(layer: Int, slot: Int, head: Int) -> UnsafeMutablePointer<Float> {
         values + (((layer * slots + slot) * keyValueHeads + head) * Self.blockedCapacity(capacity)) * headDim
+    }
+
+    /// Dimensions per value chunk: 16, or D when D is not a multiple of 16.
+    var valueChunk: Int { headDim % 16 == 0 ? 16 : headDim }
+
+    /// Offset of element i of position p from `valueBase`.
+    @inline(__always) func valueIndex(_ p: Int, _ i: Int) -> Int {
+        let w = valueChunk
+        return (i / w * Self.blockedCapacity(capacity) + p) * w + i % w
     }
 
     /// Whether any slot reads positions from another slot.
@@ -147,13 +157,17 @@ public final class KVCache {
         guard !range.isEmpty else { return }
         let k0 = range.lowerBound / Self.keyBlock * Self.keyBlock
         let keyCount = (Self.blockedCapacity(range.upperBound) - k0) * headDim
+        let w = valueChunk
         for layer in 0..<layers {
             for head in 0..<keyValueHeads {
-                // SAFETY: range.upperBound ≤ P ≤ P', so both ranges lie inside one (P', D) block.
+                // SAFETY: range.upperBound ≤ P ≤ P', so every range lies inside one (P', D) block.
                 (keyBase(layer: layer, slot: target, head: head) + k0 * headDim)
                     .update(from: keyBase(layer: layer, slot: source, head: head) + k0 * headDim, count: keyCount)
-                (valueBase(layer: layer, slot: target, head: head) + range.lowerBound * headDim)
-                    .update(from: valueBase(layer: layer, slot: source, head: head) + range.lowerBound * headDim, count: range.count * headDim)
+                let (to, from) = (valueBase(layer: layer, slot: target, head: head), valueBase(layer: layer, slot: source, head: head))
+                for c in 0..<(headDim / w) {
+                    let offset = valueIndex(range.lowerBound, c * w)
+                    (to + offset).update(from: from + offset, count: range.count * w)
+                }
             }
         }
     }
@@ -167,7 +181,7 @@ public final class KVCache {
     /// Value j of (layer, slot, head), element i, wherever it is stored (the reference read path).
     func value(layer: Int, slot: Int, head: Int, position j: Int, _ i: Int) -> Float {
         let owner = j < sharedPositions[slot] ? sources[slot] : slot
-        return valueBase(layer: layer, slot: owner, head: head)[j * headDim + i]
+        return valueBase(layer: layer, slot: owner, head: head)[valueIndex(j, i)]
     }
 
     /// Empties every slot (the memory stays allocated).

@@ -26,7 +26,7 @@ import Testing
         for slot in 0..<3 {
             for p in 0..<20 { for head in 0..<g { for i in 0..<d {
                 cache.keyBase(layer: 0, slot: slot, head: head)[cache.keyIndex(p, i)] = rng.normal()
-                cache.valueBase(layer: 0, slot: slot, head: head)[p * d + i] = rng.normal()
+                cache.valueBase(layer: 0, slot: slot, head: head)[cache.valueIndex(p, i)] = rng.normal()
             } } }
         }
         let q = TestSupport.random([rows.count, g * group * d], seed: 3, std: 2)
