@@ -59,6 +59,9 @@ public final class Generator {
     public let model: GenerationModel
     /// Bounds the rows of one prefill step (memory of activations).
     public var prefillRowLimit = 4096
+    /// Whether repeats of a prompt read its keys and values from the first copy's cache slot
+    /// (`KVCache.shareSlot`; same results, less memory traffic) rather than from copies.
+    public var sharePromptPrefix = true
 
     public init(model: GenerationModel) { self.model = model }
 
@@ -154,8 +157,8 @@ public final class Generator {
         return picks
     }
 
-    /// Runs each distinct prompt once (packed, in chunks of at most `prefillRowLimit` rows), copies
-    /// its cache to repeats of it, and returns the last-position logits (count, V) in prompt order.
+    /// Runs each distinct prompt once (packed, in chunks of at most `prefillRowLimit` rows), shares or
+    /// copies its cache with repeats of it, and returns the last-position logits (count, V) in prompt order.
     func prefill(prompts: [[Int]], cache: KVCache) throws -> Tensor {
         var firstIndex: [[Int]: Int] = [:]
         var distinct: [Int] = []
@@ -178,7 +181,7 @@ public final class Generator {
         try flush()
         for (i, p) in prompts.enumerated() {
             guard let first = firstIndex[p], first != i else { continue }
-            cache.copySlot(from: first, to: i)
+            if sharePromptPrefix { cache.shareSlot(from: first, to: i) } else { cache.copySlot(from: first, to: i) }
             logits.storage.replaceSubrange((i * v)..<((i + 1) * v), with: logits.storage[(first * v)..<((first + 1) * v)])
         }
         return logits

@@ -65,20 +65,20 @@ public final class GenerationModel {
     /// `step` up to the final norm: hidden states (R, C) of the rows whose logits `step` returns.
     public func forward(cache: KVCache, slots: [Int], tokens: [[Int]], allPositions: Bool = false) throws -> Tensor {
         let rows = try plan(cache: cache, slots: slots, tokens: tokens)
+        let decode = rows.count == slots.count
         var x = try model.embedding.forward(tokens.flatMap { $0 })
         for (i, block) in model.blocks.enumerated() {
-            x = try blockForward(block, projections[i], x, rows: rows, cache: cache)
+            x = try blockForward(block, projections[i], x, rows: rows, cache: cache, oneRowPerSlot: decode)
         }
         for (slot, t) in zip(slots, tokens) { cache.lengths[slot] += t.count }
         if !allPositions {
             let c = model.config.hiddenSize
-            var last = Tensor.zeros([slots.count, c])
-            var end = 0
-            for (i, t) in tokens.enumerated() {
-                end += t.count
-                last.storage.replaceSubrange((i * c)..<((i + 1) * c), with: x.storage[((end - 1) * c)..<(end * c)])
+            let ends = tokens.reduce(into: [Int]()) { $0.append(($0.last ?? 0) + $1.count) }
+            x = x.withUnsafeBufferPointer { px in
+                Tensor.filled([slots.count, c]) { last in
+                    for (i, end) in ends.enumerated() { (last + i * c).update(from: px.baseAddress! + (end - 1) * c, count: c) }
+                }
             }
-            x = last
         }
         return try model.finalNorm.forward(x, keepForBackward: false)
     }
@@ -108,14 +108,16 @@ public final class GenerationModel {
             guard start + t.count <= cache.capacity else {
                 throw GenerationError.contextFull(needed: start + t.count, capacity: cache.capacity)
             }
+            cache.prepareWrite(slot: slot, position: start)
             rows += (0..<t.count).map { (slot, start + $0) }
         }
         return rows
     }
 
     /// One decoder layer over packed rows x (N, C) → (N, C), writing its keys and values into the cache.
+    /// `oneRowPerSlot`: every row is the only new row of its slot (a decode step).
     func blockForward(_ block: DecoderBlock, _ p: (qkv: GenerationProjectionGroup, o: GenerationProjection, gateUp: GenerationProjectionGroup, down: GenerationProjection), _ x: Tensor,
-                      rows: [(slot: Int, position: Int)], cache: KVCache) throws -> Tensor {
+                      rows: [(slot: Int, position: Int)], cache: KVCache, oneRowPerSlot: Bool = false) throws -> Tensor {
         let (h, g, d) = (block.attention.heads, block.attention.keyValueHeads, block.attention.headDim)
         let h1 = try block.inputNorm.forward(x, keepForBackward: false)
         let qkv = try p.qkv.apply(h1)
@@ -123,168 +125,50 @@ public final class GenerationModel {
         let v = qkv[2]
         if let qn = block.qNorm { q = try qn.forward(q.reshaped([q.count / d, d]), keepForBackward: false).reshaped(q.shape) }
         if let kn = block.kNorm { k = try kn.forward(k.reshaped([k.count / d, d]), keepForBackward: false).reshaped(k.shape) }
-        rotate(&q, rows: rows, heads: h)
-        rotate(&k, rows: rows, heads: g)
-        store(k, v, rows: rows, layer: block.index, cache: cache)
-        let a = attend(q, rows: rows, layer: block.index, cache: cache, heads: h)
+        let a: Tensor
+        if oneRowPerSlot && attendsFast(heads: h, cache: cache) {
+            // Decode: each attention task rotates and stores its own row's key and value (in parallel).
+            a = attend(q, rows: rows, layer: block.index, cache: cache, heads: h, newKeys: (k, v))
+        } else {
+            rotate(&q, rows: rows, heads: h)
+            rotate(&k, rows: rows, heads: g)
+            store(k, v, rows: rows, layer: block.index, cache: cache)
+            a = attend(q, rows: rows, layer: block.index, cache: cache, heads: h)
+        }
         var x2 = try p.o.apply(a)
         try x2.add(x)
         let h2 = try block.postAttentionNorm.forward(x2, keepForBackward: false)
-        let gateUp = try p.gateUp.apply(h2)
-        var gate = gateUp[0]
-        let up = gateUp[1]
-        gate.withUnsafeMutableBufferPointer { pg in up.withUnsafeBufferPointer { pu in
-            Kernels.silu(pg.baseAddress!, pg.baseAddress!, pg.count)
-            for i in 0..<pg.count { pg[i] *= pu[i] }
-        } }
-        var y = try p.down.apply(gate)
+        let n = h2.count / max(1, model.config.hiddenSize)
+        let act: Tensor
+        if let gateUp = try p.gateUp.applyFused(h2) {
+            // (N, 2·I): each row holds gate then up.
+            let width = gateUp.count / max(1, n) / 2
+            act = gateUp.withUnsafeBufferPointer { pg in
+                Self.gatedActivation(rows: n, width: width, gate: pg.baseAddress!, ldg: 2 * width, up: pg.baseAddress! + width, ldu: 2 * width)
+            }
+        } else {
+            let gateUp = try p.gateUp.apply(h2)
+            let width = gateUp[0].count / max(1, n)
+            act = gateUp[0].withUnsafeBufferPointer { pg in gateUp[1].withUnsafeBufferPointer { pu in
+                Self.gatedActivation(rows: n, width: width, gate: pg.baseAddress!, ldg: width, up: pu.baseAddress!, ldu: width)
+            } }
+        }
+        var y = try p.down.apply(act)
         try y.add(x2)
         return y
     }
 
-    /// Rotates rows (N, heads·D) in place, row r at its own position (HF rotate-half convention).
-    func rotate(_ x: inout Tensor, rows: [(slot: Int, position: Int)], heads: Int) {
-        let d = model.config.headDim, half = d / 2
-        x.withUnsafeMutableBufferPointer { px in cosTable.withUnsafeBufferPointer { pc in sinTable.withUnsafeBufferPointer { ps in
-            for (r, row) in rows.enumerated() {
-                let c = pc.baseAddress! + row.position * half, s = ps.baseAddress! + row.position * half
-                for head in 0..<heads {
-                    let v = px.baseAddress! + (r * heads + head) * d
-                    for i in 0..<half {
-                        let a = v[i], b = v[i + half]
-                        v[i] = a * c[i] - b * s[i]
-                        v[i + half] = b * c[i] + a * s[i]
-                    }
+    /// silu(gate) ⊙ up → (N, width), rows split over threads; gate row r at gate + r·ldg, up row r at up + r·ldu.
+    static func gatedActivation(rows n: Int, width: Int, gate: UnsafePointer<Float>, ldg: Int,
+                                up: UnsafePointer<Float>, ldu: Int) -> Tensor {
+        Tensor.filled([n, width]) { out in
+            Threading.parallelFor(n, minimumPerChunk: max(1, 32_768 / max(1, width))) { start, end in
+                for r in start..<end {
+                    let o = out + r * width, u = up + r * ldu
+                    Kernels.silu(gate + r * ldg, o, width)
+                    for i in 0..<width { o[i] *= u[i] }
                 }
             }
-        } } }
-    }
-
-    /// Writes keys and values (N, G·D) of each row at its (slot, position) of `layer`.
-    func store(_ k: Tensor, _ v: Tensor, rows: [(slot: Int, position: Int)], layer: Int, cache: KVCache) {
-        let (g, d) = (cache.keyValueHeads, cache.headDim)
-        k.withUnsafeBufferPointer { pk in v.withUnsafeBufferPointer { pv in
-            for (r, row) in rows.enumerated() {
-                for head in 0..<g {
-                    // SAFETY: position < capacity was checked by `plan`; each copy is D floats of one row.
-                    let key = cache.keyBase(layer: layer, slot: row.slot, head: head), src = pk.baseAddress! + (r * g + head) * d
-                    for i in 0..<d { key[cache.keyIndex(row.position, i)] = src[i] }
-                    (cache.valueBase(layer: layer, slot: row.slot, head: head) + row.position * d)
-                        .update(from: pv.baseAddress! + (r * g + head) * d, count: d)
-                }
-            }
-        } }
-    }
-
-    /// Causal attention of q (N, H·D) over each row's own slot, positions 0...position → (N, H·D).
-    ///
-    /// One task per (row, key/value head): the H/G query heads that share the head's keys read each
-    /// key and value once, as SIMD16 vectors (D a multiple of 16; other D use `attendReference`).
-    func attend(_ q: Tensor, rows: [(slot: Int, position: Int)], layer: Int, cache: KVCache, heads h: Int) -> Tensor {
-        let (g, d) = (cache.keyValueHeads, cache.headDim)
-        guard d % 16 == 0, h % g == 0, h / g <= 8 else { return attendReference(q, rows: rows, layer: layer, cache: cache, heads: h) }
-        let group = h / g, scale = 1 / Float(d).squareRoot(), chunks = d / 16
-        var out = Tensor.zeros([rows.count, h * d])
-        let work = rows.reduce(0) { $0 + $1.position + 1 } * h * d
-        q.withUnsafeBufferPointer { pq in out.withUnsafeMutableBufferPointer { po in
-            let (qb, ob) = (pq.baseAddress!, po.baseAddress!)
-            let tasks = rows.count * g
-            Threading.parallelFor(tasks, minimumPerChunk: max(1, tasks * 65_536 / max(1, work))) { start, end in
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: group * cache.capacity)
-                defer { scores.deallocate() }
-                for task in start..<end {
-                    let (r, kv) = (task / g, task % g)
-                    let row = rows[r], n = row.position + 1
-                    let keys = cache.keyBase(layer: layer, slot: row.slot, head: kv)
-                    let values = cache.valueBase(layer: layer, slot: row.slot, head: kv)
-                    let q0 = qb + (r * h + kv * group) * d, o0 = ob + (r * h + kv * group) * d
-                    // Scores (group, n), 16 positions at a time: each block of keys (D, 16) read once for
-                    // all heads of the group, one SIMD16 multiply-add per dimension and head.
-                    var j0 = 0
-                    while j0 < n {
-                        let block = keys + j0 * d
-                        var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
-                        var s4 = SIMD16<Float>(), s5 = SIMD16<Float>(), s6 = SIMD16<Float>(), s7 = SIMD16<Float>()
-                        for i in 0..<d {
-                            let k = Kernels.load(block + i * 16)
-                            s0 = s0.addingProduct(k, SIMD16(repeating: q0[i]))
-                            if group > 1 { s1 = s1.addingProduct(k, SIMD16(repeating: q0[d + i])) }
-                            if group > 2 { s2 = s2.addingProduct(k, SIMD16(repeating: q0[2 * d + i])) }
-                            if group > 3 { s3 = s3.addingProduct(k, SIMD16(repeating: q0[3 * d + i])) }
-                            if group > 4 { s4 = s4.addingProduct(k, SIMD16(repeating: q0[4 * d + i])) }
-                            if group > 5 { s5 = s5.addingProduct(k, SIMD16(repeating: q0[5 * d + i])) }
-                            if group > 6 { s6 = s6.addingProduct(k, SIMD16(repeating: q0[6 * d + i])) }
-                            if group > 7 { s7 = s7.addingProduct(k, SIMD16(repeating: q0[7 * d + i])) }
-                        }
-                        let m = min(16, n - j0)
-                        func put(_ v: SIMD16<Float>, _ a: Int) {
-                            if m == 16 { Kernels.store(v * scale, scores + a * n + j0) } else { for t in 0..<m { scores[a * n + j0 + t] = v[t] * scale } }
-                        }
-                        put(s0, 0)
-                        if group > 1 { put(s1, 1) }
-                        if group > 2 { put(s2, 2) }
-                        if group > 3 { put(s3, 3) }
-                        if group > 4 { put(s4, 4) }
-                        if group > 5 { put(s5, 5) }
-                        if group > 6 { put(s6, 6) }
-                        if group > 7 { put(s7, 7) }
-                        j0 += 16
-                    }
-                    for a in 0..<group { Kernels.softmax(scores + a * n, n) }
-                    // Outputs (group, D) = scores · values, each value row read once.
-                    for c in 0..<chunks {
-                        var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
-                        var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
-                        for j in 0..<n {
-                            let v = Kernels.load(values + j * d + 16 * c)
-                            a0 = a0.addingProduct(v, SIMD16(repeating: scores[j]))
-                            if group > 1 { a1 = a1.addingProduct(v, SIMD16(repeating: scores[n + j])) }
-                            if group > 2 { a2 = a2.addingProduct(v, SIMD16(repeating: scores[2 * n + j])) }
-                            if group > 3 { a3 = a3.addingProduct(v, SIMD16(repeating: scores[3 * n + j])) }
-                            if group > 4 { a4 = a4.addingProduct(v, SIMD16(repeating: scores[4 * n + j])) }
-                            if group > 5 { a5 = a5.addingProduct(v, SIMD16(repeating: scores[5 * n + j])) }
-                            if group > 6 { a6 = a6.addingProduct(v, SIMD16(repeating: scores[6 * n + j])) }
-                            if group > 7 { a7 = a7.addingProduct(v, SIMD16(repeating: scores[7 * n + j])) }
-                        }
-                        let oc = o0 + 16 * c
-                        Kernels.store(a0, oc)
-                        if group > 1 { Kernels.store(a1, oc + d) }
-                        if group > 2 { Kernels.store(a2, oc + 2 * d) }
-                        if group > 3 { Kernels.store(a3, oc + 3 * d) }
-                        if group > 4 { Kernels.store(a4, oc + 4 * d) }
-                        if group > 5 { Kernels.store(a5, oc + 5 * d) }
-                        if group > 6 { Kernels.store(a6, oc + 6 * d) }
-                        if group > 7 { Kernels.store(a7, oc + 7 * d) }
-                    }
-                }
-            }
-        } }
-        return out
-    }
-
-    /// Reference twin of `attend`: one query head at a time, scalar loops per key.
-    func attendReference(_ q: Tensor, rows: [(slot: Int, position: Int)], layer: Int, cache: KVCache, heads h: Int) -> Tensor {
-        let (g, d) = (cache.keyValueHeads, cache.headDim)
-        let group = h / g, scale = 1 / Float(d).squareRoot()
-        var out = Tensor.zeros([rows.count, h * d])
-        var scores = [Float](repeating: 0, count: cache.capacity)
-        q.withUnsafeBufferPointer { pq in out.withUnsafeMutableBufferPointer { po in scores.withUnsafeMutableBufferPointer { ps in
-            for (r, row) in rows.enumerated() {
-                for head in 0..<h {
-                    let n = row.position + 1
-                    let keys = cache.keyBase(layer: layer, slot: row.slot, head: head / group)
-                    let values = cache.valueBase(layer: layer, slot: row.slot, head: head / group)
-                    let qr = pq.baseAddress! + (r * h + head) * d, o = po.baseAddress! + (r * h + head) * d
-                    for j in 0..<n {
-                        var dot = 0.0
-                        for i in 0..<d { dot += Double(qr[i]) * Double(keys[cache.keyIndex(j, i)]) }
-                        ps[j] = Float(dot) * scale
-                    }
-                    Kernels.softmaxRowsReference(ps.baseAddress!, rows: 1, columns: n)
-                    for j in 0..<n { for i in 0..<d { o[i] += ps[j] * values[j * d + i] } }
-                }
-            }
-        } } }
-        return out
+        }
     }
 }

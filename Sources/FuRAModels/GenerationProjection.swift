@@ -108,18 +108,22 @@ struct GenerationProjectionGroup {
 
     /// x (N, I) → one (N, O_i) per member.
     func apply(_ x: Tensor) throws -> [Tensor] {
-        let rows = x.count / max(1, x.shape.last ?? 1)
-        guard let fused, fused.usesPanel(rows: rows) else { return try members.map { try $0.apply(x) } }
-        let y = try fused.apply(x)
+        guard let y = try applyFused(x) else { return try members.map { try $0.apply(x) } }
         let total = widths.reduce(0, +), n = y.count / max(1, total)
         var offset = 0
         return widths.map { w in
-            var part = Tensor.zeros([n, w])
-            part.withUnsafeMutableBufferPointer { pp in y.withUnsafeBufferPointer { py in
-                for r in 0..<n { (pp.baseAddress! + r * w).update(from: py.baseAddress! + r * total + offset, count: w) }
-            } }
+            let part = y.withUnsafeBufferPointer { py in
+                Tensor.filled([n, w]) { pp in for r in 0..<n { (pp + r * w).update(from: py.baseAddress! + r * total + offset, count: w) } }
+            }
             offset += w
             return part
         }
+    }
+
+    /// x (N, I) → the members' outputs side by side, (N, ΣO_i), when the fused copy serves N rows; nil otherwise.
+    func applyFused(_ x: Tensor) throws -> Tensor? {
+        let rows = x.count / max(1, x.shape.last ?? 1)
+        guard let fused, fused.usesPanel(rows: rows) else { return nil }
+        return try fused.apply(x)
     }
 }

@@ -4,10 +4,15 @@ import FuRATensor
 
 /// Preallocated keys and values for many sequences of different lengths, one slot per sequence.
 ///
-/// Each layer holds values laid out (S, G, P, D) and keys in blocks of 16 positions,
-/// (S, G, P/16, D, 16), so the scores of one query against 16 keys are one SIMD16 multiply-add per
-/// dimension (`keyIndex`). P is rounded up to a multiple of 16 in the allocation. A slot's positions are 0..<length[slot]; a slot never sees another slot's rows, so
+/// Each layer holds keys in blocks of 16 positions, (S, G, P/16, D, 16), so the scores of one query
+/// against 16 keys are one SIMD16 multiply-add per dimension (`keyIndex`), and values in chunks of 16
+/// dimensions, (S, G, D/16, P, 16), so a pass over one chunk of every position streams contiguous
+/// memory (`valueIndex`; a D that is not a multiple of 16 is one chunk of D). P is rounded up to a multiple of 16 in the allocation. A slot's positions are 0..<length[slot]; a slot never sees another slot's rows, so
 /// sequences of different lengths need no padding and no mask beyond causality.
+///
+/// A slot may read its first positions (whole 16-position blocks) from another slot's storage
+/// (`shareSlot`): the samples of one prompt then read the prompt's keys and values from one place,
+/// which stays in cache while they run back to back. Writes always go to the slot's own storage.
 public final class KVCache {
     public let layers: Int
     public let slots: Int
@@ -19,6 +24,13 @@ public final class KVCache {
     public var lengths: [Int]
     private let keys: UnsafeMutablePointer<Float>
     private let values: UnsafeMutablePointer<Float>
+    /// Per slot: the slot whose storage holds its positions 0..<sharedPositions[slot] (itself when none).
+    public private(set) var sources: [Int]
+    /// Per slot: positions read from `sources[slot]` (a multiple of 16; 0 when none).
+    public private(set) var sharedPositions: [Int]
+    /// Per slot: the most positions other slots read from its storage (its writes below this must
+    /// first give those slots their own copies).
+    private(set) var pinnedPositions: [Int]
 
     /// Allocates S·L·G·P·D floats twice (keys and values); `lengths` start at 0.
     public init(layers: Int, slots: Int, keyValueHeads: Int, headDim: Int, capacity: Int) throws {
@@ -29,6 +41,9 @@ public final class KVCache {
         self.layers = layers; self.slots = slots; self.keyValueHeads = keyValueHeads
         self.headDim = headDim; self.capacity = capacity
         lengths = [Int](repeating: 0, count: slots)
+        sources = Array(0..<slots)
+        sharedPositions = [Int](repeating: 0, count: slots)
+        pinnedPositions = [Int](repeating: 0, count: slots)
         let n = layers * slots * keyValueHeads * Self.blockedCapacity(capacity) * headDim
         keys = .allocate(capacity: n); keys.initialize(repeating: 0, count: n)
         values = .allocate(capacity: n); values.initialize(repeating: 0, count: n)
@@ -64,28 +79,116 @@ public final class KVCache {
         (p / Self.keyBlock * headDim + i) * Self.keyBlock + p % Self.keyBlock
     }
 
-    /// The first value row (P, D) of (layer, slot, head).
+    /// The values (D/16, P', 16) of (layer, slot, head): element i of position p is at `valueIndex(p, i)`.
     @inline(__always) func valueBase(layer: Int, slot: Int, head: Int) -> UnsafeMutablePointer<Float> {
         values + (((layer * slots + slot) * keyValueHeads + head) * Self.blockedCapacity(capacity)) * headDim
     }
 
+    /// Dimensions per value chunk: 16, or D when D is not a multiple of 16.
+    var valueChunk: Int { headDim % 16 == 0 ? 16 : headDim }
+
+    /// Offset of element i of position p from `valueBase`.
+    @inline(__always) func valueIndex(_ p: Int, _ i: Int) -> Int {
+        let w = valueChunk
+        return (i / w * Self.blockedCapacity(capacity) + p) * w + i % w
+    }
+
+    /// Whether any slot reads positions from another slot.
+    public var hasSharedSlots: Bool { sharedPositions.contains { $0 > 0 } }
+
     /// Copies the filled positions of slot `source` into slot `target` (every layer); lengths follow.
+    /// The target gets its own copy of everything (also what the source reads from another slot).
     public func copySlot(from source: Int, to target: Int) {
         precondition(source >= 0 && source < slots && target >= 0 && target < slots, "slot out of range")
         guard source != target else { return }
-        let n = lengths[source] * headDim
-        let blocked = Self.blockedCapacity(lengths[source]) * headDim
+        release(target)
+        let length = lengths[source], root = sources[source], shared = sharedPositions[source]
+        // SAFETY: every range lies inside one (P', D) block of the allocation (P' = P rounded up to 16);
+        // keys copy whole 16-position blocks, shared ≤ length ≤ P.
+        copyPositions(from: root, to: target, 0..<shared)
+        copyPositions(from: source, to: target, shared..<length)
+        lengths[target] = length
+    }
+
+    /// Lets slot `target` read slot `source`'s filled whole key blocks (positions 0..<16·⌊length/16⌋)
+    /// from `source`'s storage instead of a copy, and copies the rest; lengths follow. Reads of the
+    /// target then give exactly what `copySlot` would have given. If `source` itself reads from
+    /// another slot, the target reads the same positions from that slot.
+    public func shareSlot(from source: Int, to target: Int) {
+        precondition(source >= 0 && source < slots && target >= 0 && target < slots, "slot out of range")
+        guard source != target else { return }
+        release(target)
+        let length = lengths[source], root = sources[source]
+        let shared = root == source ? length / Self.keyBlock * Self.keyBlock : sharedPositions[source]
+        guard shared > 0, root != target else { return copySlot(from: source, to: target) }
+        copyPositions(from: source, to: target, shared..<length)
+        sources[target] = root
+        sharedPositions[target] = shared
+        pinnedPositions[root] = max(pinnedPositions[root], shared)
+        lengths[target] = length
+    }
+
+    /// Makes a write to `slot` at `position` safe: slots reading that position from `slot`'s storage
+    /// get their own copies first.
+    public func prepareWrite(slot: Int, position: Int) {
+        guard position < pinnedPositions[slot] else { return }
+        for s in 0..<slots where s != slot && sources[s] == slot { materialize(s) }
+        pinnedPositions[slot] = 0
+    }
+
+    /// Before `slot`'s whole content is replaced: slots reading from it get copies, and it stops
+    /// reading from another slot.
+    private func release(_ slot: Int) {
+        prepareWrite(slot: slot, position: 0)
+        sources[slot] = slot
+        sharedPositions[slot] = 0
+    }
+
+    /// Copies the positions `slot` reads from another slot into its own storage.
+    private func materialize(_ slot: Int) {
+        copyPositions(from: sources[slot], to: slot, 0..<sharedPositions[slot])
+        sources[slot] = slot
+        sharedPositions[slot] = 0
+    }
+
+    /// Copies positions `range` of `source`'s own storage into `target`'s (every layer and head); keys
+    /// are copied in whole 16-position blocks, so `range.lowerBound` must be a multiple of 16.
+    private func copyPositions(from source: Int, to target: Int, _ range: Range<Int>) {
+        guard !range.isEmpty else { return }
+        let k0 = range.lowerBound / Self.keyBlock * Self.keyBlock
+        let keyCount = (Self.blockedCapacity(range.upperBound) - k0) * headDim
+        let w = valueChunk
         for layer in 0..<layers {
             for head in 0..<keyValueHeads {
-                // SAFETY: both ranges lie inside one (P', D) block of the allocation (P' = P rounded up
-                // to 16); keys copy whole 16-position blocks, n ≤ blocked ≤ P'·D.
-                keyBase(layer: layer, slot: target, head: head).update(from: keyBase(layer: layer, slot: source, head: head), count: blocked)
-                valueBase(layer: layer, slot: target, head: head).update(from: valueBase(layer: layer, slot: source, head: head), count: n)
+                // SAFETY: range.upperBound ≤ P ≤ P', so every range lies inside one (P', D) block.
+                (keyBase(layer: layer, slot: target, head: head) + k0 * headDim)
+                    .update(from: keyBase(layer: layer, slot: source, head: head) + k0 * headDim, count: keyCount)
+                let (to, from) = (valueBase(layer: layer, slot: target, head: head), valueBase(layer: layer, slot: source, head: head))
+                for c in 0..<(headDim / w) {
+                    let offset = valueIndex(range.lowerBound, c * w)
+                    (to + offset).update(from: from + offset, count: range.count * w)
+                }
             }
         }
-        lengths[target] = lengths[source]
+    }
+
+    /// Key j of (layer, slot, head), element i, wherever it is stored (the reference read path).
+    func key(layer: Int, slot: Int, head: Int, position j: Int, _ i: Int) -> Float {
+        let owner = j < sharedPositions[slot] ? sources[slot] : slot
+        return keyBase(layer: layer, slot: owner, head: head)[keyIndex(j, i)]
+    }
+
+    /// Value j of (layer, slot, head), element i, wherever it is stored (the reference read path).
+    func value(layer: Int, slot: Int, head: Int, position j: Int, _ i: Int) -> Float {
+        let owner = j < sharedPositions[slot] ? sources[slot] : slot
+        return valueBase(layer: layer, slot: owner, head: head)[valueIndex(j, i)]
     }
 
     /// Empties every slot (the memory stays allocated).
-    public func reset() { lengths = [Int](repeating: 0, count: slots) }
+    public func reset() {
+        lengths = [Int](repeating: 0, count: slots)
+        sources = Array(0..<slots)
+        sharedPositions = [Int](repeating: 0, count: slots)
+        pinnedPositions = [Int](repeating: 0, count: slots)
+    }
 }

@@ -9,12 +9,9 @@ extension PanelMatrix {
     public func multiply(_ x: Tensor) throws -> Tensor {
         let (n, i) = try x.dims2("PanelMatrix.multiply")
         guard i == columns else { throw TensorError.shapeMismatch(operation: "PanelMatrix.multiply", lhs: x.shape, rhs: [rows, columns]) }
-        var y = Tensor.zeros([n, rows])
-        guard n > 0, rows > 0 else { return y }
-        x.withUnsafeBufferPointer { px in y.withUnsafeMutableBufferPointer { py in
-            multiply(px.baseAddress!, rows: n, into: py.baseAddress!)
-        } }
-        return y
+        guard n > 0, rows > 0 else { return Tensor.zeros([n, rows]) }
+        // Every element of y is written by one kernel call: no zero-fill first.
+        return x.withUnsafeBufferPointer { px in Tensor.filled([n, rows]) { multiply(px.baseAddress!, rows: n, into: $0) } }
     }
 
     /// Raw form of `multiply`: x (N, I) row-major → y (N, O) row-major (overwritten).

@@ -21,21 +21,29 @@ extension Benchmarks {
         var out: [BenchmarkResult] = []
         // FURA_BENCH_PRECISIONS=gguf,f32 limits the kinds measured.
         let wanted = ProcessInfo.processInfo.environment["FURA_BENCH_PRECISIONS"].map { Set($0.split(separator: ",").map(String.init)) }
+        // FURA_BENCH_GENERATE=sample (or greedy) runs only that part (e.g. to profile b=64 alone).
+        let parts = ProcessInfo.processInfo.environment["FURA_BENCH_GENERATE"].map { Set($0.split(separator: ",").map(String.init)) }
+        let greedyWanted = parts?.contains("greedy") ?? true, sampleWanted = parts?.contains("sample") ?? true
         for precision in GenerationWeightPrecision.allCases where wanted?.contains(precision.rawValue) ?? true {
             guard let engine = try? GenerationModel(model: loaded.model, precision: precision, gguf: loaded.gguf) else { continue }
             let generator = Generator(model: engine)
-            let (greedy, greedyCPU) = measure {
-                _ = try? generator.generate(prompts: [prompt], options: GenerationOptions(maxNewTokens: 128))
+            // FURA_BENCH_SHARE_PREFIX=0 copies repeated prompts' caches instead of sharing them (A/B runs).
+            generator.sharePromptPrefix = ProcessInfo.processInfo.environment["FURA_BENCH_SHARE_PREFIX"] != "0"
+            if greedyWanted {
+                let (greedy, greedyCPU) = measure {
+                    _ = try? generator.generate(prompts: [prompt], options: GenerationOptions(maxNewTokens: 128))
+                }
+                out.append(BenchmarkResult(name: "generate greedy b=1 \(precision.rawValue) 128+128", threads: 2, seconds: greedy,
+                                           tokensPerSecond: 128 / greedy, extra: ["cpu_per_token_ms": greedyCPU / 128 * 1000, "weight_mb": Double(engine.weightBytes) / 1e6]))
+                // Decode alone: the same run minus a prefill-only run (1 new token).
+                let (prefill, prefillCPU) = measure {
+                    _ = try? generator.generate(prompts: [prompt], options: GenerationOptions(maxNewTokens: 1))
+                }
+                out.append(BenchmarkResult(name: "generate greedy b=1 \(precision.rawValue) decode only", threads: 2,
+                                           tokensPerSecond: 127 / max(1e-9, greedy - prefill),
+                                           extra: ["cpu_per_token_ms": (greedyCPU - prefillCPU) / 127 * 1000]))
             }
-            out.append(BenchmarkResult(name: "generate greedy b=1 \(precision.rawValue) 128+128", threads: 2, seconds: greedy,
-                                       tokensPerSecond: 128 / greedy, extra: ["cpu_per_token_ms": greedyCPU / 128 * 1000, "weight_mb": Double(engine.weightBytes) / 1e6]))
-            // Decode alone: the same run minus a prefill-only run (1 new token).
-            let (prefill, prefillCPU) = measure {
-                _ = try? generator.generate(prompts: [prompt], options: GenerationOptions(maxNewTokens: 1))
-            }
-            out.append(BenchmarkResult(name: "generate greedy b=1 \(precision.rawValue) decode only", threads: 2,
-                                       tokensPerSecond: 127 / max(1e-9, greedy - prefill),
-                                       extra: ["cpu_per_token_ms": (greedyCPU - prefillCPU) / 127 * 1000]))
+            guard sampleWanted else { continue }
             // 64 sequences: 8 distinct 64-token prompts × 8 samples each (a GRPO-like group layout).
             let batch = (0..<64).map { prompts[$0 / 8] }
             let options = GenerationOptions(maxNewTokens: 128, sampling: SamplingOptions(temperature: 1), seed: 1)

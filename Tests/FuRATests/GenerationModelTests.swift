@@ -26,13 +26,45 @@ import Testing
         for slot in 0..<3 {
             for p in 0..<20 { for head in 0..<g { for i in 0..<d {
                 cache.keyBase(layer: 0, slot: slot, head: head)[cache.keyIndex(p, i)] = rng.normal()
-                cache.valueBase(layer: 0, slot: slot, head: head)[p * d + i] = rng.normal()
+                cache.valueBase(layer: 0, slot: slot, head: head)[cache.valueIndex(p, i)] = rng.normal()
             } } }
         }
         let q = TestSupport.random([rows.count, g * group * d], seed: 3, std: 2)
         let fast = engine.attend(q, rows: rows, layer: 0, cache: cache, heads: g * group)
         let slow = engine.attendReference(q, rows: rows, layer: 0, cache: cache, heads: g * group)
         #expect(zip(fast.storage, slow.storage).allSatisfy { abs($0 - $1) <= 1e-5 })
+    }
+
+    /// A decode step's attention with the rotation and cache writes done inside each task equals the
+    /// separate rotate, store and attend passes bit for bit (cache contents included), shared slots too.
+    @Test func decodeAttentionWithNewKeysEqualsSeparatePasses() throws {
+        let (g, group, d) = (2, 3, 32)
+        let model = try CausalLM.random(config: ModelConfig(hiddenSize: 64, intermediateSize: 8, numHiddenLayers: 1,
+                                                             numAttentionHeads: g * group, numKeyValueHeads: g, headDim: d,
+                                                             vocabSize: 7, maxPositionEmbeddings: 64), seed: 11)
+        let engine = try GenerationModel(model: model)
+        func primed() throws -> KVCache {
+            let cache = try engine.makeCache(slots: 4, capacity: 40)
+            _ = try engine.step(cache: cache, slots: [0, 1], tokens: [(0..<35).map { $0 % 7 }, [1, 2, 3]])
+            cache.shareSlot(from: 0, to: 2)
+            cache.shareSlot(from: 0, to: 3)
+            return cache
+        }
+        let (a, b) = (try primed(), try primed())
+        let rows: [(slot: Int, position: Int)] = [(3, 35), (1, 3), (0, 35), (2, 35)]
+        var q = TestSupport.random([rows.count, g * group * d], seed: 12)
+        var k = TestSupport.random([rows.count, g * d], seed: 13)
+        let v = TestSupport.random([rows.count, g * d], seed: 14)
+        let fused = engine.attend(q, rows: rows, layer: 0, cache: a, heads: g * group, newKeys: (k, v))
+        engine.rotate(&q, rows: rows, heads: g * group)
+        engine.rotate(&k, rows: rows, heads: g)
+        engine.store(k, v, rows: rows, layer: 0, cache: b)
+        let separate = engine.attend(q, rows: rows, layer: 0, cache: b, heads: g * group)
+        #expect(fused.storage == separate.storage)
+        for row in rows { for head in 0..<g { for p in 0...row.position { for i in 0..<d {
+            #expect(a.key(layer: 0, slot: row.slot, head: head, position: p, i) == b.key(layer: 0, slot: row.slot, head: head, position: p, i))
+            #expect(a.value(layer: 0, slot: row.slot, head: head, position: p, i) == b.value(layer: 0, slot: row.slot, head: head, position: p, i))
+        } } } }
     }
 
     /// Cached decode with every precision against a from-scratch forward of the model whose weights

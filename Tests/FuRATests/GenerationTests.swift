@@ -117,6 +117,22 @@ import Testing
         }
     }
 
+    /// Groups of repeated prompts (as GRPO samples them): sharing the prompt's cache slot gives the
+    /// copy path's tokens and log-probs exactly, for prompts with and without a partial key block.
+    @Test func sharedPromptPrefixEqualsCopiedPrefix() throws {
+        let model = try CausalLM.random(config: ModelConfig(hiddenSize: 64, intermediateSize: 40, numHiddenLayers: 2, numAttentionHeads: 4,
+                                                            numKeyValueHeads: 2, vocabSize: 29, maxPositionEmbeddings: 96), seed: 8)
+        let generator = Generator(model: try GenerationModel(model: model))
+        let prompts = [(0..<32).map { ($0 * 5) % 29 }, (0..<21).map { ($0 * 3 + 1) % 29 }, [4, 5]]
+        let batch = (0..<12).map { prompts[$0 % 3] }
+        let options = GenerationOptions(maxNewTokens: 7, sampling: SamplingOptions(temperature: 1.2), seed: 9)
+        let shared = try generator.generate(prompts: batch, options: options)
+        generator.sharePromptPrefix = false
+        let copied = try generator.generate(prompts: batch, options: options)
+        #expect(shared == copied)
+        #expect(Set(shared.map(\.ids)).count > 3)
+    }
+
     @Test func stopsAtEOSAndStopStringsAndLimitsLength() throws {
         let model = try CausalLM.random(config: Self.config(), seed: 5)
         let generator = Generator(model: try GenerationModel(model: model))

@@ -142,4 +142,11 @@ import Testing
         Threading.parallelFor(1000) { start, end in for i in start..<end { counts[i] += 1 } }
         #expect((0..<1000).allSatisfy { counts[$0] == 1 })
     }
+
+    @Test func filledWritesEveryElementWithoutZeroFill() throws {
+        let t = Tensor.filled([3, 5]) { p in for i in 0..<15 { p[i] = Float(i) * 0.5 } }
+        #expect(t.shape == [3, 5])
+        #expect(t.storage == (0..<15).map { Float($0) * 0.5 })
+        #expect(Tensor.filled([0, 4]) { _ in }.storage.isEmpty)
+    }
 }

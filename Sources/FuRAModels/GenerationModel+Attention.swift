@@ -1,0 +1,237 @@
+import FuRATensor
+
+// Legend: N rows (new tokens of all sequences of one step, packed), H query heads, G key/value heads,
+// D head dim, P cache capacity.
+
+/// Rotary embedding, cache writes and causal attention of the generation forward.
+extension GenerationModel {
+    /// Rotates rows (N, heads·D) in place, row r at its own position (HF rotate-half convention).
+    func rotate(_ x: inout Tensor, rows: [(slot: Int, position: Int)], heads: Int) {
+        let d = model.config.headDim, half = d / 2
+        x.withUnsafeMutableBufferPointer { px in cosTable.withUnsafeBufferPointer { pc in sinTable.withUnsafeBufferPointer { ps in
+            for (r, row) in rows.enumerated() {
+                let c = pc.baseAddress! + row.position * half, s = ps.baseAddress! + row.position * half
+                for head in 0..<heads {
+                    let v = px.baseAddress! + (r * heads + head) * d
+                    Self.rotateHead(v, into: v, cos: c, sin: s, half: half)
+                }
+            }
+        } } }
+    }
+
+    /// One head (D) rotated by the angles of one position: cos and sin (D/2); `into` may be `v` itself.
+    @inline(__always)
+    static func rotateHead(_ v: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, cos c: UnsafePointer<Float>,
+                           sin s: UnsafePointer<Float>, half: Int) {
+        for i in 0..<half {
+            let a = v[i], b = v[i + half]
+            out[i] = a * c[i] - b * s[i]
+            out[i + half] = b * c[i] + a * s[i]
+        }
+    }
+
+    /// Whether `attend` takes its vectorized path for `heads` query heads over `cache`.
+    func attendsFast(heads h: Int, cache: KVCache) -> Bool {
+        let (g, d) = (cache.keyValueHeads, cache.headDim)
+        return d % 16 == 0 && h % g == 0 && h / g <= 8
+    }
+
+    /// Writes keys and values (N, G·D) of each row at its (slot, position) of `layer`.
+    func store(_ k: Tensor, _ v: Tensor, rows: [(slot: Int, position: Int)], layer: Int, cache: KVCache) {
+        let (g, d) = (cache.keyValueHeads, cache.headDim)
+        k.withUnsafeBufferPointer { pk in v.withUnsafeBufferPointer { pv in
+            for (r, row) in rows.enumerated() {
+                for head in 0..<g {
+                    // SAFETY: position < capacity was checked by `plan`; each copy is D floats of one row.
+                    let key = cache.keyBase(layer: layer, slot: row.slot, head: head), src = pk.baseAddress! + (r * g + head) * d
+                    let value = cache.valueBase(layer: layer, slot: row.slot, head: head), vs = pv.baseAddress! + (r * g + head) * d
+                    for i in 0..<d {
+                        key[cache.keyIndex(row.position, i)] = src[i]
+                        value[cache.valueIndex(row.position, i)] = vs[i]
+                    }
+                }
+            }
+        } }
+    }
+
+    /// Causal attention of q (N, H·D) over each row's own slot, positions 0...position → (N, H·D).
+    ///
+    /// One task per (row, key/value head): the H/G query heads that share the head's keys read each
+    /// key and value once, as SIMD16 vectors (D a multiple of 16; other D use `attendReference`).
+    /// Rows whose slots read shared positions from one slot (`KVCache.shareSlot`) run back to back,
+    /// so those keys and values come from cache rather than memory.
+    ///
+    /// `newKeys` (a decode step, each slot in at most one row): q and the rows' keys k (N, G·D) are not
+    /// yet rotated and k, v (N, G·D) not yet stored; each task rotates and stores its own row's key and
+    /// value and rotates its query heads first (the same arithmetic as `rotate` and `store`).
+    func attend(_ q: Tensor, rows: [(slot: Int, position: Int)], layer: Int, cache: KVCache, heads h: Int,
+                newKeys: (k: Tensor, v: Tensor)? = nil) -> Tensor {
+        let (g, d) = (cache.keyValueHeads, cache.headDim)
+        guard attendsFast(heads: h, cache: cache) else {
+            guard let newKeys else { return attendReference(q, rows: rows, layer: layer, cache: cache, heads: h) }
+            var (q, k) = (q, newKeys.k)
+            rotate(&q, rows: rows, heads: h)
+            rotate(&k, rows: rows, heads: g)
+            store(k, newKeys.v, rows: rows, layer: layer, cache: cache)
+            return attendReference(q, rows: rows, layer: layer, cache: cache, heads: h)
+        }
+        let group = h / g, scale = 1 / Float(d).squareRoot(), chunks = d / 16, half = d / 2
+        let empty = Tensor.zeros([0])
+        let (newK, newV) = (newKeys?.k ?? empty, newKeys?.v ?? empty)
+        var out = Tensor.zeros([rows.count, h * d])
+        let work = rows.reduce(0) { $0 + $1.position + 1 } * h * d
+        let (sources, shared) = (cache.sources, cache.sharedPositions)
+        // Floats between value chunks of one (layer, slot, head).
+        let valueStride = KVCache.blockedCapacity(cache.capacity) * 16
+        // Rows in the order of the slot their shared positions live in (stable: ties keep row order).
+        let order = cache.hasSharedSlots ? rows.indices.sorted { (sources[rows[$0].slot], $0) < (sources[rows[$1].slot], $1) } : Array(rows.indices)
+        q.withUnsafeBufferPointer { pq in out.withUnsafeMutableBufferPointer { po in
+        newK.withUnsafeBufferPointer { pk in newV.withUnsafeBufferPointer { pv in
+        cosTable.withUnsafeBufferPointer { pc in sinTable.withUnsafeBufferPointer { ps in
+            let (qb, ob) = (pq.baseAddress!, po.baseAddress!)
+            let tasks = rows.count * g
+            Threading.parallelFor(tasks, minimumPerChunk: max(1, tasks * 65_536 / max(1, work))) { start, end in
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: group * cache.capacity)
+                let rotated = UnsafeMutablePointer<Float>.allocate(capacity: max(group, 1) * d)
+                defer { scores.deallocate(); rotated.deallocate() }
+                for task in start..<end {
+                    let (r, kv) = (order[task / g], task % g)
+                    let row = rows[r], n = row.position + 1
+                    var q0 = qb + (r * h + kv * group) * d
+                    if newKeys != nil {
+                        // SAFETY: this task alone writes (slot, kv, position): one row per slot, and shared
+                        // positions lie below every written position (KVCache.prepareWrite).
+                        let c = pc.baseAddress! + row.position * half, s = ps.baseAddress! + row.position * half
+                        let keys = cache.keyBase(layer: layer, slot: row.slot, head: kv)
+                        let values = cache.valueBase(layer: layer, slot: row.slot, head: kv)
+                        Self.rotateHead(pk.baseAddress! + (r * g + kv) * d, into: rotated, cos: c, sin: s, half: half)
+                        let vs = pv.baseAddress! + (r * g + kv) * d
+                        for i in 0..<d {
+                            keys[cache.keyIndex(row.position, i)] = rotated[i]
+                            values[cache.valueIndex(row.position, i)] = vs[i]
+                        }
+                        for a in 0..<group { Self.rotateHead(q0 + a * d, into: rotated + a * d, cos: c, sin: s, half: half) }
+                        q0 = UnsafePointer(rotated)
+                    }
+                    // Positions below `split` are read from the source slot's storage.
+                    let split = min(n, shared[row.slot])
+                    let keys = cache.keyBase(layer: layer, slot: row.slot, head: kv)
+                    let values = cache.valueBase(layer: layer, slot: row.slot, head: kv)
+                    let sharedKeys = cache.keyBase(layer: layer, slot: sources[row.slot], head: kv)
+                    let sharedValues = cache.valueBase(layer: layer, slot: sources[row.slot], head: kv)
+                    let o0 = ob + (r * h + kv * group) * d
+                    // Scores (group, n), 16 positions at a time: each block of keys (D, 16) read once for
+                    // all heads of the group, one SIMD16 multiply-add per dimension and head.
+                    var j0 = 0
+                    while j0 < n {
+                        let block = (j0 < split ? sharedKeys : keys) + j0 * d
+                        var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
+                        var s4 = SIMD16<Float>(), s5 = SIMD16<Float>(), s6 = SIMD16<Float>(), s7 = SIMD16<Float>()
+                        for i in 0..<d {
+                            let k = Kernels.load(block + i * 16)
+                            s0 = s0.addingProduct(k, SIMD16(repeating: q0[i]))
+                            if group > 1 { s1 = s1.addingProduct(k, SIMD16(repeating: q0[d + i])) }
+                            if group > 2 { s2 = s2.addingProduct(k, SIMD16(repeating: q0[2 * d + i])) }
+                            if group > 3 { s3 = s3.addingProduct(k, SIMD16(repeating: q0[3 * d + i])) }
+                            if group > 4 { s4 = s4.addingProduct(k, SIMD16(repeating: q0[4 * d + i])) }
+                            if group > 5 { s5 = s5.addingProduct(k, SIMD16(repeating: q0[5 * d + i])) }
+                            if group > 6 { s6 = s6.addingProduct(k, SIMD16(repeating: q0[6 * d + i])) }
+                            if group > 7 { s7 = s7.addingProduct(k, SIMD16(repeating: q0[7 * d + i])) }
+                        }
+                        let m = min(16, n - j0)
+                        func put(_ v: SIMD16<Float>, _ a: Int) {
+                            if m == 16 { Kernels.store(v * scale, scores + a * n + j0) } else { for t in 0..<m { scores[a * n + j0 + t] = v[t] * scale } }
+                        }
+                        put(s0, 0)
+                        if group > 1 { put(s1, 1) }
+                        if group > 2 { put(s2, 2) }
+                        if group > 3 { put(s3, 3) }
+                        if group > 4 { put(s4, 4) }
+                        if group > 5 { put(s5, 5) }
+                        if group > 6 { put(s6, 6) }
+                        if group > 7 { put(s7, 7) }
+                        j0 += 16
+                    }
+                    for a in 0..<group { Kernels.softmax(scores + a * n, n) }
+                    // Outputs (group, D) = scores · values, one 16-dimension chunk at a time: the chunk of
+                    // every position is contiguous (KVCache.valueIndex), read once for all heads of the
+                    // group; even and odd positions go to two accumulator sets (twice the independent FMAs).
+                    for c in 0..<chunks {
+                        var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+                        var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
+                        var b0 = SIMD16<Float>(), b1 = SIMD16<Float>(), b2 = SIMD16<Float>(), b3 = SIMD16<Float>()
+                        var b4 = SIMD16<Float>(), b5 = SIMD16<Float>(), b6 = SIMD16<Float>(), b7 = SIMD16<Float>()
+                        // Shared positions 0..<split (a multiple of 16, so the even/odd pairing is the same
+                        // as for a copy) from the source slot, the rest from the slot's own storage.
+                        var segment = 0
+                        while segment < 2 {
+                            let (slotValues, lo, hi) = segment == 0 ? (sharedValues, 0, split) : (values, split, n)
+                            let base = slotValues + c * valueStride
+                            var j = lo
+                            while j + 2 <= hi {
+                                let v = Kernels.load(base + j * 16), u = Kernels.load(base + j * 16 + 16)
+                                a0 = a0.addingProduct(v, SIMD16(repeating: scores[j])); b0 = b0.addingProduct(u, SIMD16(repeating: scores[j + 1]))
+                                if group > 1 { a1 = a1.addingProduct(v, SIMD16(repeating: scores[n + j])); b1 = b1.addingProduct(u, SIMD16(repeating: scores[n + j + 1])) }
+                                if group > 2 { a2 = a2.addingProduct(v, SIMD16(repeating: scores[2 * n + j])); b2 = b2.addingProduct(u, SIMD16(repeating: scores[2 * n + j + 1])) }
+                                if group > 3 { a3 = a3.addingProduct(v, SIMD16(repeating: scores[3 * n + j])); b3 = b3.addingProduct(u, SIMD16(repeating: scores[3 * n + j + 1])) }
+                                if group > 4 { a4 = a4.addingProduct(v, SIMD16(repeating: scores[4 * n + j])); b4 = b4.addingProduct(u, SIMD16(repeating: scores[4 * n + j + 1])) }
+                                if group > 5 { a5 = a5.addingProduct(v, SIMD16(repeating: scores[5 * n + j])); b5 = b5.addingProduct(u, SIMD16(repeating: scores[5 * n + j + 1])) }
+                                if group > 6 { a6 = a6.addingProduct(v, SIMD16(repeating: scores[6 * n + j])); b6 = b6.addingProduct(u, SIMD16(repeating: scores[6 * n + j + 1])) }
+                                if group > 7 { a7 = a7.addingProduct(v, SIMD16(repeating: scores[7 * n + j])); b7 = b7.addingProduct(u, SIMD16(repeating: scores[7 * n + j + 1])) }
+                                j += 2
+                            }
+                            if j < hi {
+                                let v = Kernels.load(base + j * 16)
+                                a0 = a0.addingProduct(v, SIMD16(repeating: scores[j]))
+                                if group > 1 { a1 = a1.addingProduct(v, SIMD16(repeating: scores[n + j])) }
+                                if group > 2 { a2 = a2.addingProduct(v, SIMD16(repeating: scores[2 * n + j])) }
+                                if group > 3 { a3 = a3.addingProduct(v, SIMD16(repeating: scores[3 * n + j])) }
+                                if group > 4 { a4 = a4.addingProduct(v, SIMD16(repeating: scores[4 * n + j])) }
+                                if group > 5 { a5 = a5.addingProduct(v, SIMD16(repeating: scores[5 * n + j])) }
+                                if group > 6 { a6 = a6.addingProduct(v, SIMD16(repeating: scores[6 * n + j])) }
+                                if group > 7 { a7 = a7.addingProduct(v, SIMD16(repeating: scores[7 * n + j])) }
+                            }
+                            segment += 1
+                        }
+                        a0 += b0; a1 += b1; a2 += b2; a3 += b3; a4 += b4; a5 += b5; a6 += b6; a7 += b7
+                        let oc = o0 + 16 * c
+                        Kernels.store(a0, oc)
+                        if group > 1 { Kernels.store(a1, oc + d) }
+                        if group > 2 { Kernels.store(a2, oc + 2 * d) }
+                        if group > 3 { Kernels.store(a3, oc + 3 * d) }
+                        if group > 4 { Kernels.store(a4, oc + 4 * d) }
+                        if group > 5 { Kernels.store(a5, oc + 5 * d) }
+                        if group > 6 { Kernels.store(a6, oc + 6 * d) }
+                        if group > 7 { Kernels.store(a7, oc + 7 * d) }
+                    }
+                }
+            }
+        } } } } } }
+        return out
+    }
+
+    /// Reference twin of `attend`: one query head at a time, scalar loops per key.
+    func attendReference(_ q: Tensor, rows: [(slot: Int, position: Int)], layer: Int, cache: KVCache, heads h: Int) -> Tensor {
+        let (g, d) = (cache.keyValueHeads, cache.headDim)
+        let group = h / g, scale = 1 / Float(d).squareRoot()
+        var out = Tensor.zeros([rows.count, h * d])
+        var scores = [Float](repeating: 0, count: cache.capacity)
+        q.withUnsafeBufferPointer { pq in out.withUnsafeMutableBufferPointer { po in scores.withUnsafeMutableBufferPointer { ps in
+            for (r, row) in rows.enumerated() {
+                for head in 0..<h {
+                    let n = row.position + 1
+                    let kv = head / group
+                    let qr = pq.baseAddress! + (r * h + head) * d, o = po.baseAddress! + (r * h + head) * d
+                    for j in 0..<n {
+                        var dot = 0.0
+                        for i in 0..<d { dot += Double(qr[i]) * Double(cache.key(layer: layer, slot: row.slot, head: kv, position: j, i)) }
+                        ps[j] = Float(dot) * scale
+                    }
+                    Kernels.softmaxRowsReference(ps.baseAddress!, rows: 1, columns: n)
+                    for j in 0..<n { for i in 0..<d { o[i] += ps[j] * cache.value(layer: layer, slot: row.slot, head: kv, position: j, i) } }
+                }
+            }
+        } } }
+        return out
+    }
+}
