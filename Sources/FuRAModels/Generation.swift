@@ -62,6 +62,9 @@ public final class Generator {
     /// Whether repeats of a prompt read its keys and values from the first copy's cache slot
     /// (`KVCache.shareSlot`; same results, less memory traffic) rather than from copies.
     public var sharePromptPrefix = true
+    /// How the cache holds keys and values: f32 (exact, the default) or f16 (half the memory traffic
+    /// of attention; logits change by ~1e-3, so tokens may differ from an f32 run).
+    public var keyValuePrecision: KVCache.Precision = .float32
 
     public init(model: GenerationModel) { self.model = model }
 
@@ -96,7 +99,7 @@ public final class Generator {
                decode: (([Int]) -> String)?, onToken: ((Int, Int) -> Void)?) throws -> [GenerationResult] {
         let count = prompts.count
         let capacity = (prompts.map(\.count).max() ?? 0) + options.maxNewTokens
-        let cache = try model.makeCache(slots: count, capacity: capacity)
+        let cache = try model.makeCache(slots: count, capacity: capacity, precision: keyValuePrecision)
         var logits = try prefill(prompts: prompts, cache: cache)
         var seen = prompts.map { Set($0) }
         var outputs = prompts.map { GenerationResult(promptIds: $0, ids: [], text: "", finishReason: .length, logProbs: [], processedLogProbs: []) }

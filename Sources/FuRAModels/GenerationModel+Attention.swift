@@ -43,15 +43,26 @@ extension GenerationModel {
             for (r, row) in rows.enumerated() {
                 for head in 0..<g {
                     // SAFETY: position < capacity was checked by `plan`; each copy is D floats of one row.
-                    let key = cache.keyBase(layer: layer, slot: row.slot, head: head), src = pk.baseAddress! + (r * g + head) * d
-                    let value = cache.valueBase(layer: layer, slot: row.slot, head: head), vs = pv.baseAddress! + (r * g + head) * d
-                    for i in 0..<d {
-                        key[cache.keyIndex(row.position, i)] = src[i]
-                        value[cache.valueIndex(row.position, i)] = vs[i]
+                    let src = pk.baseAddress! + (r * g + head) * d, vs = pv.baseAddress! + (r * g + head) * d
+                    if cache.precision == .float16 {
+                        Self.write(src, vs, Float16.self, slot: row.slot, position: row.position, layer: layer, head: head, cache: cache)
+                    } else {
+                        Self.write(src, vs, Float.self, slot: row.slot, position: row.position, layer: layer, head: head, cache: cache)
                     }
                 }
             }
         } }
+    }
+
+    /// Writes one key and value (D each) at (layer, slot, head, position), rounded to E.
+    @inline(__always)
+    static func write<E: KVCacheElement>(_ key: UnsafePointer<Float>, _ value: UnsafePointer<Float>, _ type: E.Type, slot: Int, position: Int,
+                                         layer: Int, head: Int, cache: KVCache) {
+        let (keys, values) = (cache.keyBase(E.self, layer: layer, slot: slot, head: head), cache.valueBase(E.self, layer: layer, slot: slot, head: head))
+        for i in 0..<cache.headDim {
+            keys[cache.keyIndex(position, i)] = E(key[i])
+            values[cache.valueIndex(position, i)] = E(value[i])
+        }
     }
 
     /// Causal attention of q (N, H·D) over each row's own slot, positions 0...position → (N, H·D).
@@ -85,6 +96,8 @@ extension GenerationModel {
         let valueStride = KVCache.blockedCapacity(cache.capacity) * 16
         // Rows in the order of the slot their shared positions live in (stable: ties keep row order).
         let order = cache.hasSharedSlots ? rows.indices.sorted { (sources[rows[$0].slot], $0) < (sources[rows[$1].slot], $1) } : Array(rows.indices)
+        // The tasks for keys and values stored as E (f32 or f16).
+        func run<E: KVCacheElement>(_: E.Type) {
         q.withUnsafeBufferPointer { pq in out.withUnsafeMutableBufferPointer { po in
         newK.withUnsafeBufferPointer { pk in newV.withUnsafeBufferPointer { pv in
         cosTable.withUnsafeBufferPointer { pc in sinTable.withUnsafeBufferPointer { ps in
@@ -102,23 +115,18 @@ extension GenerationModel {
                         // SAFETY: this task alone writes (slot, kv, position): one row per slot, and shared
                         // positions lie below every written position (KVCache.prepareWrite).
                         let c = pc.baseAddress! + row.position * half, s = ps.baseAddress! + row.position * half
-                        let keys = cache.keyBase(layer: layer, slot: row.slot, head: kv)
-                        let values = cache.valueBase(layer: layer, slot: row.slot, head: kv)
                         Self.rotateHead(pk.baseAddress! + (r * g + kv) * d, into: rotated, cos: c, sin: s, half: half)
-                        let vs = pv.baseAddress! + (r * g + kv) * d
-                        for i in 0..<d {
-                            keys[cache.keyIndex(row.position, i)] = rotated[i]
-                            values[cache.valueIndex(row.position, i)] = vs[i]
-                        }
+                        Self.write(rotated, pv.baseAddress! + (r * g + kv) * d, E.self, slot: row.slot, position: row.position,
+                                   layer: layer, head: kv, cache: cache)
                         for a in 0..<group { Self.rotateHead(q0 + a * d, into: rotated + a * d, cos: c, sin: s, half: half) }
                         q0 = UnsafePointer(rotated)
                     }
                     // Positions below `split` are read from the source slot's storage.
                     let split = min(n, shared[row.slot])
-                    let keys = cache.keyBase(layer: layer, slot: row.slot, head: kv)
-                    let values = cache.valueBase(layer: layer, slot: row.slot, head: kv)
-                    let sharedKeys = cache.keyBase(layer: layer, slot: sources[row.slot], head: kv)
-                    let sharedValues = cache.valueBase(layer: layer, slot: sources[row.slot], head: kv)
+                    let keys = UnsafePointer(cache.keyBase(E.self, layer: layer, slot: row.slot, head: kv))
+                    let values = UnsafePointer(cache.valueBase(E.self, layer: layer, slot: row.slot, head: kv))
+                    let sharedKeys = UnsafePointer(cache.keyBase(E.self, layer: layer, slot: sources[row.slot], head: kv))
+                    let sharedValues = UnsafePointer(cache.valueBase(E.self, layer: layer, slot: sources[row.slot], head: kv))
                     let o0 = ob + (r * h + kv * group) * d
                     // Scores (group, n), 16 positions at a time: each block of keys (D, 16) read once for
                     // all heads of the group, one SIMD16 multiply-add per dimension and head.
@@ -128,7 +136,7 @@ extension GenerationModel {
                         var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
                         var s4 = SIMD16<Float>(), s5 = SIMD16<Float>(), s6 = SIMD16<Float>(), s7 = SIMD16<Float>()
                         for i in 0..<d {
-                            let k = Kernels.load(block + i * 16)
+                            let k = E.load16(block + i * 16)
                             s0 = s0.addingProduct(k, SIMD16(repeating: q0[i]))
                             if group > 1 { s1 = s1.addingProduct(k, SIMD16(repeating: q0[d + i])) }
                             if group > 2 { s2 = s2.addingProduct(k, SIMD16(repeating: q0[2 * d + i])) }
@@ -169,7 +177,7 @@ extension GenerationModel {
                             let base = slotValues + c * valueStride
                             var j = lo
                             while j + 2 <= hi {
-                                let v = Kernels.load(base + j * 16), u = Kernels.load(base + j * 16 + 16)
+                                let v = E.load16(base + j * 16), u = E.load16(base + j * 16 + 16)
                                 a0 = a0.addingProduct(v, SIMD16(repeating: scores[j])); b0 = b0.addingProduct(u, SIMD16(repeating: scores[j + 1]))
                                 if group > 1 { a1 = a1.addingProduct(v, SIMD16(repeating: scores[n + j])); b1 = b1.addingProduct(u, SIMD16(repeating: scores[n + j + 1])) }
                                 if group > 2 { a2 = a2.addingProduct(v, SIMD16(repeating: scores[2 * n + j])); b2 = b2.addingProduct(u, SIMD16(repeating: scores[2 * n + j + 1])) }
@@ -181,7 +189,7 @@ extension GenerationModel {
                                 j += 2
                             }
                             if j < hi {
-                                let v = Kernels.load(base + j * 16)
+                                let v = E.load16(base + j * 16)
                                 a0 = a0.addingProduct(v, SIMD16(repeating: scores[j]))
                                 if group > 1 { a1 = a1.addingProduct(v, SIMD16(repeating: scores[n + j])) }
                                 if group > 2 { a2 = a2.addingProduct(v, SIMD16(repeating: scores[2 * n + j])) }
@@ -207,6 +215,8 @@ extension GenerationModel {
                 }
             }
         } } } } } }
+        }
+        if cache.precision == .float16 { run(Float16.self) } else { run(Float.self) }
         return out
     }
 

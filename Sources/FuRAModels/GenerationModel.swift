@@ -52,8 +52,10 @@ public final class GenerationModel {
         weightBytes = packer.bytes
     }
 
-    /// A cache for `slots` sequences of up to `capacity` positions of this model.
-    public func makeCache(slots: Int, capacity: Int) throws -> KVCache { try KVCache(model: model, slots: slots, capacity: capacity) }
+    /// A cache for `slots` sequences of up to `capacity` positions of this model, keys and values in `precision`.
+    public func makeCache(slots: Int, capacity: Int, precision: KVCache.Precision = .float32) throws -> KVCache {
+        try KVCache(model: model, slots: slots, capacity: capacity, precision: precision)
+    }
 
     /// Appends `tokens[i]` to slot `slots[i]` of `cache` and returns logits: (R, V) for the last new
     /// token of each listed slot (R = slots.count), or for every new token (R = N) with `allPositions`.

@@ -13,7 +13,16 @@ import FuRATensor
 /// A slot may read its first positions (whole 16-position blocks) from another slot's storage
 /// (`shareSlot`): the samples of one prompt then read the prompt's keys and values from one place,
 /// which stays in cache while they run back to back. Writes always go to the slot's own storage.
+///
+/// Keys and values are f32 by default (exact); `float16` halves the bytes attention reads per step
+/// (an opt-in: rounding to f16 changes logits by ~1e-3 and may change tokens).
 public final class KVCache {
+    /// How keys and values are held.
+    public enum Precision: String, Sendable, CaseIterable, Codable {
+        case float32 = "f32"
+        case float16 = "f16"
+    }
+
     public let layers: Int
     public let slots: Int
     public let keyValueHeads: Int
@@ -22,8 +31,9 @@ public final class KVCache {
     public let capacity: Int
     /// Positions filled per slot (S,).
     public var lengths: [Int]
-    private let keys: UnsafeMutablePointer<Float>
-    private let values: UnsafeMutablePointer<Float>
+    public let precision: Precision
+    private let keys: UnsafeMutableRawPointer
+    private let values: UnsafeMutableRawPointer
     /// Per slot: the slot whose storage holds its positions 0..<sharedPositions[slot] (itself when none).
     public private(set) var sources: [Int]
     /// Per slot: positions read from `sources[slot]` (a multiple of 16; 0 when none).
@@ -32,21 +42,21 @@ public final class KVCache {
     /// first give those slots their own copies).
     private(set) var pinnedPositions: [Int]
 
-    /// Allocates S·L·G·P·D floats twice (keys and values); `lengths` start at 0.
-    public init(layers: Int, slots: Int, keyValueHeads: Int, headDim: Int, capacity: Int) throws {
+    /// Allocates S·L·G·P·D elements twice (keys and values); `lengths` start at 0.
+    public init(layers: Int, slots: Int, keyValueHeads: Int, headDim: Int, capacity: Int, precision: Precision = .float32) throws {
         guard layers > 0, slots > 0, keyValueHeads > 0, headDim > 0, capacity > 0 else {
             throw GenerationError.invalidOption(option: "cache", value: "layers \(layers), slots \(slots), capacity \(capacity)",
                                                 reason: "every size must be positive")
         }
         self.layers = layers; self.slots = slots; self.keyValueHeads = keyValueHeads
-        self.headDim = headDim; self.capacity = capacity
+        self.headDim = headDim; self.capacity = capacity; self.precision = precision
         lengths = [Int](repeating: 0, count: slots)
         sources = Array(0..<slots)
         sharedPositions = [Int](repeating: 0, count: slots)
         pinnedPositions = [Int](repeating: 0, count: slots)
-        let n = layers * slots * keyValueHeads * Self.blockedCapacity(capacity) * headDim
-        keys = .allocate(capacity: n); keys.initialize(repeating: 0, count: n)
-        values = .allocate(capacity: n); values.initialize(repeating: 0, count: n)
+        let bytes = layers * slots * keyValueHeads * Self.blockedCapacity(capacity) * headDim * (precision == .float16 ? 2 : 4)
+        keys = .allocate(byteCount: bytes, alignment: 64); keys.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        values = .allocate(byteCount: bytes, alignment: 64); values.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
     }
 
     deinit {
@@ -55,9 +65,9 @@ public final class KVCache {
     }
 
     /// A cache for `slots` sequences of at most `capacity` positions of `model`.
-    public convenience init(model: CausalLM, slots: Int, capacity: Int) throws {
+    public convenience init(model: CausalLM, slots: Int, capacity: Int, precision: Precision = .float32) throws {
         try self.init(layers: model.blocks.count, slots: slots, keyValueHeads: model.config.numKeyValueHeads,
-                      headDim: model.config.headDim, capacity: capacity)
+                      headDim: model.config.headDim, capacity: capacity, precision: precision)
     }
 
     /// Positions per key block.
@@ -67,11 +77,29 @@ public final class KVCache {
     static func blockedCapacity(_ capacity: Int) -> Int { (capacity + keyBlock - 1) / keyBlock * keyBlock }
 
     /// Bytes held (keys and values).
-    public var byteCount: Int { 2 * layers * slots * keyValueHeads * Self.blockedCapacity(capacity) * headDim * MemoryLayout<Float>.stride }
+    public var byteCount: Int { 2 * layers * slots * keyValueHeads * Self.blockedCapacity(capacity) * headDim * elementSize }
 
-    /// The keys (P/16, D, 16) of (layer, slot, head): element i of position p is at `keyIndex(p, i)`.
+    /// Bytes per stored element.
+    var elementSize: Int { precision == .float16 ? 2 : 4 }
+
+    /// Elements before the block of (layer, slot, head).
+    @inline(__always) func offset(layer: Int, slot: Int, head: Int) -> Int {
+        (((layer * slots + slot) * keyValueHeads + head) * Self.blockedCapacity(capacity)) * headDim
+    }
+
+    /// The keys (P/16, D, 16) of (layer, slot, head) of an f32 cache: element i of position p is at `keyIndex(p, i)`.
     @inline(__always) func keyBase(layer: Int, slot: Int, head: Int) -> UnsafeMutablePointer<Float> {
-        keys + (((layer * slots + slot) * keyValueHeads + head) * Self.blockedCapacity(capacity)) * headDim
+        keyBase(Float.self, layer: layer, slot: slot, head: head)
+    }
+
+    /// The keys of (layer, slot, head) as elements of type E (Float for f32, Float16 for f16 caches).
+    @inline(__always) func keyBase<E>(_ type: E.Type, layer: Int, slot: Int, head: Int) -> UnsafeMutablePointer<E> {
+        keys.assumingMemoryBound(to: E.self) + offset(layer: layer, slot: slot, head: head)
+    }
+
+    /// The values of (layer, slot, head) as elements of type E.
+    @inline(__always) func valueBase<E>(_ type: E.Type, layer: Int, slot: Int, head: Int) -> UnsafeMutablePointer<E> {
+        values.assumingMemoryBound(to: E.self) + offset(layer: layer, slot: slot, head: head)
     }
 
     /// Offset of element i of position p from `keyBase`.
@@ -79,9 +107,9 @@ public final class KVCache {
         (p / Self.keyBlock * headDim + i) * Self.keyBlock + p % Self.keyBlock
     }
 
-    /// The values (D/16, P', 16) of (layer, slot, head): element i of position p is at `valueIndex(p, i)`.
+    /// The values (D/16, P', 16) of (layer, slot, head) of an f32 cache: element i of position p is at `valueIndex(p, i)`.
     @inline(__always) func valueBase(layer: Int, slot: Int, head: Int) -> UnsafeMutablePointer<Float> {
-        values + (((layer * slots + slot) * keyValueHeads + head) * Self.blockedCapacity(capacity)) * headDim
+        valueBase(Float.self, layer: layer, slot: slot, head: head)
     }
 
     /// Dimensions per value chunk: 16, or D when D is not a multiple of 16.
@@ -157,16 +185,15 @@ public final class KVCache {
         guard !range.isEmpty else { return }
         let k0 = range.lowerBound / Self.keyBlock * Self.keyBlock
         let keyCount = (Self.blockedCapacity(range.upperBound) - k0) * headDim
-        let w = valueChunk
+        let (w, e) = (valueChunk, elementSize)
         for layer in 0..<layers {
             for head in 0..<keyValueHeads {
                 // SAFETY: range.upperBound ≤ P ≤ P', so every range lies inside one (P', D) block.
-                (keyBase(layer: layer, slot: target, head: head) + k0 * headDim)
-                    .update(from: keyBase(layer: layer, slot: source, head: head) + k0 * headDim, count: keyCount)
-                let (to, from) = (valueBase(layer: layer, slot: target, head: head), valueBase(layer: layer, slot: source, head: head))
+                let (to, from) = (offset(layer: layer, slot: target, head: head) * e, offset(layer: layer, slot: source, head: head) * e)
+                (keys + to + k0 * headDim * e).copyMemory(from: keys + from + k0 * headDim * e, byteCount: keyCount * e)
                 for c in 0..<(headDim / w) {
-                    let offset = valueIndex(range.lowerBound, c * w)
-                    (to + offset).update(from: from + offset, count: range.count * w)
+                    let start = valueIndex(range.lowerBound, c * w) * e
+                    (values + to + start).copyMemory(from: values + from + start, byteCount: range.count * w * e)
                 }
             }
         }
@@ -175,12 +202,14 @@ public final class KVCache {
     /// Key j of (layer, slot, head), element i, wherever it is stored (the reference read path).
     func key(layer: Int, slot: Int, head: Int, position j: Int, _ i: Int) -> Float {
         let owner = j < sharedPositions[slot] ? sources[slot] : slot
+        if precision == .float16 { return Float(keyBase(Float16.self, layer: layer, slot: owner, head: head)[keyIndex(j, i)]) }
         return keyBase(layer: layer, slot: owner, head: head)[keyIndex(j, i)]
     }
 
     /// Value j of (layer, slot, head), element i, wherever it is stored (the reference read path).
     func value(layer: Int, slot: Int, head: Int, position j: Int, _ i: Int) -> Float {
         let owner = j < sharedPositions[slot] ? sources[slot] : slot
+        if precision == .float16 { return Float(valueBase(Float16.self, layer: layer, slot: owner, head: head)[valueIndex(j, i)]) }
         return valueBase(layer: layer, slot: owner, head: head)[valueIndex(j, i)]
     }
 

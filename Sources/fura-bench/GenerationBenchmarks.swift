@@ -29,6 +29,8 @@ extension Benchmarks {
             let generator = Generator(model: engine)
             // FURA_BENCH_SHARE_PREFIX=0 copies repeated prompts' caches instead of sharing them (A/B runs).
             generator.sharePromptPrefix = ProcessInfo.processInfo.environment["FURA_BENCH_SHARE_PREFIX"] != "0"
+            // FURA_BENCH_KV=f16 stores keys and values in f16 (the opt-in of Generator.keyValuePrecision).
+            generator.keyValuePrecision = ProcessInfo.processInfo.environment["FURA_BENCH_KV"].flatMap(KVCache.Precision.init(rawValue:)) ?? .float32
             if greedyWanted {
                 let (greedy, greedyCPU) = measure {
                     _ = try? generator.generate(prompts: [prompt], options: GenerationOptions(maxNewTokens: 128))

@@ -93,4 +93,41 @@ import Testing
         let logits = try engine.step(cache: cache, slots: [0, 1], tokens: [[6], [6]])
         #expect(Self.row(logits, 0) == Self.row(logits, 1))
     }
+
+    /// An f16 cache: the vectorized attention reads the same rounded keys and values as the reference.
+    @Test func float16CacheAttentionMatchesReference() throws {
+        let engine = try GenerationModel(model: try Self.model(seed: 6))
+        let cache = try engine.makeCache(slots: 3, capacity: 40, precision: .float16)
+        #expect(cache.byteCount == 2 * 2 * 3 * 1 * 48 * 32 * 2)
+        _ = try engine.step(cache: cache, slots: [0, 2], tokens: [(0..<33).map { ($0 * 2) % 31 }, [4, 5, 6]])
+        cache.shareSlot(from: 0, to: 1)
+        _ = try engine.step(cache: cache, slots: [0, 1, 2], tokens: [[3], [8], [9]])
+        let rows: [(slot: Int, position: Int)] = [(2, 3), (1, 33), (0, 33), (1, 20)]
+        let q = TestSupport.random([rows.count, 3 * 32], seed: 7, std: 2)
+        for layer in 0..<2 {
+            let fast = engine.attend(q, rows: rows, layer: layer, cache: cache, heads: 3)
+            let slow = engine.attendReference(q, rows: rows, layer: layer, cache: cache, heads: 3)
+            #expect(zip(fast.storage, slow.storage).allSatisfy { abs($0 - $1) <= 1e-5 })
+        }
+    }
+
+    /// Generation with f16 keys and values: logits near the f32 cache's, and sharing a prompt equals copying it.
+    @Test func float16CacheGenerationIsCloseAndSharesExactly() throws {
+        let model = try Self.model(seed: 7)
+        let engine = try GenerationModel(model: model)
+        let (a, b) = (try engine.makeCache(slots: 1, capacity: 30), try engine.makeCache(slots: 1, capacity: 30, precision: .float16))
+        let prompt = (0..<20).map { ($0 * 5 + 2) % 31 }
+        var x = try engine.step(cache: a, slots: [0], tokens: [prompt]), y = try engine.step(cache: b, slots: [0], tokens: [prompt])
+        for t in 0..<4 {
+            #expect(zip(x.storage, y.storage).allSatisfy { abs($0 - $1) <= 1e-2 }, "step \(t)")
+            x = try engine.step(cache: a, slots: [0], tokens: [[t + 1]]); y = try engine.step(cache: b, slots: [0], tokens: [[t + 1]])
+        }
+        let generator = Generator(model: engine)
+        generator.keyValuePrecision = .float16
+        let batch = (0..<6).map { _ in prompt }
+        let options = GenerationOptions(maxNewTokens: 5, sampling: SamplingOptions(temperature: 1), seed: 3)
+        let shared = try generator.generate(prompts: batch, options: options)
+        generator.sharePromptPrefix = false
+        #expect(try generator.generate(prompts: batch, options: options) == shared)
+    }
 }
