@@ -16,6 +16,8 @@ import FuRATensor
 /// followed by m products `Z_i · btt_l[i]`; for `output_one_block` (m = 1) H already is Z and the second step is
 /// one product (N × n·r)·(n·r × a). The backward forms `dZ = G · Lᵀ` once and reuses it for dX and for the
 /// gradients of the right core and of S (spec §1.9b); no work is done for a frozen left core.
+/// The n small block products run on `SmallProduct`'s packed SIMD kernels (`BTTLayer+Blocks.swift`) when the blocks
+/// are many and small, with dX_j and the right-core gradient fused in one pass over dH; one sgemm per block otherwise.
 public final class BTTLayer: LinearLayer {
     /// The block grid and rank.
     public let geometry: BTTGeometry
@@ -165,7 +167,7 @@ public final class BTTLayer: LinearLayer {
         }
         // Z (N, m, n·r): Z[·, i, j·r+k] = H[·, j, i·r+k]; the same layout when m = 1.
         let z = g.m == 1 ? h : Self.permuteBlocks(h, rows: count, outer: g.n, inner: g.m, r: g.r)
-        var y = Tensor.zeros([count, g.outFeatures])
+        var y = Tensor.uninitialized([count, g.outFeatures])   // every element is written below (beta = 0)
         z.withUnsafeBufferPointer { zp in
             left.value.withUnsafeBufferPointer { lp in
                 y.withUnsafeMutableBufferPointer { yp in

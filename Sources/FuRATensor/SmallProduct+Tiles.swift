@@ -2,6 +2,7 @@
 
 extension SmallProduct {
     typealias V = SIMD16<Float>
+    typealias H = SIMD8<Float>
 
     @inline(__always)
     static func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
@@ -12,6 +13,28 @@ extension SmallProduct {
         var v = V()
         for j in 0..<width { v[j] = p[j] }
         return v
+    }
+
+    @inline(__always)
+    static func load8(_ p: UnsafePointer<Float>) -> H { UnsafeRawPointer(p).loadUnaligned(as: H.self) }
+
+    /// The first `width` (≤ 8) lanes at p (the rest 0), element by element.
+    @inline(__always)
+    static func loadPartial8(_ p: UnsafePointer<Float>, _ width: Int) -> H {
+        var v = H()
+        for j in 0..<width { v[j] = p[j] }
+        return v
+    }
+
+    /// Stores (or adds, when `accumulate`) the first `width` (≤ 8) lanes of v at c.
+    @inline(__always)
+    static func put8(_ v: H, _ c: UnsafeMutablePointer<Float>, _ width: Int, _ accumulate: Bool) {
+        if width == 8 {
+            let out = accumulate ? v + load8(UnsafePointer(c)) : v
+            UnsafeMutableRawPointer(c).storeBytes(of: out, as: H.self)
+        } else {
+            for j in 0..<width { c[j] = accumulate ? c[j] + v[j] : v[j] }
+        }
     }
 
     /// Stores (or adds, when `accumulate`) the first `width` lanes of v at c.
@@ -53,6 +76,37 @@ extension SmallProduct {
         put(c50, c + 5 * ldc, w0, accumulate); put(c51, c + 5 * ldc + 16, w1, accumulate)
         put(c60, c + 6 * ldc, w0, accumulate); put(c61, c + 6 * ldc + 16, w1, accumulate)
         put(c70, c + 7 * ldc, w0, accumulate); put(c71, c + 7 * ldc + 16, w1, accumulate)
+    }
+
+    /// `tile8x32` when the second panel holds at most 8 columns (C = 24 blocks): its half runs on 8-lane vectors,
+    /// which take half the issue slots of 16-lane ones.
+    @inline(__always)
+    static func tile8x24(_ a: UnsafePointer<Float>, _ lda: Int, _ p: UnsafePointer<Float>, _ k: Int,
+                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ w1: Int, _ accumulate: Bool) {
+        var c00 = V(), c10 = V(), c20 = V(), c30 = V(), c40 = V(), c50 = V(), c60 = V(), c70 = V()
+        var c01 = H(), c11 = H(), c21 = H(), c31 = H(), c41 = H(), c51 = H(), c61 = H(), c71 = H()
+        let q = p + k * 16
+        let (x0, x1, x2, x3) = (a, a + lda, a + 2 * lda, a + 3 * lda)
+        let (x4, x5, x6, x7) = (a + 4 * lda, a + 5 * lda, a + 6 * lda, a + 7 * lda)
+        for kk in 0..<k {
+            let u = load(p + kk * 16), v = load8(q + kk * 16)
+            c00 = c00.addingProduct(u, V(repeating: x0[kk])); c01 = c01.addingProduct(v, H(repeating: x0[kk]))
+            c10 = c10.addingProduct(u, V(repeating: x1[kk])); c11 = c11.addingProduct(v, H(repeating: x1[kk]))
+            c20 = c20.addingProduct(u, V(repeating: x2[kk])); c21 = c21.addingProduct(v, H(repeating: x2[kk]))
+            c30 = c30.addingProduct(u, V(repeating: x3[kk])); c31 = c31.addingProduct(v, H(repeating: x3[kk]))
+            c40 = c40.addingProduct(u, V(repeating: x4[kk])); c41 = c41.addingProduct(v, H(repeating: x4[kk]))
+            c50 = c50.addingProduct(u, V(repeating: x5[kk])); c51 = c51.addingProduct(v, H(repeating: x5[kk]))
+            c60 = c60.addingProduct(u, V(repeating: x6[kk])); c61 = c61.addingProduct(v, H(repeating: x6[kk]))
+            c70 = c70.addingProduct(u, V(repeating: x7[kk])); c71 = c71.addingProduct(v, H(repeating: x7[kk]))
+        }
+        put(c00, c, 16, accumulate); put8(c01, c + 16, w1, accumulate)
+        put(c10, c + ldc, 16, accumulate); put8(c11, c + ldc + 16, w1, accumulate)
+        put(c20, c + 2 * ldc, 16, accumulate); put8(c21, c + 2 * ldc + 16, w1, accumulate)
+        put(c30, c + 3 * ldc, 16, accumulate); put8(c31, c + 3 * ldc + 16, w1, accumulate)
+        put(c40, c + 4 * ldc, 16, accumulate); put8(c41, c + 4 * ldc + 16, w1, accumulate)
+        put(c50, c + 5 * ldc, 16, accumulate); put8(c51, c + 5 * ldc + 16, w1, accumulate)
+        put(c60, c + 6 * ldc, 16, accumulate); put8(c61, c + 6 * ldc + 16, w1, accumulate)
+        put(c70, c + 7 * ldc, 16, accumulate); put8(c71, c + 7 * ldc + 16, w1, accumulate)
     }
 
     /// C[0..<8, 0..<16] (+)= A[0..<8, 0..<K] · p0, with two accumulators per row over even and odd k.
@@ -173,6 +227,70 @@ extension SmallProduct {
             put(c41, c + 4 * ldc + 16, w1, accumulate); put(c51, c + 5 * ldc + 16, w1, accumulate)
             put(c61, c + 6 * ldc + 16, w1, accumulate); put(c71, c + 7 * ldc + 16, w1, accumulate)
         }
+    }
+
+    /// `reduce8` over 48 columns (three vectors of D per row, the third with w2 valid lanes): 24 accumulators,
+    /// each broadcast of A feeding 3 multiply-adds.
+    @inline(__always)
+    static func reduce8x48(_ a: UnsafePointer<Float>, _ lda: Int, _ n: Int, _ safeRows: Int,
+                           _ d: UnsafePointer<Float>, _ ldd: Int,
+                           _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ w2: Int, _ accumulate: Bool) {
+        var c00 = V(), c01 = V(), c02 = V(), c10 = V(), c11 = V(), c12 = V(), c20 = V(), c21 = V(), c22 = V()
+        var c30 = V(), c31 = V(), c32 = V(), c40 = V(), c41 = V(), c42 = V(), c50 = V(), c51 = V(), c52 = V()
+        var c60 = V(), c61 = V(), c62 = V(), c70 = V(), c71 = V(), c72 = V()
+        @inline(__always) func step(_ x: UnsafePointer<Float>, _ u: V, _ v: V, _ w: V) {
+            var s = V(repeating: x[0])
+            c00 = c00.addingProduct(u, s); c01 = c01.addingProduct(v, s); c02 = c02.addingProduct(w, s)
+            s = V(repeating: x[1]); c10 = c10.addingProduct(u, s); c11 = c11.addingProduct(v, s); c12 = c12.addingProduct(w, s)
+            s = V(repeating: x[2]); c20 = c20.addingProduct(u, s); c21 = c21.addingProduct(v, s); c22 = c22.addingProduct(w, s)
+            s = V(repeating: x[3]); c30 = c30.addingProduct(u, s); c31 = c31.addingProduct(v, s); c32 = c32.addingProduct(w, s)
+            s = V(repeating: x[4]); c40 = c40.addingProduct(u, s); c41 = c41.addingProduct(v, s); c42 = c42.addingProduct(w, s)
+            s = V(repeating: x[5]); c50 = c50.addingProduct(u, s); c51 = c51.addingProduct(v, s); c52 = c52.addingProduct(w, s)
+            s = V(repeating: x[6]); c60 = c60.addingProduct(u, s); c61 = c61.addingProduct(v, s); c62 = c62.addingProduct(w, s)
+            s = V(repeating: x[7]); c70 = c70.addingProduct(u, s); c71 = c71.addingProduct(v, s); c72 = c72.addingProduct(w, s)
+        }
+        for t in 0..<safeRows {
+            let row = d + t &* ldd
+            step(a + t &* lda, load(row), load(row + 16), load(row + 32))
+        }
+        for t in safeRows..<n {
+            let row = d + t * ldd
+            step(a + t * lda, load(row), load(row + 16), loadPartial(row + 32, w2))
+        }
+        @inline(__always) func out(_ i: Int, _ a: V, _ b: V, _ e: V) {
+            put(a, c + i * ldc, 16, accumulate); put(b, c + i * ldc + 16, 16, accumulate); put(e, c + i * ldc + 32, w2, accumulate)
+        }
+        out(0, c00, c01, c02); out(1, c10, c11, c12); out(2, c20, c21, c22); out(3, c30, c31, c32)
+        out(4, c40, c41, c42); out(5, c50, c51, c52); out(6, c60, c61, c62); out(7, c70, c71, c72)
+    }
+
+    /// `reduce8` for w0 = 16 and w1 ≤ 8 (C = 24 blocks): the second vector of D is an 8-lane one.
+    @inline(__always)
+    static func reduce8x24(_ a: UnsafePointer<Float>, _ lda: Int, _ n: Int, _ safeRows: Int,
+                           _ d: UnsafePointer<Float>, _ ldd: Int,
+                           _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ w1: Int, _ accumulate: Bool) {
+        var c00 = V(), c10 = V(), c20 = V(), c30 = V(), c40 = V(), c50 = V(), c60 = V(), c70 = V()
+        var c01 = H(), c11 = H(), c21 = H(), c31 = H(), c41 = H(), c51 = H(), c61 = H(), c71 = H()
+        @inline(__always) func step(_ x: UnsafePointer<Float>, _ u: V, _ v: H) {
+            c00 = c00.addingProduct(u, V(repeating: x[0])); c01 = c01.addingProduct(v, H(repeating: x[0]))
+            c10 = c10.addingProduct(u, V(repeating: x[1])); c11 = c11.addingProduct(v, H(repeating: x[1]))
+            c20 = c20.addingProduct(u, V(repeating: x[2])); c21 = c21.addingProduct(v, H(repeating: x[2]))
+            c30 = c30.addingProduct(u, V(repeating: x[3])); c31 = c31.addingProduct(v, H(repeating: x[3]))
+            c40 = c40.addingProduct(u, V(repeating: x[4])); c41 = c41.addingProduct(v, H(repeating: x[4]))
+            c50 = c50.addingProduct(u, V(repeating: x[5])); c51 = c51.addingProduct(v, H(repeating: x[5]))
+            c60 = c60.addingProduct(u, V(repeating: x[6])); c61 = c61.addingProduct(v, H(repeating: x[6]))
+            c70 = c70.addingProduct(u, V(repeating: x[7])); c71 = c71.addingProduct(v, H(repeating: x[7]))
+        }
+        for t in 0..<safeRows { step(a + t &* lda, load(d + t &* ldd), load8(d + t &* ldd + 16)) }
+        for t in safeRows..<n { step(a + t * lda, load(d + t * ldd), loadPartial8(d + t * ldd + 16, w1)) }
+        put(c00, c, 16, accumulate); put8(c01, c + 16, w1, accumulate)
+        put(c10, c + ldc, 16, accumulate); put8(c11, c + ldc + 16, w1, accumulate)
+        put(c20, c + 2 * ldc, 16, accumulate); put8(c21, c + 2 * ldc + 16, w1, accumulate)
+        put(c30, c + 3 * ldc, 16, accumulate); put8(c31, c + 3 * ldc + 16, w1, accumulate)
+        put(c40, c + 4 * ldc, 16, accumulate); put8(c41, c + 4 * ldc + 16, w1, accumulate)
+        put(c50, c + 5 * ldc, 16, accumulate); put8(c51, c + 5 * ldc + 16, w1, accumulate)
+        put(c60, c + 6 * ldc, 16, accumulate); put8(c61, c + 6 * ldc + 16, w1, accumulate)
+        put(c70, c + 7 * ldc, 16, accumulate); put8(c71, c + 7 * ldc + 16, w1, accumulate)
     }
 
     /// One row of `reduce8` (a row tail of C): C[0, 0..<w0+w1] (+)= A[:, 0]ᵀ · D.

@@ -63,7 +63,9 @@ public enum SmallProduct {
                 let w0 = min(w, columns - p * w)
                 if p + 1 < panels {
                     let w1 = min(w, columns - (p + 1) * w)
-                    if rows == tileRows {
+                    if rows == tileRows && w1 <= 8 {
+                        tile8x24(ar, lda, packed + p * panelStride, k, cr + p * w, ldc, w1, accumulate)
+                    } else if rows == tileRows {
                         tile8x32(ar, lda, packed + p * panelStride, k, cr + p * w, ldc, w0, w1, accumulate)
                     } else {
                         for t in 0..<rows {
@@ -132,14 +134,28 @@ public enum SmallProduct {
         while c0 < columns {
             let w0 = min(w, columns - c0)
             let w1 = min(w, max(0, columns - c0 - w))
+            let left = columns - c0   // three vectors at a time, except where two pairs fit better
+            let triple = left > 2 * w && !(left > 3 * w && left <= 4 * w)
+            let half = !triple && w1 > 0 && w1 <= 8
             // Rows t whose vectors d + t·ldd + c0 ..< + span end by readableEnd.
-            let span = w1 > 0 ? 2 * w : w
+            let span = triple ? 3 * w : half ? w + 8 : w1 > 0 ? 2 * w : w
             let room = readableEnd - (d + c0 + span)
             let safeRows = room < 0 ? 0 : min(rows, room / max(1, ldd) + 1)
+            let w2 = triple ? min(w, left - 2 * w) : 0
             var q = 0
             while q < k {
                 let tile = min(tileRows, k - q)
-                if tile == tileRows {
+                if tile == tileRows && triple {
+                    reduce8x48(a + q, lda, rows, safeRows, d + c0, ldd, c + q * ldc + c0, ldc, w2, accumulate)
+                } else if triple {
+                    // Row tails of a triple: the first two vectors, then the third on its own.
+                    for u in 0..<tile {
+                        reduce1(a + q + u, lda, rows, safeRows, d + c0, ldd, c + (q + u) * ldc + c0, w0, w1, accumulate)
+                        reduce1(a + q + u, lda, rows, safeRows, d + c0 + 2 * w, ldd, c + (q + u) * ldc + c0 + 2 * w, w2, 0, accumulate)
+                    }
+                } else if tile == tileRows && half {
+                    reduce8x24(a + q, lda, rows, safeRows, d + c0, ldd, c + q * ldc + c0, ldc, w1, accumulate)
+                } else if tile == tileRows {
                     reduce8(a + q, lda, rows, safeRows, d + c0, ldd, c + q * ldc + c0, ldc, w0, w1, accumulate)
                 } else {
                     for u in 0..<tile {
@@ -148,7 +164,7 @@ public enum SmallProduct {
                 }
                 q += tile
             }
-            c0 += w0 + w1
+            c0 += triple ? 2 * w + w2 : w0 + w1
         }
     }
 

@@ -32,7 +32,12 @@ final class BenchProjectionHost: LinearHost {
 extension Benchmarks {
     /// BTT (FuRA default) forward+backward against a frozen dense layer and a LoRA r=32 layer at N = 1024 tokens,
     /// and the time to convert SmolLM2-135M's 210 projections.
-    static let btt = Benchmark(name: "btt") {
+    static let btt = Benchmark(name: "btt") { bttLayerSpeed() + convertSmolLM2() }
+
+    /// The layer part of `btt` alone (`fura-bench --filter layer-speed`).
+    static let bttLayer = Benchmark(name: "layer-speed") { bttLayerSpeed() }
+
+    static func bttLayerSpeed() -> [BenchmarkResult] {
         var out: [BenchmarkResult] = []
         let tokens = 1024
         for threads in [2, 1] {
@@ -73,7 +78,7 @@ extension Benchmarks {
                 out.append(BenchmarkResult(name: "lora r32 fwd+bwd \(shape)", threads: threads, seconds: loraTime))
             }
         }
-        return out + convertSmolLM2()
+        return out
     }
 
     /// Time (wall and CPU) to convert SmolLM2-135M's 210 projections with the default options.
