@@ -4,14 +4,14 @@ import FuRATensor
 // Legend: N rows; m output blocks of size a (O = m·a); n input blocks of size b (I = n·b); r rank per block.
 
 /// How a BTT layer runs its n per-input-block products `H_j = x_j · R'_j`, `dX_j = dH_j · R'_jᵀ`, `P_j = x_jᵀ · dH_j`.
-enum BTTBlockProducts: Sendable {
+public enum BTTBlockProducts: Sendable {
     /// `SmallProduct`'s packed SIMD kernels: R'_j packed once per step, rows of x and dH read once.
     case packed
     /// One serial sgemm per block (the simple twin; also the path for shapes the packed kernels are not built for).
     case blas
 
     /// Packed kernels when the blocks are many and small (b and m·r at most 256), as in `output_one_block`.
-    static func preferred(for g: BTTGeometry) -> BTTBlockProducts {
+    public static func preferred(for g: BTTGeometry) -> BTTBlockProducts {
         g.n >= 2 && g.b <= 256 && g.m * g.r <= 256 ? .packed : .blas
     }
 }
@@ -63,9 +63,9 @@ extension BTTLayer {
     ///   With no S the right core's gradient receives P directly; otherwise P goes through `accumulateFromProducts`.
     func packedBackwardProducts(_ dh: Tensor, packedTransposed: [Float], x: Tensor?) throws -> Tensor {
         let g = geometry, mr = g.m * g.r, count = dh.count / (g.n * mr)
-        var dX = Tensor.uninitialized([count, g.inFeatures])
+        var dX = Tensor.unfilled([count, g.inFeatures])
         let direct = singular == nil && right.trainable
-        var p = x != nil && !direct ? Tensor.uninitialized(g.rightShape) : Tensor.zeros([0])
+        var p = x != nil && !direct ? Tensor.unfilled(g.rightShape) : Tensor.zeros([0])
         func run(_ gradient: UnsafeMutablePointer<Float>?, _ xp: UnsafePointer<Float>) {
             dh.withUnsafeBufferPointer { hp in
                 packedTransposed.withUnsafeBufferPointer { pp in
@@ -98,7 +98,7 @@ extension BTTLayer {
 
 extension Tensor {
     /// A tensor whose elements the caller overwrites before reading (no zero fill).
-    static func uninitialized(_ shape: [Int]) -> Tensor {
+    static func unfilled(_ shape: [Int]) -> Tensor {
         let count = shape.reduce(1, *)
         let data = [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
         // The count matches the shape by construction.

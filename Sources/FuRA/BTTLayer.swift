@@ -45,8 +45,9 @@ public final class BTTLayer: LinearLayer {
     private var cachedPackedTransposed: [Float]?
     /// R'_j packed for `x_j · R'_j`, rebuilt by every forward on the packed path (the buffer is reused).
     private var packedRight: [Float] = []
-    /// How the per-block products run: chosen from the block shapes; tests switch it to compare the two paths.
-    var blockProducts: BTTBlockProducts
+    /// How the per-block products run: chosen from the block shapes (`BTTBlockProducts.preferred`); tests and
+    /// fura-bench switch it to compare the packed kernels with their sgemm twin (same numbers up to rounding).
+    public var blockProducts: BTTBlockProducts
     /// Reused work buffers (H in forward, dZ in backward), so repeated steps neither allocate nor zero them.
     private var scratchForward = Tensor.zeros([0])
     private var scratchBackward = Tensor.zeros([0])
@@ -167,7 +168,7 @@ public final class BTTLayer: LinearLayer {
         }
         // Z (N, m, n·r): Z[·, i, j·r+k] = H[·, j, i·r+k]; the same layout when m = 1.
         let z = g.m == 1 ? h : Self.permuteBlocks(h, rows: count, outer: g.n, inner: g.m, r: g.r)
-        var y = Tensor.uninitialized([count, g.outFeatures])   // every element is written below (beta = 0)
+        var y = Tensor.unfilled([count, g.outFeatures])   // every element is written below (beta = 0)
         z.withUnsafeBufferPointer { zp in
             left.value.withUnsafeBufferPointer { lp in
                 y.withUnsafeMutableBufferPointer { yp in

@@ -58,6 +58,13 @@ extension Benchmarks {
                     _ = try! btt.forward(x, keepForBackward: true)
                     _ = try! btt.backward(g)
                 }
+                // The same layer with one sgemm per block (the twin of the packed kernels), for a before/after.
+                let twin = try! BTTLayer(converting: w, bias: nil)
+                twin.blockProducts = .blas
+                let twinTime = bestTime(repeats: repeats) {
+                    _ = try! twin.forward(x, keepForBackward: true)
+                    _ = try! twin.backward(g)
+                }
                 let bttForward = bestTime(repeats: repeats) { _ = try! btt.forward(x, keepForBackward: false) }
                 let denseForward = bestTime(repeats: repeats) { _ = try! dense.forward(x, keepForBackward: false) }
                 let lora = MinimalLoRA(weight: w, rank: 32, rng: &rng)
@@ -68,11 +75,13 @@ extension Benchmarks {
                     let d = bestThreadCPUTime(repeats: repeats) { _ = try! dense.forward(x, keepForBackward: true); _ = try! dense.backward(g) }
                     let b = bestThreadCPUTime(repeats: repeats) { _ = try! btt.forward(x, keepForBackward: true); _ = try! btt.backward(g) }
                     let l = bestThreadCPUTime(repeats: repeats) { lora.forwardBackward(x, g) }
-                    cpu = ["cpu_vs_dense": b / d, "cpu_vs_lora32": b / l, "cpu_btt_s": b]
+                    let t = bestThreadCPUTime(repeats: repeats) { _ = try! twin.forward(x, keepForBackward: true); _ = try! twin.backward(g) }
+                    cpu = ["cpu_vs_dense": b / d, "cpu_vs_lora32": b / l, "cpu_btt_s": b, "cpu_sgemm_blocks_vs_dense": t / d]
                 }
                 let shape = "\(i)→\(o)"
                 out.append(BenchmarkResult(name: "btt fwd+bwd \(shape) N=\(tokens)", threads: threads, seconds: bttTime,
                                            extra: ["vs_dense": bttTime / denseTime, "vs_lora32": bttTime / loraTime,
+                                                   "sgemm_blocks_vs_dense": twinTime / denseTime,
                                                    "fwd_vs_dense": bttForward / denseForward].merging(cpu) { $1 }))
                 out.append(BenchmarkResult(name: "dense frozen fwd+bwd \(shape)", threads: threads, seconds: denseTime))
                 out.append(BenchmarkResult(name: "lora r32 fwd+bwd \(shape)", threads: threads, seconds: loraTime))
