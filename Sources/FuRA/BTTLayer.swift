@@ -16,6 +16,8 @@ import FuRATensor
 /// followed by m products `Z_i · btt_l[i]`; for `output_one_block` (m = 1) H already is Z and the second step is
 /// one product (N × n·r)·(n·r × a). The backward forms `dZ = G · Lᵀ` once and reuses it for dX and for the
 /// gradients of the right core and of S (spec §1.9b); no work is done for a frozen left core.
+/// The n small block products run on `SmallProduct`'s packed SIMD kernels (`BTTLayer+Blocks.swift`) when the blocks
+/// are many and small, with dX_j and the right-core gradient fused in one pass over dH; one sgemm per block otherwise.
 public final class BTTLayer: LinearLayer {
     /// The block grid and rank.
     public let geometry: BTTGeometry
@@ -39,6 +41,13 @@ public final class BTTLayer: LinearLayer {
     private var cachedZ: Tensor?
     /// Kept by the last forward: R' = btt_r with S folded in (n, b, m·r).
     private var cachedScaledRight: Tensor?
+    /// Kept by the last forward on the packed path: R'_jᵀ packed for `dH_j · R'_jᵀ`.
+    private var cachedPackedTransposed: [Float]?
+    /// R'_j packed for `x_j · R'_j`, rebuilt by every forward on the packed path (the buffer is reused).
+    private var packedRight: [Float] = []
+    /// How the per-block products run: chosen from the block shapes (`BTTBlockProducts.preferred`); tests and
+    /// fura-bench switch it to compare the packed kernels with their sgemm twin (same numbers up to rounding).
+    public var blockProducts: BTTBlockProducts
     /// Reused work buffers (H in forward, dZ in backward), so repeated steps neither allocate nor zero them.
     private var scratchForward = Tensor.zeros([0])
     private var scratchBackward = Tensor.zeros([0])
@@ -71,6 +80,7 @@ public final class BTTLayer: LinearLayer {
         if let b = bias { try check(b, "bias", [geometry.outFeatures]) }
         self.geometry = geometry
         self.decompMode = decompMode
+        self.blockProducts = BTTBlockProducts.preferred(for: geometry)
         self.right = Parameter(name: "btt_r", value: right)
         self.left = Parameter(name: "btt_l", value: left)
         self.singular = singular.map { Parameter(name: "btt_s", value: $0) }
@@ -90,6 +100,7 @@ public final class BTTLayer: LinearLayer {
         cachedInput = nil
         cachedZ = nil
         cachedScaledRight = nil
+        cachedPackedTransposed = nil
         scratchForward = Tensor.zeros([0])
         scratchBackward = Tensor.zeros([0])
     }
@@ -130,11 +141,18 @@ public final class BTTLayer: LinearLayer {
         let g = geometry
         let count = rows.shape[0]
         let mr = g.m * g.r, nr = g.n * g.r, width = g.n * mr
-        let rPrime = scaledRight()
         // H (N, n, m·r): H_j = x_j · R'_j for each input block j.
         var h = Self.take(&scratchForward, [count, width])   // every element is written below
-        rows.withUnsafeBufferPointer { xp in
-            rPrime.withUnsafeBufferPointer { rp in
+        let packed = blockProducts == .packed
+        var rPrime: Tensor?
+        if packed {
+            packRight(transposed: false, into: &packedRight)
+            packedForwardProducts(rows, packed: packedRight, into: &h)
+        } else {
+            let scaled = scaledRight()
+            rPrime = scaled
+            rows.withUnsafeBufferPointer { xp in
+            scaled.withUnsafeBufferPointer { rp in
                 h.withUnsafeMutableBufferPointer { hp in
                     // SAFETY: x_j is N×b at column j·b of x (ld I); R'_j is b×m·r; H_j is N×m·r at column j·m·r (ld n·m·r).
                     // The n block products are small: they run side by side, one serial sgemm per block.
@@ -146,10 +164,11 @@ public final class BTTLayer: LinearLayer {
                     }
                 }
             }
+            }
         }
         // Z (N, m, n·r): Z[·, i, j·r+k] = H[·, j, i·r+k]; the same layout when m = 1.
         let z = g.m == 1 ? h : Self.permuteBlocks(h, rows: count, outer: g.n, inner: g.m, r: g.r)
-        var y = Tensor.zeros([count, g.outFeatures])
+        var y = Tensor.unfilled([count, g.outFeatures])   // every element is written below (beta = 0)
         z.withUnsafeBufferPointer { zp in
             left.value.withUnsafeBufferPointer { lp in
                 y.withUnsafeMutableBufferPointer { yp in
@@ -169,6 +188,14 @@ public final class BTTLayer: LinearLayer {
             cachedInput = needInput ? rows : nil
             cachedZ = left.trainable ? z : nil
             cachedScaledRight = rPrime
+            if packed {
+                var t = cachedPackedTransposed ?? []
+                cachedPackedTransposed = nil
+                packRight(transposed: true, into: &t)
+                cachedPackedTransposed = t
+            } else {
+                cachedPackedTransposed = nil
+            }
         } else {
             releaseForwardCache()
         }
@@ -181,7 +208,9 @@ public final class BTTLayer: LinearLayer {
         let g = geometry
         let count = gRows.shape[0]
         let mr = g.m * g.r, nr = g.n * g.r, width = g.n * mr
-        guard let rPrime = cachedScaledRight else { throw LayerError.noForwardCache(layer: "BTTLayer") }
+        guard cachedScaledRight != nil || cachedPackedTransposed != nil else {
+            throw LayerError.noForwardCache(layer: "BTTLayer")
+        }
         let needP = right.trainable || (singular?.trainable ?? false)
         if needP, cachedInput?.shape[0] != count { throw LayerError.noForwardCache(layer: "BTTLayer (input)") }
         if left.trainable, cachedZ?.shape[0] != count { throw LayerError.noForwardCache(layer: "BTTLayer (Z)") }
@@ -219,8 +248,25 @@ public final class BTTLayer: LinearLayer {
         }
         // dH (N, n, m·r) = dZ in the H layout.
         let dh = g.m == 1 ? dz : Self.permuteBlocks(dz, rows: count, outer: g.m, inner: g.n, r: g.r)
-        if needP, let x = cachedInput { try accumulateRightAndSingular(x: x, dh: dh, count: count) }
-        // dX_j = dH_j · R'_jᵀ.
+        let dX: Tensor
+        if let packedT = cachedPackedTransposed {
+            // dX_j = dH_j · R'_jᵀ and P_j = x_jᵀ · dH_j in one pass over dH.
+            dX = try packedBackwardProducts(dh, packedTransposed: packedT, x: needP ? cachedInput : nil)
+        } else if let rPrime = cachedScaledRight {
+            if needP, let x = cachedInput { try accumulateRightAndSingular(x: x, dh: dh, count: count) }
+            dX = try blasInputGradient(dh, rPrime: rPrime, count: count)
+        } else {
+            throw LayerError.noForwardCache(layer: "BTTLayer")
+        }
+        if let b = bias, b.trainable { try b.accumulateGradient(try gRows.sumRows()) }
+        scratchBackward = dz
+        return try dX.reshaped(Array(dY.shape.dropLast()) + [g.inFeatures])
+    }
+
+    /// dX (N, I) = [dH_j · R'_jᵀ]_j, one serial sgemm per block. dH (N, n·m·r); R' (n, b, m·r).
+    private func blasInputGradient(_ dh: Tensor, rPrime: Tensor, count: Int) throws -> Tensor {
+        let g = geometry
+        let mr = g.m * g.r, width = g.n * mr
         var dX = Tensor.zeros([count, g.inFeatures])
         dh.withUnsafeBufferPointer { hp in
             rPrime.withUnsafeBufferPointer { rp in
@@ -235,9 +281,7 @@ public final class BTTLayer: LinearLayer {
                 }
             }
         }
-        if let b = bias, b.trainable { try b.accumulateGradient(try gRows.sumRows()) }
-        scratchBackward = dz
-        return try dX.reshaped(Array(dY.shape.dropLast()) + [g.inFeatures])
+        return dX
     }
 
     /// P_j = x_jᵀ · dH_j (b × m·r) is the gradient of R'_j; then dR = P ⊙ s and dS[i,j,k] = Σ_q R[j,q,i·r+k] · P_j[q,i·r+k].
@@ -266,7 +310,18 @@ public final class BTTLayer: LinearLayer {
         }
         var p = Tensor.zeros(g.rightShape)
         products(into: &p, beta: 0)
-        guard let s = singular else { return }
+        try accumulateFromProducts(p)
+    }
+
+    /// From P (n, b, m·r), the gradient of R': dS[i,j,k] += Σ_q R[j,q,i·r+k] · P[j,q,i·r+k] when S trains and
+    /// dR += P ⊙ s when the right core trains (with no S, dR += P).
+    func accumulateFromProducts(_ p: Tensor) throws {
+        let g = geometry
+        let mr = g.m * g.r
+        guard let s = singular else {
+            if right.trainable { try right.accumulateGradient(p) }
+            return
+        }
         let rows = g.n * g.b
         if s.trainable {
             // dS[i,j,k] = Σ_q R[j,q,i·r+k] · P[j,q,i·r+k].

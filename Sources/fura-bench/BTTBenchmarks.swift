@@ -32,7 +32,12 @@ final class BenchProjectionHost: LinearHost {
 extension Benchmarks {
     /// BTT (FuRA default) forward+backward against a frozen dense layer and a LoRA r=32 layer at N = 1024 tokens,
     /// and the time to convert SmolLM2-135M's 210 projections.
-    static let btt = Benchmark(name: "btt") {
+    static let btt = Benchmark(name: "btt") { bttLayerSpeed() + convertSmolLM2() }
+
+    /// The layer part of `btt` alone (`fura-bench --filter layer-speed`).
+    static let bttLayer = Benchmark(name: "layer-speed") { bttLayerSpeed() }
+
+    static func bttLayerSpeed() -> [BenchmarkResult] {
         var out: [BenchmarkResult] = []
         let tokens = 1024
         for threads in [2, 1] {
@@ -53,6 +58,13 @@ extension Benchmarks {
                     _ = try! btt.forward(x, keepForBackward: true)
                     _ = try! btt.backward(g)
                 }
+                // The same layer with one sgemm per block (the twin of the packed kernels), for a before/after.
+                let twin = try! BTTLayer(converting: w, bias: nil)
+                twin.blockProducts = .blas
+                let twinTime = bestTime(repeats: repeats) {
+                    _ = try! twin.forward(x, keepForBackward: true)
+                    _ = try! twin.backward(g)
+                }
                 let bttForward = bestTime(repeats: repeats) { _ = try! btt.forward(x, keepForBackward: false) }
                 let denseForward = bestTime(repeats: repeats) { _ = try! dense.forward(x, keepForBackward: false) }
                 let lora = MinimalLoRA(weight: w, rank: 32, rng: &rng)
@@ -63,17 +75,19 @@ extension Benchmarks {
                     let d = bestThreadCPUTime(repeats: repeats) { _ = try! dense.forward(x, keepForBackward: true); _ = try! dense.backward(g) }
                     let b = bestThreadCPUTime(repeats: repeats) { _ = try! btt.forward(x, keepForBackward: true); _ = try! btt.backward(g) }
                     let l = bestThreadCPUTime(repeats: repeats) { lora.forwardBackward(x, g) }
-                    cpu = ["cpu_vs_dense": b / d, "cpu_vs_lora32": b / l, "cpu_btt_s": b]
+                    let t = bestThreadCPUTime(repeats: repeats) { _ = try! twin.forward(x, keepForBackward: true); _ = try! twin.backward(g) }
+                    cpu = ["cpu_vs_dense": b / d, "cpu_vs_lora32": b / l, "cpu_btt_s": b, "cpu_sgemm_blocks_vs_dense": t / d]
                 }
                 let shape = "\(i)→\(o)"
                 out.append(BenchmarkResult(name: "btt fwd+bwd \(shape) N=\(tokens)", threads: threads, seconds: bttTime,
                                            extra: ["vs_dense": bttTime / denseTime, "vs_lora32": bttTime / loraTime,
+                                                   "sgemm_blocks_vs_dense": twinTime / denseTime,
                                                    "fwd_vs_dense": bttForward / denseForward].merging(cpu) { $1 }))
                 out.append(BenchmarkResult(name: "dense frozen fwd+bwd \(shape)", threads: threads, seconds: denseTime))
                 out.append(BenchmarkResult(name: "lora r32 fwd+bwd \(shape)", threads: threads, seconds: loraTime))
             }
         }
-        return out + convertSmolLM2()
+        return out
     }
 
     /// Time (wall and CPU) to convert SmolLM2-135M's 210 projections with the default options.

@@ -138,6 +138,42 @@ func bttLoss(_ y: Tensor, _ c: Tensor) -> Double {
         }
     }
 
+    /// The packed block kernels (`SmallProduct`) against the one-sgemm-per-block twin: same output, dX and
+    /// gradients for every mode, merge target and train position (both paths forced on every shape).
+    @Test func packedBlockProductsMatchTheSgemmTwin() throws {
+        var seed: UInt64 = 900
+        for (o, i, outF, inF) in bttTestShapes + [(40, 96, nil, nil), (30, 48, FactorPair(2, 15), FactorPair(3, 16))] {
+            for mode in DecompMode.allCases {
+                for merge in [SMergedTo.keepTrainable, .split, .frozen] {
+                    for position in TrainPosition.allCases where !(merge == .frozen && position == .both) {
+                        seed += 7
+                        func run(_ path: BTTBlockProducts) throws -> [Tensor] {
+                            let layer = try BTTLayer(converting: TestSupport.random([o, i], seed: seed), bias: nil,
+                                                     options: BTTLayerOptions(decompMode: mode, sMergedTo: merge, trainPosition: position,
+                                                                              outputFactorization: outF, inputFactorization: inF))
+                            if let s = layer.singular { s.trainable = true }
+                            layer.blockProducts = path
+                            let y = try layer.forward(TestSupport.random([11, i], seed: seed + 1), keepForBackward: true)
+                            let dX = try layer.backward(TestSupport.random([11, o], seed: seed + 2))
+                            // Twice, so accumulation into existing gradients is covered too.
+                            _ = try layer.forward(TestSupport.random([11, i], seed: seed + 3), keepForBackward: true)
+                            _ = try layer.backward(TestSupport.random([11, o], seed: seed + 4))
+                            return [y, dX] + layer.parameters.compactMap(\.parameter.gradient)
+                        }
+                        let packed = try run(.packed), blas = try run(.blas)
+                        #expect(packed.count == blas.count && packed.count >= 3)
+                        for (p, b) in zip(packed, blas) {
+                            #expect(try p.relativeError(to: b) < 1e-5, "\(o)x\(i) \(mode) \(merge) \(position)")
+                        }
+                    }
+                }
+            }
+        }
+        // The default choice: packed for many small input blocks, sgemm for one input block.
+        #expect(BTTBlockProducts.preferred(for: BTTGeometry(m: 1, a: 576, n: 32, b: 48, r: 48)) == .packed)
+        #expect(BTTBlockProducts.preferred(for: BTTGeometry(m: 24, a: 24, n: 1, b: 1536, r: 24)) == .blas)
+    }
+
     /// Every trainable tensor and dX against central finite differences of a Double-accumulated loss.
     @Test func blockProductsSideBySideGiveTheSameNumbersAsOneThread() throws {
         // The n (and m) block products run in parallel chunks with 2 threads; each block is the same serial product.
