@@ -53,13 +53,26 @@ extension BTTLayer {
         if let b = bias, b.shape != [o] {
             throw ConversionError.shapeMismatch(module: module, tensor: "bias", expected: [o], actual: b.shape)
         }
-        let bad = weight.storage.reduce(0) { $0 + ($1.isFinite ? 0 : 1) } + (bias?.storage.reduce(0) { $0 + ($1.isFinite ? 0 : 1) } ?? 0)
-        if bad > 0 { throw ConversionError.nonFiniteWeight(module: module, count: bad) }
+        // Non-finite weights: every block factorization rejects them, so the weight is scanned (and the entries
+        // counted for the message) only when one fails, instead of in a pass of its own.
+        func nonFiniteCount() -> Int {
+            weight.storage.reduce(0) { $0 + ($1.isFinite ? 0 : 1) } + (bias?.storage.reduce(0) { $0 + ($1.isFinite ? 0 : 1) } ?? 0)
+        }
+        if let b = bias, b.storage.contains(where: { !$0.isFinite }) {
+            throw ConversionError.nonFiniteWeight(module: module, count: nonFiniteCount())
+        }
         let geometry = try options.geometry(inFeatures: i, outFeatures: o, module: module)
         let target = try geometry.mergeTarget(options.sMergedTo, trainPosition: options.trainPosition,
                                               convertMode: options.convertMode, module: module)
-        let cores = try Self.factorBlocks(weight, geometry: geometry, target: target, convertMode: options.convertMode,
+        let cores: (left: Tensor, right: Tensor, singular: Tensor?)
+        do {
+            cores = try Self.factorBlocks(weight, geometry: geometry, target: target, convertMode: options.convertMode,
                                           precision: options.precision)
+        } catch {
+            let bad = nonFiniteCount()
+            if bad > 0 { throw ConversionError.nonFiniteWeight(module: module, count: bad) }
+            throw error
+        }
         try self.init(geometry: geometry, decompMode: options.decompMode, right: cores.right, left: cores.left,
                       singular: cores.singular, bias: bias, module: module)
         configureTrainability(trainPosition: options.trainPosition, trainBias: options.trainBias,
@@ -72,9 +85,15 @@ extension BTTLayer {
     /// - Parameter weight: (m·a, n·b). Returns `btt_l` (m, r·n, a), `btt_r` (n, b, m·r), `btt_s` (m, n, r) or nil.
     static func factorBlocks(_ weight: Tensor, geometry g: BTTGeometry, target: MergeTarget, convertMode: ConvertMode,
                              precision: FactorizationPrecision) throws -> (left: Tensor, right: Tensor, singular: Tensor?) {
-        var left = Tensor.zeros(g.leftShape)
-        var right = Tensor.zeros(g.rightShape)
-        var singular: Tensor? = target.keepsSingularValues ? Tensor.zeros(g.singularShape) : nil
+        // At r ≤ min(a, b) every slot is written below; only rank padding (r > min(a, b)) needs zeros.
+        func cores(_ shape: [Int]) throws -> Tensor {
+            guard g.usedRank == g.r else { return Tensor.zeros(shape) }
+            let count = shape.reduce(1, *)
+            return try Tensor(shape: shape, data: [Float](unsafeUninitializedCapacity: count) { _, n in n = count })
+        }
+        var left = try cores(g.leftShape)
+        var right = try cores(g.rightShape)
+        var singular: Tensor? = target.keepsSingularValues ? try cores(g.singularShape) : nil
         var sScratch = singular ?? Tensor.zeros([1])
         let blocks = g.m * g.n
         let failures = UnsafeMutableBufferPointer<TensorError?>.allocate(capacity: blocks)

@@ -120,17 +120,19 @@ public final class TallSVDWorkspace {
     }
 
     /// Flips singular vector pairs so that the largest-magnitude entry of each U column is positive.
+    ///
+    /// Same rule as `LAPACK.canonicalizeSigns` (magnitudes compared after rounding to `Float`, first on ties), in two
+    /// vectorized passes: the column's largest |x| (rounding to `Float` is monotone, so its rounding is the largest
+    /// rounded magnitude), then the first entry whose rounded magnitude equals it.
     private func canonicalizeSigns() {
         let (m, n) = (rows, columns)
         u.withUnsafeMutableBufferPointer { u in
             vt.withUnsafeMutableBufferPointer { vt in
                 for c in 0..<n {
                     let column = u.baseAddress! + c * m
+                    let target = abs(Float(Self.maxMagnitude(column, count: m)))
                     var best = 0
-                    var bestAbs: Float = -1
-                    for p in 0..<m where abs(Float(column[p])) > bestAbs {
-                        bestAbs = abs(Float(column[p])); best = p
-                    }
+                    while best < m - 1 && abs(Float(column[best])) != target { best += 1 }
                     if Float(column[best]) < 0 {
                         for p in 0..<m { column[p] = -column[p] }
                         for q in 0..<n { vt[c + q * n] = -vt[c + q * n] }
@@ -138,5 +140,21 @@ public final class TallSVDWorkspace {
                 }
             }
         }
+    }
+
+    /// max |x[i]| over `count` values (SIMD8 lanes, then the tail).
+    static func maxMagnitude(_ x: UnsafePointer<Double>, count: Int) -> Double {
+        var lanes = SIMD8<Double>(repeating: 0)
+        var i = 0
+        let raw = UnsafeRawPointer(x)
+        while i + 8 <= count {
+            let v = raw.loadUnaligned(fromByteOffset: i * 8, as: SIMD8<Double>.self)
+            let magnitude = v.replacing(with: -v, where: v .< 0)
+            lanes = lanes.replacing(with: magnitude, where: magnitude .> lanes)
+            i += 8
+        }
+        var best = lanes.max()
+        while i < count { best = Swift.max(best, abs(x[i])); i += 1 }
+        return best
     }
 }
