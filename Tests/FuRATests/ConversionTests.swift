@@ -299,4 +299,22 @@ final class TestLlamaHost: LinearHost {
         ConversionSchedule.forEach([]) { none.append($0) }
         #expect(none.isEmpty)
     }
+
+    /// QFuRA: layers quantize side by side; the result equals the one-thread result exactly.
+    @Test func quantizeFrozenCoresSideBySideEqualsOneThread() throws {
+        func run(threads: Int) throws -> TestLlamaHost {
+            Threading.setThreadCount(threads)
+            defer { Threading.setThreadCount(1) }
+            let host = try TestLlamaHost(layers: 2)
+            try Conversion.convert(host, options: ConversionOptions())
+            #expect(try Conversion.quantizeFrozenCores(host).count == 14)
+            return host
+        }
+        let one = try run(threads: 1), two = try run(threads: 2)
+        for slot in one.linearSlotNames {
+            let a = try #require(one.linear(named: slot) as? QBTTLayer), b = try #require(two.linear(named: slot) as? QBTTLayer)
+            #expect(try a.denseWeight() == b.denseWeight(), "\(slot)")
+            #expect(a.sourceFingerprint == b.sourceFingerprint)
+        }
+    }
 }
