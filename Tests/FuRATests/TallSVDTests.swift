@@ -1,5 +1,6 @@
 import FuRATestSupport
 import Testing
+@testable import FuRA
 @testable import FuRATensor
 
 @Suite struct TallSVDWorkspaceTests {
@@ -70,5 +71,31 @@ import Testing
         let zero = try TallSVDWorkspace(rows: 4, columns: 2)
         try zero.factor { for i in 0..<8 { $0[i] = 0 } }
         #expect(zero.usedFallback && zero.s == [0, 0])
+    }
+
+    /// The conversion (Gram path, and the `dgesdd` path for an ill-conditioned block) packs exactly the factors of a
+    /// per-block `LAPACK.svd` in `Double`: same order, same signs, equal to float rounding.
+    @Test func bttConversionPacksTheFactorsOfPerBlockLAPACKSVD() throws {
+        for (o, i, input) in [(96, 60, FactorPair(6, 10)), (192, 128, FactorPair(2, 64))] {
+            var w = TestSupport.random([o, i], seed: UInt64(o + i), std: 0.05)
+            for p in 0..<o { w[p, input.size + 3] *= 1e-3 }  // block 1 has κ ≈ 10³: the dgesdd path
+            let layer = try BTTLayer(converting: w, bias: nil, options: BTTLayerOptions(inputFactorization: input))
+            let g = layer.geometry
+            #expect(g == BTTGeometry(m: 1, a: o, n: input.blocks, b: input.size, r: input.size))
+            let singular = try #require(layer.singular)
+            var worst: Float = 0
+            for j in 0..<g.n {
+                var block = Tensor.zeros([o, g.b])
+                for p in 0..<o { for q in 0..<g.b { block[p, q] = w[p, j * g.b + q] } }
+                let ref = try LAPACK.svd(block, precision: .double)
+                for c in 0..<g.r {
+                    #expect(abs(singular.value[0, j, c] - ref.s[c]) <= 1e-6 * ref.s[0])
+                    for p in 0..<o { worst = max(worst, abs(layer.left.value[0, j * g.r + c, p] - ref.u[p, c])) }
+                    for q in 0..<g.b { worst = max(worst, abs(layer.right.value[j, q, c] - ref.vt[c, q])) }
+                }
+            }
+            #expect(worst < 1e-6, "\(o)x\(i): largest difference \(worst)")
+            #expect(try layer.denseWeight().relativeError(to: w) < 1e-6)
+        }
     }
 }
