@@ -53,13 +53,26 @@ extension BTTLayer {
         if let b = bias, b.shape != [o] {
             throw ConversionError.shapeMismatch(module: module, tensor: "bias", expected: [o], actual: b.shape)
         }
-        let bad = weight.storage.reduce(0) { $0 + ($1.isFinite ? 0 : 1) } + (bias?.storage.reduce(0) { $0 + ($1.isFinite ? 0 : 1) } ?? 0)
-        if bad > 0 { throw ConversionError.nonFiniteWeight(module: module, count: bad) }
+        // Non-finite weights: every block factorization rejects them, so the weight is scanned (and the entries
+        // counted for the message) only when one fails, instead of in a pass of its own.
+        func nonFiniteCount() -> Int {
+            weight.storage.reduce(0) { $0 + ($1.isFinite ? 0 : 1) } + (bias?.storage.reduce(0) { $0 + ($1.isFinite ? 0 : 1) } ?? 0)
+        }
+        if let b = bias, b.storage.contains(where: { !$0.isFinite }) {
+            throw ConversionError.nonFiniteWeight(module: module, count: nonFiniteCount())
+        }
         let geometry = try options.geometry(inFeatures: i, outFeatures: o, module: module)
         let target = try geometry.mergeTarget(options.sMergedTo, trainPosition: options.trainPosition,
                                               convertMode: options.convertMode, module: module)
-        let cores = try Self.factorBlocks(weight, geometry: geometry, target: target, convertMode: options.convertMode,
+        let cores: (left: Tensor, right: Tensor, singular: Tensor?)
+        do {
+            cores = try Self.factorBlocks(weight, geometry: geometry, target: target, convertMode: options.convertMode,
                                           precision: options.precision)
+        } catch {
+            let bad = nonFiniteCount()
+            if bad > 0 { throw ConversionError.nonFiniteWeight(module: module, count: bad) }
+            throw error
+        }
         try self.init(geometry: geometry, decompMode: options.decompMode, right: cores.right, left: cores.left,
                       singular: cores.singular, bias: bias, module: module)
         configureTrainability(trainPosition: options.trainPosition, trainBias: options.trainBias,
@@ -72,9 +85,15 @@ extension BTTLayer {
     /// - Parameter weight: (m·a, n·b). Returns `btt_l` (m, r·n, a), `btt_r` (n, b, m·r), `btt_s` (m, n, r) or nil.
     static func factorBlocks(_ weight: Tensor, geometry g: BTTGeometry, target: MergeTarget, convertMode: ConvertMode,
                              precision: FactorizationPrecision) throws -> (left: Tensor, right: Tensor, singular: Tensor?) {
-        var left = Tensor.zeros(g.leftShape)
-        var right = Tensor.zeros(g.rightShape)
-        var singular: Tensor? = target.keepsSingularValues ? Tensor.zeros(g.singularShape) : nil
+        // At r ≤ min(a, b) every slot is written below; only rank padding (r > min(a, b)) needs zeros.
+        func cores(_ shape: [Int]) throws -> Tensor {
+            guard g.usedRank == g.r else { return Tensor.zeros(shape) }
+            let count = shape.reduce(1, *)
+            return try Tensor(shape: shape, data: [Float](unsafeUninitializedCapacity: count) { _, n in n = count })
+        }
+        var left = try cores(g.leftShape)
+        var right = try cores(g.rightShape)
+        var singular: Tensor? = target.keepsSingularValues ? try cores(g.singularShape) : nil
         var sScratch = singular ?? Tensor.zeros([1])
         let blocks = g.m * g.n
         let failures = UnsafeMutableBufferPointer<TensorError?>.allocate(capacity: blocks)
@@ -86,7 +105,7 @@ extension BTTLayer {
                     let l = lp.baseAddress!, r = rp.baseAddress!
                     let s = target.keepsSingularValues ? sp.baseAddress : nil
                     Threading.parallelFor(blocks) { start, end in
-                        let workspace = convertMode == .svd && precision == .double ? try? SVDWorkspace(rows: g.a, columns: g.b) : nil
+                        let workspace = BlockSVDWorkspace(a: g.a, b: g.b, convertMode: convertMode, precision: precision)
                         for t in start..<end {
                             do {
                                 try factorOneBlock(weight, t: t, g: g, target: target, convertMode: convertMode,
@@ -107,7 +126,7 @@ extension BTTLayer {
     /// Factors block t = i·n + j, `W_ij[p, q] = W[i·a + p, j·b + q]`, and writes its slots of the packed cores.
     private static func factorOneBlock(
         _ weight: Tensor, t: Int, g: BTTGeometry, target: MergeTarget, convertMode: ConvertMode,
-        precision: FactorizationPrecision, workspace: SVDWorkspace?, left: UnsafeMutablePointer<Float>,
+        precision: FactorizationPrecision, workspace: BlockSVDWorkspace?, left: UnsafeMutablePointer<Float>,
         right: UnsafeMutablePointer<Float>, singular: UnsafeMutablePointer<Float>?
     ) throws {
         let i = t / g.n, j = t % g.n
@@ -167,28 +186,53 @@ extension BTTLayer {
         }
     }
 
-    /// The `Double` SVD path of `factorOneBlock` through a reused column-major workspace (same factors as `LAPACK.svd`).
+    /// The `Double` SVD path of `factorOneBlock` through a reused workspace (same factors as `LAPACK.svd`).
     private static func factorOneBlockDouble(
-        _ weight: Tensor, i: Int, j: Int, g: BTTGeometry, target: MergeTarget, workspace ws: SVDWorkspace,
+        _ weight: Tensor, i: Int, j: Int, g: BTTGeometry, target: MergeTarget, workspace ws: BlockSVDWorkspace,
         left: UnsafeMutablePointer<Float>, right: UnsafeMutablePointer<Float>, singular: UnsafeMutablePointer<Float>?
     ) throws {
-        let (a, b, r, use, k) = (g.a, g.b, g.r, g.usedRank, min(g.a, g.b))
+        let (a, b) = (g.a, g.b)
         let inFeatures = g.inFeatures
         try weight.withUnsafeBufferPointer { wp in
             let origin = wp.baseAddress! + i * a * inFeatures + j * b
-            try ws.factor { col in
-                // Column-major block: A[p, q] = W[i·a + p, j·b + q] at p + q·a.
-                for p in 0..<a {
-                    let row = origin + p * inFeatures
-                    for q in 0..<b { col[p + q * a] = Double(row[q]) }
+            switch ws {
+            case .tall(let tall):
+                try tall.factor { rowMajor in
+                    // Row-major block: A[p, q] = W[i·a + p, j·b + q] at p·b + q.
+                    for p in 0..<a {
+                        let row = origin + p * inFeatures, out = rowMajor + p * b
+                        for q in 0..<b { out[q] = Double(row[q]) }
+                    }
+                }
+            case .general(let general):
+                try general.factor { col in
+                    // Column-major block: A[p, q] = W[i·a + p, j·b + q] at p + q·a.
+                    for p in 0..<a {
+                        let row = origin + p * inFeatures
+                        for q in 0..<b { col[p + q * a] = Double(row[q]) }
+                    }
                 }
             }
         }
+        switch ws {
+        case .tall(let tall): pack(u: tall.u, s: tall.s, vt: tall.vt, i: i, j: j, g: g, target: target, left: left, right: right, singular: singular)
+        case .general(let general): pack(u: general.u, s: general.s, vt: general.vt, i: i, j: j, g: g, target: target, left: left, right: right, singular: singular)
+        }
+    }
+
+    /// Writes block (i, j)'s factors into the packed cores, merging S per `target`.
+    ///
+    /// - Parameters: `u` column-major (a, k); `s` (k,); `vt` column-major (k, b); k = min(a, b).
+    private static func pack(
+        u: [Double], s: [Double], vt: [Double], i: Int, j: Int, g: BTTGeometry, target: MergeTarget,
+        left: UnsafeMutablePointer<Float>, right: UnsafeMutablePointer<Float>, singular: UnsafeMutablePointer<Float>?
+    ) {
+        let (a, b, r, use, k) = (g.a, g.b, g.r, g.usedRank, min(g.a, g.b))
         let mr = g.m * r
-        ws.u.withUnsafeBufferPointer { u in
-            ws.vt.withUnsafeBufferPointer { vt in
+        u.withUnsafeBufferPointer { u in
+            vt.withUnsafeBufferPointer { vt in
                 for c in 0..<use {
-                    let sv = max(0, Float(ws.s[c]))
+                    let sv = max(0, Float(s[c]))
                     let (uScale, vScale): (Float, Float)
                     switch target {
                     case .split: (uScale, vScale) = (sv.squareRoot(), sv.squareRoot())
@@ -198,11 +242,30 @@ extension BTTLayer {
                     }
                     // btt_l[i, j·r + c, p] = U[p, c]·uScale; btt_r[j, q, i·r + c] = Vᵀ[c, q]·vScale.
                     let lRow = left + (i * g.n * r + j * r + c) * a
-                    for p in 0..<a { lRow[p] = Float(u[p + c * a]) * uScale }
+                    let uColumn = u.baseAddress! + c * a
+                    for p in 0..<a { lRow[p] = Float(uColumn[p]) * uScale }
                     for q in 0..<b { right[(j * b + q) * mr + i * r + c] = Float(vt[c + q * k]) * vScale }
                     if let s = singular { s[(i * g.n + j) * r + c] = sv }
                 }
             }
+        }
+    }
+}
+
+/// The per-thread buffers of the `Double` SVD path: Cholesky-QR2 for tall blocks (a ≥ 2b), `dgesdd` otherwise.
+enum BlockSVDWorkspace {
+    case tall(TallSVDWorkspace)
+    case general(SVDWorkspace)
+
+    /// nil when the blocks do not take the `Double` SVD path (QR mode, `Float` precision) or the shape is empty.
+    init?(a: Int, b: Int, convertMode: ConvertMode, precision: FactorizationPrecision) {
+        guard convertMode == .svd, precision == .double else { return nil }
+        if a >= 2 * b, let tall = try? TallSVDWorkspace(rows: a, columns: b) {
+            self = .tall(tall)
+        } else if let general = try? SVDWorkspace(rows: a, columns: b) {
+            self = .general(general)
+        } else {
+            return nil
         }
     }
 }

@@ -8,59 +8,23 @@ public enum Conversion {
     /// Replaces every targeted `DenseLinear` slot of `host` by a BTT (or SVD) layer converted from its weight,
     /// then sets trainability for the whole host (`configureTrainability`).
     ///
+    /// Modules convert side by side on `Threading.threadCount` threads, largest first, each on one thread; the host
+    /// changes only once every module has converted, so any error (bad option, non-finite weight) leaves it untouched.
     /// - Parameter measureReconstruction: also compute ‖W − materialize‖ / ‖W‖ per module (one dense product each).
-    /// - Returns: the per-module report.
+    /// - Returns: the per-module report, in slot order.
     @discardableResult
     public static func convert(_ host: LinearHost, options: ConversionOptions, measureReconstruction: Bool = true) throws -> ConversionReport {
-        try options.validate()
-        let targets = try options.targetLeaves()
-        let slots = host.linearSlotNames.filter { targets.contains($0.leafName) }
-        // Check every module before converting any, so a bad option leaves the host untouched.
-        var plans: [(slot: String, dense: DenseLinear, options: BTTLayerOptions?)] = []
-        for slot in slots {
-            guard let layer = host.linear(named: slot) else { throw ConversionError.unknownSlot(module: slot) }
-            guard let dense = layer as? DenseLinear else {
-                throw ConversionError.wrongLayerType(module: slot, expected: "DenseLinear", actual: "\(type(of: layer))")
-            }
-            let bad = dense.weight.value.storage.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
-            if bad > 0 { throw ConversionError.nonFiniteWeight(module: slot, count: bad) }
-            switch options.method {
-            case .fura:
-                let layerOptions = try options.layerOptions(slot: slot, inFeatures: dense.inFeatures, outFeatures: dense.outFeatures,
-                                                            headShape: host.headShape)
-                let g = try layerOptions.geometry(inFeatures: dense.inFeatures, outFeatures: dense.outFeatures, module: slot)
-                _ = try g.mergeTarget(layerOptions.sMergedTo, trainPosition: layerOptions.trainPosition,
-                                      convertMode: layerOptions.convertMode, module: slot)
-                plans.append((slot, dense, layerOptions))
-            case .svd:
-                plans.append((slot, dense, nil))
-            }
-        }
+        let plans = try plan(host, options: options)
+        let converted = try convertSideBySide(plans, options: options, measureReconstruction: measureReconstruction)
         var report = ConversionReport(method: options.method, modules: [])
-        for plan in plans {
-            let start = DispatchTime.now().uptimeNanoseconds
-            let w = plan.dense.weight.value
-            let layer: any LinearLayer
-            var geometry: BTTGeometry?
-            if let layerOptions = plan.options {
-                let btt = try BTTLayer(converting: w, bias: plan.dense.bias?.value, options: layerOptions, module: plan.slot)
-                geometry = btt.geometry
-                layer = btt
-            } else {
-                layer = try SVDLayer(converting: w, bias: plan.dense.bias?.value, trainPosition: try options.svdTrainPosition(),
-                                     sMergedTo: options.sMergedTo, trainBias: options.trainBias, precision: options.svdPrecision,
-                                     module: plan.slot)
-            }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            let error = measureReconstruction ? try layer.denseWeight().relativeError(to: w) : nil
+        for (plan, result) in zip(plans, converted) {
+            let layer = result.layer
             for (name, p) in layer.parameters { p.name = "\(plan.slot).\(name)" }
             try host.setLinear(layer, named: plan.slot)
             report.modules.append(ModuleConversion(
-                slot: plan.slot, geometry: geometry, denseShape: [plan.dense.outFeatures, plan.dense.inFeatures],
-                trainable: layer.parameters.filter { $0.parameter.trainable }.reduce(0) { $0 + $1.parameter.count },
-                frozen: layer.parameters.filter { !$0.parameter.trainable }.reduce(0) { $0 + $1.parameter.count },
-                storageBytes: layer.parameters.reduce(0) { $0 + 4 * $1.parameter.count },
-                reconstructionError: error.map(Double.init), seconds: seconds))
+                slot: plan.slot, geometry: (layer as? BTTLayer)?.geometry, denseShape: [plan.dense.outFeatures, plan.dense.inFeatures],
+                trainable: 0, frozen: 0, storageBytes: layer.parameters.reduce(0) { $0 + 4 * $1.parameter.count },
+                reconstructionError: result.error.map(Double.init), seconds: result.seconds))
         }
         try configureTrainability(host, options: options)
         for index in report.modules.indices {
@@ -69,6 +33,87 @@ public enum Conversion {
             report.modules[index].frozen = layer.parameters.filter { !$0.parameter.trainable }.reduce(0) { $0 + $1.parameter.count }
         }
         return report
+    }
+
+    /// One module to convert: its slot, dense layer, resolved BTT options (nil for SVD) and block grid.
+    struct ModulePlan {
+        var slot: String
+        var dense: DenseLinear
+        var options: BTTLayerOptions?
+        var geometry: BTTGeometry?
+
+        /// Relative factorization cost (multiply-adds of the block SVDs, O·I·min(a, b)), to schedule largest first.
+        var cost: Int {
+            let (o, i) = (dense.outFeatures, dense.inFeatures)
+            guard let g = geometry else { return o * i * min(o, i) }
+            return o * i * min(g.a, g.b)
+        }
+    }
+
+    /// Checks every targeted slot and resolves its options (cheap; no weight is read).
+    static func plan(_ host: LinearHost, options: ConversionOptions) throws -> [ModulePlan] {
+        try options.validate()
+        let targets = try options.targetLeaves()
+        var plans: [ModulePlan] = []
+        for slot in host.linearSlotNames where targets.contains(slot.leafName) {
+            guard let layer = host.linear(named: slot) else { throw ConversionError.unknownSlot(module: slot) }
+            guard let dense = layer as? DenseLinear else {
+                throw ConversionError.wrongLayerType(module: slot, expected: "DenseLinear", actual: "\(type(of: layer))")
+            }
+            switch options.method {
+            case .fura:
+                let layerOptions = try options.layerOptions(slot: slot, inFeatures: dense.inFeatures, outFeatures: dense.outFeatures,
+                                                            headShape: host.headShape)
+                let g = try layerOptions.geometry(inFeatures: dense.inFeatures, outFeatures: dense.outFeatures, module: slot)
+                _ = try g.mergeTarget(layerOptions.sMergedTo, trainPosition: layerOptions.trainPosition,
+                                      convertMode: layerOptions.convertMode, module: slot)
+                plans.append(ModulePlan(slot: slot, dense: dense, options: layerOptions, geometry: g))
+            case .svd:
+                _ = try options.svdTrainPosition()
+                plans.append(ModulePlan(slot: slot, dense: dense, options: nil, geometry: nil))
+            }
+        }
+        return plans
+    }
+
+    /// A converted module: the new layer, its reconstruction error when measured, and its conversion wall time.
+    struct ConvertedModule {
+        var layer: any LinearLayer
+        var error: Float?
+        var seconds: Double
+    }
+
+    /// Converts every plan, largest first, each thread taking the next module when it is free.
+    /// Throws the error of the first failing module in slot order.
+    static func convertSideBySide(_ plans: [ModulePlan], options: ConversionOptions,
+                                  measureReconstruction: Bool) throws -> [ConvertedModule] {
+        // Largest first; equal costs in slot order.
+        let order = plans.indices.sorted { plans[$0].cost != plans[$1].cost ? plans[$0].cost > plans[$1].cost : $0 < $1 }
+        let notRun = TensorError.invalidArgument(operation: "conversion", message: "module not converted")
+        var results = [Result<ConvertedModule, any Error>](repeating: .failure(notRun), count: plans.count)
+        results.withUnsafeMutableBufferPointer { out in
+            ConversionSchedule.forEach(order) { index in
+                out[index] = Result { try convertOne(plans[index], options: options, measureReconstruction: measureReconstruction) }
+            }
+        }
+        return try results.map { try $0.get() }
+    }
+
+    /// Converts one module on the calling thread.
+    static func convertOne(_ plan: ModulePlan, options: ConversionOptions, measureReconstruction: Bool) throws -> ConvertedModule {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let w = plan.dense.weight.value
+        let layer: any LinearLayer
+        if let layerOptions = plan.options {
+            layer = try BTTLayer(converting: w, bias: plan.dense.bias?.value, options: layerOptions, module: plan.slot)
+        } else {
+            layer = try SVDLayer(converting: w, bias: plan.dense.bias?.value, trainPosition: try options.svdTrainPosition(),
+                                 sMergedTo: options.sMergedTo, trainBias: options.trainBias, precision: options.svdPrecision,
+                                 module: plan.slot)
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let error = measureReconstruction ? try layer.denseWeight().relativeError(to: w) : nil
+        return ConvertedModule(layer: layer, error: error, seconds: seconds)
     }
 
     /// Sets what trains in the whole host (spec §1.12 for FuRA, §2 for SVD): everything frozen, then per converted

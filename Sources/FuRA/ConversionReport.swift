@@ -14,7 +14,8 @@ public struct ModuleConversion: Equatable, Codable, Sendable {
     public var storageBytes: Int
     /// ‖W − materialize‖ / ‖W‖, when measured.
     public var reconstructionError: Double?
-    /// Wall time of the factorization.
+    /// Wall time of this module's conversion on its thread (modules convert side by side, so the sum over modules
+    /// can exceed the wall time of the whole conversion).
     public var seconds: Double
 
     enum CodingKeys: String, CodingKey {

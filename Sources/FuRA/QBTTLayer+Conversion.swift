@@ -6,6 +6,7 @@ import FuRATensor
 extension Conversion {
     /// Spec §3.1 `convert_btt_to_qbtt_`: replaces every `BTTLayer` of `host` that has exactly one trainable core by a
     /// `QBTTLayer` whose frozen core is NF4. Call after `convert` (which sets trainability). Returns the quantized slots.
+    /// Layers quantize side by side on `Threading`'s threads; the host changes only when all succeeded.
     ///
     /// - Throws: `ConversionError.incompatible` when a BTT layer trains both cores or none (train_position both).
     @discardableResult
@@ -19,10 +20,18 @@ extension Conversion {
             }
             layers.append((slot, btt))
         }
-        for (slot, btt) in layers {
-            let q = try QBTTLayer(quantizing: btt, options: options, module: slot)
-            try host.setLinear(q, named: slot)
+        // Side by side, largest first, each layer on one thread; the host changes only when every layer quantized.
+        let order = layers.indices.sorted { layers[$0].1.geometry.leftCount != layers[$1].1.geometry.leftCount
+            ? layers[$0].1.geometry.leftCount > layers[$1].1.geometry.leftCount : $0 < $1 }
+        let notRun = TensorError.invalidArgument(operation: "quantizeFrozenCores", message: "layer not quantized")
+        var results = [Result<QBTTLayer, any Error>](repeating: .failure(notRun), count: layers.count)
+        results.withUnsafeMutableBufferPointer { out in
+            ConversionSchedule.forEach(order) { k in
+                out[k] = Result { try QBTTLayer(quantizing: layers[k].1, options: options, module: layers[k].0) }
+            }
         }
+        let quantized = try results.map { try $0.get() }
+        for ((slot, _), q) in zip(layers, quantized) { try host.setLinear(q, named: slot) }
         return layers.map(\.0)
     }
 

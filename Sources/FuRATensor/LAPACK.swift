@@ -23,7 +23,8 @@ public struct ThinQR: Sendable {
     public var r: Tensor
 }
 
-/// LAPACK factorizations. All raw LAPACKE calls of the project are in this file.
+/// LAPACK factorizations. The raw LAPACK calls of the project are in this file and in the reused workspaces of the
+/// block conversion (`SVDWorkspace`, `TallSVDWorkspace`).
 public enum LAPACK {
     /// Thin SVD through `?gesdd`, with canonical signs: in every column of U the entry of largest
     /// magnitude (first one on ties) is made positive, and the matching row of Vᵀ flips with it,

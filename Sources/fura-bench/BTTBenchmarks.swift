@@ -11,6 +11,12 @@ final class BenchProjectionHost: LinearHost {
     let headShape: HeadShape? = HeadShape(numHeads: 9, numKeyValueHeads: 3, headDim: 64)
     let otherParameters: [(name: String, parameter: Parameter)] = []
 
+    /// A fresh host over the same dense layers as `other` (the conversion replaces slots, never the layers).
+    init(sharingLayersOf other: BenchProjectionHost) {
+        slots = other.slots
+        linearSlotNames = other.linearSlotNames
+    }
+
     init(layers: Int) {
         var rng = RNG(seed: 11)
         let shapes = [("self_attn.q_proj", 576, 576), ("self_attn.k_proj", 192, 576), ("self_attn.v_proj", 192, 576),
@@ -91,13 +97,20 @@ extension Benchmarks {
     }
 
     /// Time (wall and CPU) to convert SmolLM2-135M's 210 projections with the default options.
+    /// `FURA_BENCH_CONVERT_REPEATS=k` runs k − 1 untimed conversions first (warm-up, or to make a profile conversion-heavy).
     static let bttConvert = Benchmark(name: "smollm2-convert") { convertSmolLM2() }
 
     static func convertSmolLM2() -> [BenchmarkResult] {
         var out: [BenchmarkResult] = []
+        let source = BenchProjectionHost(layers: 30)
+        let repeats = Int(ProcessInfo.processInfo.environment["FURA_BENCH_CONVERT_REPEATS"] ?? "") ?? 1
         for threads in [2, 1] {
             Threading.setThreadCount(threads)
-            let host = BenchProjectionHost(layers: 30)
+            for _ in 1..<max(1, repeats) {
+                _ = try! Conversion.convert(BenchProjectionHost(sharingLayersOf: source), options: ConversionOptions(),
+                                            measureReconstruction: false)
+            }
+            let host = BenchProjectionHost(sharingLayersOf: source)
             let cpuStart = processCPUSeconds()
             let start = DispatchTime.now().uptimeNanoseconds
             let report = try! Conversion.convert(host, options: ConversionOptions(), measureReconstruction: false)
@@ -154,13 +167,36 @@ extension Benchmarks {
         Threading.setThreadCount(1)
         var out: [BenchmarkResult] = []
         var rng = RNG(seed: 5)
-        for (a, b) in [(1536, 24), (576, 24), (192, 24), (576, 64), (576, 48)] {
+        for (a, b) in [(1536, 24), (576, 24), (192, 24), (576, 64), (576, 48), (48, 576)] {
             let block = Tensor.randomNormal([a, b], rng: &rng)
             for precision in [FactorizationPrecision.double, .float] {
                 let reps = 200
                 let start = processCPUSeconds()
                 for _ in 0..<reps { _ = try! LAPACK.svd(block, precision: precision) }
                 out.append(BenchmarkResult(name: "block svd \(precision.rawValue) \(a)x\(b)", threads: 1,
+                                           seconds: (processCPUSeconds() - start) / Double(reps)))
+            }
+            // The conversion's paths: the reused dgesdd workspace and Cholesky-QR2 (tall blocks).
+            let reps = 200
+            let general = try! SVDWorkspace(rows: a, columns: b)
+            var start = processCPUSeconds()
+            for _ in 0..<reps {
+                try! general.factor { col in for p in 0..<a { for q in 0..<b { col[p + q * a] = Double(block.storage[p * b + q]) } } }
+            }
+            out.append(BenchmarkResult(name: "block svd workspace dgesdd \(a)x\(b)", threads: 1,
+                                       seconds: (processCPUSeconds() - start) / Double(reps)))
+            if a >= b {
+                let tall = try! TallSVDWorkspace(rows: a, columns: b)
+                start = processCPUSeconds()
+                for _ in 0..<reps {
+                    try! tall.factor { row in for i in 0..<(a * b) { row[i] = Double(block.storage[i]) } }
+                }
+                out.append(BenchmarkResult(name: "block svd workspace gram \(a)x\(b)", threads: 1,
+                                           seconds: (processCPUSeconds() - start) / Double(reps)))
+                let small = Tensor.randomNormal([b, b], rng: &rng)
+                start = processCPUSeconds()
+                for _ in 0..<reps { _ = try! LAPACK.svd(small, precision: .double) }
+                out.append(BenchmarkResult(name: "block svd double \(b)x\(b) (the N×N part)", threads: 1,
                                            seconds: (processCPUSeconds() - start) / Double(reps)))
             }
         }

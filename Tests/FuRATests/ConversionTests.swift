@@ -258,4 +258,63 @@ final class TestLlamaHost: LinearHost {
         for qq in 0..<q.geometry.b { sum += q.right.value[0, qq, 0] * q.right.value[0, qq, 0] }
         #expect(abs(sum - 1) < 1e-5)
     }
+
+    /// Modules convert side by side (largest first, each on one thread): the result equals the one-thread result exactly,
+    /// for both methods, and the report stays in slot order.
+    @Test func sideBySideConversionEqualsOneThread() throws {
+        for method in ConversionMethod.allCases {
+            func run(threads: Int) throws -> (TestLlamaHost, ConversionReport) {
+                Threading.setThreadCount(threads)
+                defer { Threading.setThreadCount(1) }
+                let host = try TestLlamaHost(layers: 3)
+                return (host, try Conversion.convert(host, options: ConversionOptions(method: method)))
+            }
+            let (one, oneReport) = try run(threads: 1)
+            let (two, twoReport) = try run(threads: 2)
+            #expect(oneReport.modules.map(\.slot) == one.linearSlotNames)
+            #expect(twoReport.modules.map(\.slot) == two.linearSlotNames)
+            let a = Conversion.allParameters(one), b = Conversion.allParameters(two)
+            #expect(a.count == b.count && a.count > 21)
+            for (x, y) in zip(a, b) {
+                #expect(x.name == y.name && x.parameter.name == y.parameter.name)
+                #expect(x.parameter.value == y.parameter.value, "\(method) \(x.name)")
+                #expect(x.parameter.trainable == y.parameter.trainable)
+            }
+        }
+    }
+
+    @Test func scheduleRunsEveryJobOnceInTheGivenOrder() {
+        let order = [5, 0, 3, 1, 4, 2, 7, 6]
+        for threads in [1, 2, 3] {
+            Threading.setThreadCount(threads)
+            defer { Threading.setThreadCount(1) }
+            let lock = NSLock()
+            var seen: [Int] = []
+            ConversionSchedule.forEach(order) { i in lock.lock(); seen.append(i); lock.unlock() }
+            #expect(seen.sorted() == order.sorted(), "threads \(threads)")
+            // Jobs start in `order`; with one thread they also finish in it.
+            if threads == 1 { #expect(seen == order) }
+        }
+        var none: [Int] = []
+        ConversionSchedule.forEach([]) { none.append($0) }
+        #expect(none.isEmpty)
+    }
+
+    /// QFuRA: layers quantize side by side; the result equals the one-thread result exactly.
+    @Test func quantizeFrozenCoresSideBySideEqualsOneThread() throws {
+        func run(threads: Int) throws -> TestLlamaHost {
+            Threading.setThreadCount(threads)
+            defer { Threading.setThreadCount(1) }
+            let host = try TestLlamaHost(layers: 2)
+            try Conversion.convert(host, options: ConversionOptions())
+            #expect(try Conversion.quantizeFrozenCores(host).count == 14)
+            return host
+        }
+        let one = try run(threads: 1), two = try run(threads: 2)
+        for slot in one.linearSlotNames {
+            let a = try #require(one.linear(named: slot) as? QBTTLayer), b = try #require(two.linear(named: slot) as? QBTTLayer)
+            #expect(try a.denseWeight() == b.denseWeight(), "\(slot)")
+            #expect(a.sourceFingerprint == b.sourceFingerprint)
+        }
+    }
 }
