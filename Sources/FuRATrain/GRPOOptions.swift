@@ -26,6 +26,12 @@ public struct GRPOOptions: Codable, Equatable, Sendable {
     /// Weights (and, for `bf16-compute`, arithmetic) of the rollout engine. Anything but f32 samples from a
     /// slightly different policy, so the old log-probs are then recomputed in f32 by the first update pass.
     public var rolloutPrecision = GenerationWeightPrecision.float32
+    /// Keys and values of the rollout cache: f32 (exact) or f16 (half the attention memory traffic; like a
+    /// non-f32 `rolloutPrecision`, the old log-probs are then recomputed in f32).
+    public var rolloutKeyValuePrecision = KVCache.Precision.float32
+
+    /// Whether rollouts compute exactly what the trainer computes (so sampling-time log-probs are the policy's).
+    public var rolloutsAreExact: Bool { rolloutPrecision == .float32 && rolloutKeyValuePrecision == .float32 }
     public var seed: UInt64 = 42
     /// Held-out accuracy every this many steps (0: only at the start and the end).
     public var evalEvery = 0
@@ -43,7 +49,7 @@ public struct GRPOOptions: Codable, Equatable, Sendable {
         case steps, promptsPerStep = "prompts_per_step", groupSize = "group_size", maxNewTokens = "max_new_tokens"
         case temperature, topP = "top_p", learningRate = "learning_rate", adamW = "adamw", maxGradNorm = "max_grad_norm"
         case epochsPerStep = "epochs_per_step", microBatchSize = "micro_batch_size", rolloutBatchSize = "rollout_batch_size"
-        case rolloutPrecision = "rollout_precision"
+        case rolloutPrecision = "rollout_precision", rolloutKeyValuePrecision = "rollout_kv"
         case seed, evalEvery = "eval_every", evalLimit = "eval_limit", loss, scaleRewards = "scale_rewards"
         case saveEvery = "save_every", keepCheckpoints = "keep_checkpoints"
     }
@@ -65,6 +71,7 @@ public struct GRPOOptions: Codable, Equatable, Sendable {
         microBatchSize = try c.decodeIfPresent(Int.self, forKey: .microBatchSize) ?? microBatchSize
         rolloutBatchSize = try c.decodeIfPresent(Int.self, forKey: .rolloutBatchSize) ?? rolloutBatchSize
         rolloutPrecision = try c.decodeIfPresent(GenerationWeightPrecision.self, forKey: .rolloutPrecision) ?? rolloutPrecision
+        rolloutKeyValuePrecision = try c.decodeIfPresent(KVCache.Precision.self, forKey: .rolloutKeyValuePrecision) ?? rolloutKeyValuePrecision
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
         evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? evalEvery
         evalLimit = try c.decodeIfPresent(Int.self, forKey: .evalLimit) ?? evalLimit

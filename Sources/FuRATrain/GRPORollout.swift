@@ -35,6 +35,8 @@ public struct GRPORollout {
     public var stopIds: Set<Int>
     /// Sequences decoded together at most.
     public var maxBatch: Int
+    /// How the rollout's KV cache holds keys and values (f16: half the attention traffic, not bit-exact).
+    public var keyValuePrecision = KVCache.Precision.float32
 
     public init(maxNewTokens: Int, temperature: Float, topP: Float, stopIds: Set<Int>, maxBatch: Int) {
         self.maxNewTokens = maxNewTokens; self.temperature = temperature; self.topP = topP
@@ -57,7 +59,9 @@ public struct GRPORollout {
                                               reason: "need at least one non-empty prompt and ≥ 1 completion each")
         }
         let repeated = prompts.flatMap { Array(repeating: $0, count: copies) }
-        let results = try Generator(model: model).generate(prompts: repeated, options: generationOptions(seed: seed))
+        let generator = Generator(model: model)
+        generator.keyValuePrecision = keyValuePrecision
+        let results = try generator.generate(prompts: repeated, options: generationOptions(seed: seed))
         // Untruncated sampling: the processed log-probability is log softmax(z / T) at the token (and
         // log softmax(z) at T = 1), exactly what the loss recomputes; top-p renormalizes over the nucleus.
         let keepsOld = temperature > 0 && topP >= 1

@@ -115,12 +115,13 @@ public final class GRPOTrainer {
         let indices = Self.promptIndices(step: step, count: p, of: trainExamples.count, seed: options.seed)
         var seeds = Self.generator(seed: options.seed, step: step, stream: 1)
         let prompts = try indices.map { try prompt(for: $0, in: trainExamples, cacheKey: $0) }
-        let rollout = GRPORollout(maxNewTokens: options.maxNewTokens, temperature: Float(options.temperature),
+        var rollout = GRPORollout(maxNewTokens: options.maxNewTokens, temperature: Float(options.temperature),
                                   topP: Float(options.topP), stopIds: codec.stopIds, maxBatch: options.rolloutBatchSize)
+        rollout.keyValuePrecision = options.rolloutKeyValuePrecision
         var completions = try rollout.sample(model: GenerationModel(model: rolloutModel(), precision: options.rolloutPrecision),
                                              prompts: prompts.map(\.ids), copies: g, seed: seeds.next())
         // Sampling-time log-probs are the policy's only when the rollout engine computes exactly in f32.
-        if options.rolloutPrecision != .float32 {
+        if !options.rolloutsAreExact {
             for i in completions.indices { completions[i].oldLogProbabilities = nil }
         }
         let rolloutSeconds = Date().timeIntervalSince(started)

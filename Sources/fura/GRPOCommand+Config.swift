@@ -13,7 +13,7 @@ extension GRPOCommand {
         "model", "data", "task", "method", "target_modules", "train_position", "decomp_mode", "normalize_after_update",
         "lora_rank", "lora_alpha", "lora_dropout", "output", "steps", "prompts_per_step", "group_size", "max_new_tokens",
         "temperature", "top_p", "lr", "optimizer_betas", "max_grad_norm", "epochs_per_step", "micro_batch_size",
-        "rollout_batch_size", "rollout_precision", "seed", "eval_data", "eval_every", "eval_limit", "save_every", "keep_checkpoints", "threads",
+        "rollout_batch_size", "rollout_precision", "rollout_kv", "seed", "eval_data", "eval_every", "eval_limit", "save_every", "keep_checkpoints", "threads",
         "resume", "loss", "epsilon", "epsilon_high", "scale_rewards", "beta", "rewards", "reward_weights", "answer_mode",
     ]
 
@@ -48,6 +48,13 @@ extension GRPOCommand {
             case "epochs_per_step": epochsPerStep = try epochsPerStep ?? values.int(key)
             case "micro_batch_size": microBatchSize = try microBatchSize ?? values.int(key)
             case "rollout_batch_size": rolloutBatchSize = try rolloutBatchSize ?? values.int(key)
+            case "rollout_kv":
+                if rolloutKv == nil, let raw = try values.string(key) {
+                    guard let value = KVCache.Precision(rawValue: raw) else {
+                        throw ValidationError("\(file.path): rollout_kv \(raw): expected f32 or f16")
+                    }
+                    rolloutKv = value
+                }
             case "rollout_precision":
                 if rolloutPrecision == nil, let raw = try values.string(key) {
                     guard let value = GenerationWeightPrecision(rawValue: raw) else {
@@ -86,7 +93,7 @@ extension GRPOCommand {
             "prompts_per_step": o.promptsPerStep, "group_size": o.groupSize, "max_new_tokens": o.maxNewTokens,
             "temperature": o.temperature, "top_p": o.topP, "lr": o.learningRate, "optimizer_betas": [o.adamW.beta1, o.adamW.beta2],
             "max_grad_norm": orNull(o.maxGradNorm), "epochs_per_step": o.epochsPerStep, "micro_batch_size": o.microBatchSize,
-            "rollout_batch_size": o.rolloutBatchSize, "rollout_precision": o.rolloutPrecision.rawValue, "seed": o.seed, "eval_data": orNull(evalData), "eval_every": o.evalEvery,
+            "rollout_batch_size": o.rolloutBatchSize, "rollout_precision": o.rolloutPrecision.rawValue, "rollout_kv": o.rolloutKeyValuePrecision.rawValue, "seed": o.seed, "eval_data": orNull(evalData), "eval_every": o.evalEvery,
             "eval_limit": o.evalLimit, "save_every": o.saveEvery, "keep_checkpoints": o.keepCheckpoints, "threads": orNull(threads),
             "resume": resume, "loss": o.loss.kind.rawValue, "epsilon": o.loss.epsilon, "epsilon_high": orNull(o.loss.epsilonHigh),
             "scale_rewards": o.scaleRewards.rawValue, "beta": o.loss.beta, "rewards": rewards, "reward_weights": orNull(rewardWeights),

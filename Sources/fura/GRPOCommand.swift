@@ -70,6 +70,7 @@ struct GRPOCommand: ParsableCommand {
     @Option(help: "Checkpoint every N steps (0: at the end).") var saveEvery: Int?
     @Option(help: "Checkpoints kept (default 2).") var keepCheckpoints: Int?
     @Option(help: "Sequences decoded together in a rollout (default 64).") var rolloutBatchSize: Int?
+    @Option(help: "Rollout key/value cache: f32 (default, exact) or f16 (half the attention memory traffic; old log-probs are then recomputed in f32).") var rolloutKv: KVCache.Precision?
     @Option(help: "Rollout engine weights: f32 (default, exact), bf16, q8, or bf16-compute (bf16 arithmetic on AVX512-BF16: fastest; old log-probs are then recomputed in f32).") var rolloutPrecision: GenerationWeightPrecision?
     @Option(help: "Compute threads.") var threads: Int?
     @Flag(name: .customLong("resume"), help: "Continue from the newest checkpoint in --output.") var resumeFlag = false
@@ -218,6 +219,7 @@ struct GRPOCommand: ParsableCommand {
         if let keepCheckpoints { o.keepCheckpoints = keepCheckpoints }
         if let rolloutBatchSize { o.rolloutBatchSize = rolloutBatchSize }
         if let rolloutPrecision { o.rolloutPrecision = rolloutPrecision }
+        if let rolloutKv { o.rolloutKeyValuePrecision = rolloutKv }
         if let loss {
             guard let kind = GRPOLoss.Kind(rawValue: loss) else { throw ValidationError("--loss \(loss): expected reference or grpo") }
             o.loss.kind = kind

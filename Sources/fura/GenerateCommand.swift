@@ -103,3 +103,4 @@ struct GenerateCommand: ParsableCommand {
 }
 
 extension GenerationWeightPrecision: ExpressibleByArgument {}
+extension KVCache.Precision: ExpressibleByArgument {}

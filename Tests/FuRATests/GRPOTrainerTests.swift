@@ -68,12 +68,14 @@ struct LetterShareReward: RewardFunction {
     /// Rollouts in bf16 compute sample from a slightly different policy: their log-probs are not used
     /// as old log-probs (the first pass recomputes them in f32), so the first ratio is exactly 1 and a
     /// tiny clip range clips nothing. Frozen projections are what the engine packs in bf16.
-    @Test func bf16ComputeRolloutsRecomputeOldLogProbs() throws {
+    /// The same with f16 keys and values in the rollout cache.
+    @Test(arguments: [false, true])
+    func inexactRolloutsRecomputeOldLogProbs(f16Cache: Bool) throws {
         let model = try CausalLM.random(config: Self.config, seed: 21)
         for (name, p) in model.namedParameters { p.trainable = name.contains("norm") || name.hasPrefix("lm_head") }
         var options = Self.options(steps: 1)
         options.loss = GRPOLoss(kind: .grpo, epsilon: 1e-6)
-        options.rolloutPrecision = .bfloat16Compute
+        if f16Cache { options.rolloutKeyValuePrecision = .float16 } else { options.rolloutPrecision = .bfloat16Compute }
         var metrics: [GRPOStepMetrics] = []
         let trainer = try GRPOTrainer(model: model, options: options, trainExamples: Self.problems, evalExamples: [],
                                       rewards: WeightedRewards([LetterShareReward()]), accuracy: LetterShareReward(), codec: Self.codec,
