@@ -254,7 +254,7 @@ public final class BTTLayer: LinearLayer {
             dX = try packedBackwardProducts(dh, packedTransposed: packedT, x: needP ? cachedInput : nil)
         } else if let rPrime = cachedScaledRight {
             if needP, let x = cachedInput { try accumulateRightAndSingular(x: x, dh: dh, count: count) }
-            dX = try blasInputGradient(dh, rPrime: rPrime, count: count)
+            dX = Self.blockInputGradient(dh, rPrime: rPrime, geometry: g, count: count)
         } else {
             throw LayerError.noForwardCache(layer: "BTTLayer")
         }
@@ -264,8 +264,8 @@ public final class BTTLayer: LinearLayer {
     }
 
     /// dX (N, I) = [dH_j · R'_jᵀ]_j, one serial sgemm per block. dH (N, n·m·r); R' (n, b, m·r).
-    private func blasInputGradient(_ dh: Tensor, rPrime: Tensor, count: Int) throws -> Tensor {
-        let g = geometry
+    /// Shared by `QBTTLayer`, whose right core is the same when it is not the quantized one.
+    static func blockInputGradient(_ dh: Tensor, rPrime: Tensor, geometry g: BTTGeometry, count: Int) -> Tensor {
         let mr = g.m * g.r, width = g.n * mr
         var dX = Tensor.zeros([count, g.inFeatures])
         dh.withUnsafeBufferPointer { hp in

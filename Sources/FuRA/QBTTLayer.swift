@@ -253,26 +253,15 @@ public final class QBTTLayer: LinearLayer {
             }
         }
         let dh = g.m == 1 ? dz : BTTLayer.permuteBlocks(dz, rows: count, outer: g.m, inner: g.n, r: g.r)
-        var dX = Tensor.zeros([count, g.inFeatures])
+        var dX: Tensor
         var ds = Tensor.zeros(sTrains ? g.singularShape : [0])
         if let rPrime = cachedScaledRight {
             if rightTrains || sTrains, let x = cachedInput {
                 try accumulateTrainableRight(x: x, dh: dh, count: count, ds: &ds)
             }
-            dh.withUnsafeBufferPointer { hp in
-                rPrime.withUnsafeBufferPointer { rp in
-                    dX.withUnsafeMutableBufferPointer { xp in
-                        // SAFETY: dH_j is N×m·r (ld n·m·r); R'_j is b×m·r (transposed); dX_j is N×b at column j·b (ld I).
-                        BTTLayer.forEachBlock(g.n) { j in
-                            BLAS.gemm(transposeA: false, transposeB: true, m: count, n: g.b, k: mr,
-                                      a: hp.baseAddress! + j * mr, lda: width,
-                                      b: rp.baseAddress! + j * g.b * mr, ldb: mr,
-                                      c: xp.baseAddress! + j * g.b, ldc: g.inFeatures)
-                        }
-                    }
-                }
-            }
+            dX = BTTLayer.blockInputGradient(dh, rPrime: rPrime, geometry: g, count: count)
         } else {
+            dX = Tensor.zeros([count, g.inFeatures])
             try backwardThroughFrozenRight(dh: dh, count: count, dX: &dX, ds: &ds)
         }
         if sTrains { try singular!.accumulateGradient(ds) }
