@@ -96,12 +96,3 @@ extension BTTLayer {
     }
 }
 
-extension Tensor {
-    /// A tensor whose elements the caller overwrites before reading (no zero fill).
-    static func unfilled(_ shape: [Int]) -> Tensor {
-        let count = shape.reduce(1, *)
-        let data = [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
-        // The count matches the shape by construction.
-        return (try? Tensor(shape: shape, data: data)) ?? Tensor.zeros(shape)
-    }
-}

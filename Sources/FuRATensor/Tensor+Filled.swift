@@ -11,4 +11,8 @@ extension Tensor {
         }
         return Tensor(unchecked: shape, data)
     }
+
+    /// A tensor whose elements the caller overwrites (through raw pointers) before anything reads them:
+    /// `filled` for writes that happen later, e.g. from several threads or several calls.
+    public static func unfilled(_ shape: [Int]) -> Tensor { filled(shape) { _ in } }
 }
