@@ -20,9 +20,9 @@ extension Benchmarks {
         let prompts = (0..<8).map { g in (0..<64).map { i in (g * 7919 + i * 131) % vocabulary } }
         var out: [BenchmarkResult] = []
         // FURA_BENCH_PRECISIONS=gguf,f32 limits the kinds measured.
-        let wanted = ProcessInfo.processInfo.environment["FURA_BENCH_PRECISIONS"].map { Set($0.split(separator: ",").map(String.init)) }
+        let wanted = environmentList("FURA_BENCH_PRECISIONS")
         // FURA_BENCH_GENERATE=sample (or greedy) runs only that part (e.g. to profile b=64 alone).
-        let parts = ProcessInfo.processInfo.environment["FURA_BENCH_GENERATE"].map { Set($0.split(separator: ",").map(String.init)) }
+        let parts = environmentList("FURA_BENCH_GENERATE")
         let greedyWanted = parts?.contains("greedy") ?? true, sampleWanted = parts?.contains("sample") ?? true
         for precision in GenerationWeightPrecision.allCases where wanted?.contains(precision.rawValue) ?? true {
             guard let engine = try? GenerationModel(model: loaded.model, precision: precision, gguf: loaded.gguf) else { continue }

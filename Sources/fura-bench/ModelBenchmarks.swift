@@ -78,7 +78,7 @@ extension Benchmarks {
         let (batch, time) = (4, 256)
         var rng = RNG(seed: 1)
         let ids = (0..<batch).map { _ in (0..<time).map { _ in rng.int(below: loaded.config.vocabSize) } }
-        let wanted = ProcessInfo.processInfo.environment["FURA_BENCH_PRECISIONS"].map { Set($0.split(separator: ",").map(String.init)) }
+        let wanted = environmentList("FURA_BENCH_PRECISIONS")
         var out: [BenchmarkResult] = []
         for precision in GenerationWeightPrecision.allCases where wanted?.contains(precision.rawValue) ?? true {
             guard let engine = try? GenerationModel(model: loaded.model, precision: precision, gguf: loaded.gguf),
