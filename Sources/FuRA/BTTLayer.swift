@@ -14,10 +14,13 @@ import FuRATensor
 /// The forward is `y[:, i·a+p] = Σ_j Σ_k btt_l[i, j·r+k, p] · s[i,j,k] · Σ_q btt_r[j, q, i·r+k] · x[:, j·b+q] + bias`.
 /// It runs as n strided products `H_j = x_j · R'_j` (R' = btt_r with S folded in, a tiny b × m·r tensor per block)
 /// followed by m products `Z_i · btt_l[i]`; for `output_one_block` (m = 1) H already is Z and the second step is
-/// one product (N × n·r)·(n·r × a). The backward forms `dZ = G · Lᵀ` once and reuses it for dX and for the
-/// gradients of the right core and of S (spec §1.9b); no work is done for a frozen left core.
-/// The n small block products run on `SmallProduct`'s packed SIMD kernels (`BTTLayer+Blocks.swift`) when the blocks
-/// are many and small, with dX_j and the right-core gradient fused in one pass over dH; one sgemm per block otherwise.
+/// one product (N × n·r)·(n·r × a). When the left core is frozen and the weight is smaller than the activations,
+/// the forward instead forms W_eff = blockdiag(R')·L and runs y = x·W_eff (`BTTLayer+Fused.swift`).
+/// The backward forms `dZ = G · Lᵀ` once and reuses it for dX and for the gradients of the right core and of S
+/// (spec §1.9b); no work is done for a frozen left core. The n small block products run on `SmallProduct`'s packed
+/// SIMD kernels (`BTTLayer+Blocks.swift`) when the blocks are many and small, with dX_j and the right-core gradient
+/// fused in one pass over dH; one sgemm per block otherwise. With one output block and the packed kernels, dZ is
+/// formed 64 rows at a time and consumed at once (`fusedBackwardProducts`), never whole.
 public final class BTTLayer: LinearLayer {
     /// The block grid and rank.
     public let geometry: BTTGeometry
@@ -48,6 +51,9 @@ public final class BTTLayer: LinearLayer {
     /// How the per-block products run: chosen from the block shapes (`BTTBlockProducts.preferred`); tests and
     /// fura-bench switch it to compare the packed kernels with their sgemm twin (same numbers up to rounding).
     public var blockProducts: BTTBlockProducts
+    /// How the forward forms y: nil chooses per call by multiply-add count (`BTTForwardRoute.preferred`); tests and
+    /// fura-bench force a route to compare them. Ignored (block products) when the left core trains.
+    public var forwardRoute: BTTForwardRoute?
     /// Reused work buffers (H in forward, dZ in backward), so repeated steps neither allocate nor zero them.
     private var scratchForward = Tensor.zeros([0])
     private var scratchBackward = Tensor.zeros([0])
@@ -140,17 +146,48 @@ public final class BTTLayer: LinearLayer {
         let rows = try x.asRows(features: inFeatures, layer: "BTTLayer")
         let g = geometry
         let count = rows.shape[0]
+        let packed = blockProducts == .packed
+        let route = left.trainable ? .blockProducts : forwardRoute ?? BTTForwardRoute.preferred(for: g, rows: count)
+        var y: Tensor
+        var z: Tensor?
+        if route == .effectiveWeight {
+            y = try effectiveWeightForward(rows)
+        } else {
+            (y, z) = blockForward(rows, packed: packed)
+        }
+        if let b = bias { try y.addRowVector(b.value) }
+        if keepForBackward {
+            let needInput = right.trainable || (singular?.trainable ?? false)
+            cachedInput = needInput ? rows : nil
+            cachedZ = left.trainable ? z : nil
+            cachedScaledRight = packed ? nil : scaledRight()
+            if packed {
+                var t = cachedPackedTransposed ?? []
+                cachedPackedTransposed = nil
+                packRight(transposed: true, into: &t)
+                cachedPackedTransposed = t
+            } else {
+                cachedPackedTransposed = nil
+            }
+        } else {
+            releaseForwardCache()
+        }
+        if let z, g.m == 1, cachedZ == nil { scratchForward = z }   // H is Z: its buffer serves the next call
+        return try y.reshaped(Array(x.shape.dropLast()) + [g.outFeatures])
+    }
+
+    /// y = Z·L with H_j = x_j · R'_j (the block products) and Z = H permuted to (N, m, n·r); returns y (no bias) and Z.
+    private func blockForward(_ rows: Tensor, packed: Bool) -> (Tensor, Tensor) {
+        let g = geometry
+        let count = rows.shape[0]
         let mr = g.m * g.r, nr = g.n * g.r, width = g.n * mr
         // H (N, n, m·r): H_j = x_j · R'_j for each input block j.
         var h = Self.take(&scratchForward, [count, width])   // every element is written below
-        let packed = blockProducts == .packed
-        var rPrime: Tensor?
         if packed {
             packRight(transposed: false, into: &packedRight)
             packedForwardProducts(rows, packed: packedRight, into: &h)
         } else {
             let scaled = scaledRight()
-            rPrime = scaled
             rows.withUnsafeBufferPointer { xp in
             scaled.withUnsafeBufferPointer { rp in
                 h.withUnsafeMutableBufferPointer { hp in
@@ -182,25 +219,8 @@ public final class BTTLayer: LinearLayer {
                 }
             }
         }
-        if let b = bias { try y.addRowVector(b.value) }
-        if keepForBackward {
-            let needInput = right.trainable || (singular?.trainable ?? false)
-            cachedInput = needInput ? rows : nil
-            cachedZ = left.trainable ? z : nil
-            cachedScaledRight = rPrime
-            if packed {
-                var t = cachedPackedTransposed ?? []
-                cachedPackedTransposed = nil
-                packRight(transposed: true, into: &t)
-                cachedPackedTransposed = t
-            } else {
-                cachedPackedTransposed = nil
-            }
-        } else {
-            releaseForwardCache()
-        }
-        if g.m > 1 || cachedZ == nil { scratchForward = h }
-        return try y.reshaped(Array(x.shape.dropLast()) + [g.outFeatures])
+        if g.m > 1 { scratchForward = h }
+        return (y, z)
     }
 
     public func backward(_ dY: Tensor) throws -> Tensor {
@@ -215,21 +235,6 @@ public final class BTTLayer: LinearLayer {
         if needP, cachedInput?.shape[0] != count { throw LayerError.noForwardCache(layer: "BTTLayer (input)") }
         if left.trainable, cachedZ?.shape[0] != count { throw LayerError.noForwardCache(layer: "BTTLayer (Z)") }
 
-        // dZ (N, m, n·r) = G_i · L_iᵀ, computed once.
-        var dz = Self.take(&scratchBackward, [count, width])   // every element is written below
-        gRows.withUnsafeBufferPointer { gp in
-            left.value.withUnsafeBufferPointer { lp in
-                dz.withUnsafeMutableBufferPointer { dp in
-                    // SAFETY: G_i is N×a at column i·a (ld O); L_i is n·r×a (used transposed); dZ_i at column i·n·r.
-                    Self.forEachBlock(g.m) { i in
-                        BLAS.gemm(transposeA: false, transposeB: true, m: count, n: nr, k: g.a,
-                                  a: gp.baseAddress! + i * g.a, lda: g.outFeatures,
-                                  b: lp.baseAddress! + i * nr * g.a, ldb: g.a,
-                                  c: dp.baseAddress! + i * nr, ldc: width)
-                    }
-                }
-            }
-        }
         // dL_i += Z_iᵀ · G_i.
         if left.trainable, let z = cachedZ {
             z.withUnsafeBufferPointer { zp in
@@ -246,6 +251,37 @@ public final class BTTLayer: LinearLayer {
                 }
             }
         }
+        let dX: Tensor
+        if g.m == 1, g.a <= Self.panelProductLimit, let packedT = cachedPackedTransposed {
+            // dH = G·Lᵀ 64 rows at a time, each tile consumed by the block products while it is in L2.
+            dX = try fusedBackwardProducts(gRows, packedTransposed: packedT, x: needP ? cachedInput : nil)
+        } else {
+            dX = try unfusedBackwardProducts(gRows, needP: needP)
+        }
+        if let b = bias, b.trainable { try b.accumulateGradient(try gRows.sumRows()) }
+        return try dX.reshaped(Array(dY.shape.dropLast()) + [g.inFeatures])
+    }
+
+    /// dX and the gradients of R' through a whole dZ (N, m·n·r) = [G_i · L_iᵀ]_i: the path for m > 1 and the sgemm twin.
+    private func unfusedBackwardProducts(_ gRows: Tensor, needP: Bool) throws -> Tensor {
+        let g = geometry
+        let count = gRows.shape[0]
+        let mr = g.m * g.r, nr = g.n * g.r, width = g.n * mr
+        // dZ (N, m, n·r) = G_i · L_iᵀ, computed once.
+        var dz = Self.take(&scratchBackward, [count, width])   // every element is written below
+        gRows.withUnsafeBufferPointer { gp in
+            left.value.withUnsafeBufferPointer { lp in
+                dz.withUnsafeMutableBufferPointer { dp in
+                    // SAFETY: G_i is N×a at column i·a (ld O); L_i is n·r×a (used transposed); dZ_i at column i·n·r.
+                    Self.forEachBlock(g.m) { i in
+                        BLAS.gemm(transposeA: false, transposeB: true, m: count, n: nr, k: g.a,
+                                  a: gp.baseAddress! + i * g.a, lda: g.outFeatures,
+                                  b: lp.baseAddress! + i * nr * g.a, ldb: g.a,
+                                  c: dp.baseAddress! + i * nr, ldc: width)
+                    }
+                }
+            }
+        }
         // dH (N, n, m·r) = dZ in the H layout.
         let dh = g.m == 1 ? dz : Self.permuteBlocks(dz, rows: count, outer: g.m, inner: g.n, r: g.r)
         let dX: Tensor
@@ -258,9 +294,8 @@ public final class BTTLayer: LinearLayer {
         } else {
             throw LayerError.noForwardCache(layer: "BTTLayer")
         }
-        if let b = bias, b.trainable { try b.accumulateGradient(try gRows.sumRows()) }
         scratchBackward = dz
-        return try dX.reshaped(Array(dY.shape.dropLast()) + [g.inFeatures])
+        return dX
     }
 
     /// dX (N, I) = [dH_j · R'_jᵀ]_j, one serial sgemm per block. dH (N, n·m·r); R' (n, b, m·r).

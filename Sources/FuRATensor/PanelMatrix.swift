@@ -42,7 +42,8 @@ public final class PanelMatrix: @unchecked Sendable {
     /// Bytes of weights, scales and offsets held.
     public let byteCount: Int
 
-    init(rows: Int, columns: Int, storage: Storage) {
+    /// Allocates the storage; `zeroed: false` leaves the weights uninitialized (for packings that write every one).
+    init(rows: Int, columns: Int, storage: Storage, zeroed: Bool = true) {
         self.rows = rows; self.columns = columns; self.storage = storage
         panels = (rows + Self.panelWidth - 1) / Self.panelWidth
         blocks = (columns + Self.blockSize - 1) / Self.blockSize
@@ -57,7 +58,7 @@ public final class PanelMatrix: @unchecked Sendable {
         case .affine4: bytes = elements / 2
         }
         data = .allocate(byteCount: max(1, bytes), alignment: 64)
-        data.initializeMemory(as: UInt8.self, repeating: 0, count: max(1, bytes))
+        if zeroed { data.initializeMemory(as: UInt8.self, repeating: 0, count: max(1, bytes)) }
         let scaleCount = affine ? panels * blocks * Self.panelWidth : 0
         scales = .allocate(capacity: max(1, scaleCount)); scales.initialize(repeating: 0, count: max(1, scaleCount))
         offsets = .allocate(capacity: max(1, scaleCount)); offsets.initialize(repeating: 0, count: max(1, scaleCount))
@@ -76,15 +77,16 @@ public final class PanelMatrix: @unchecked Sendable {
         guard storage == .float32 || storage == .bfloat16 || storage == .bfloat16Dot else {
             throw TensorError.invalidArgument(operation: "PanelMatrix", message: "\(storage) needs codes: use PanelMatrix.quantized8(_:) or init(affineRows:…)")
         }
-        self.init(rows: o, columns: i, storage: storage)
+        self.init(rows: o, columns: i, storage: storage, zeroed: storage != .float32 || o % Self.panelWidth != 0)
+        if storage == .float32 {   // every weight is written: no zero-fill unless the last panel is partial
+            w.withUnsafeBufferPointer { packFloat32($0.baseAddress!) }
+            return
+        }
         w.withUnsafeBufferPointer { pw in
             for r in 0..<o {
                 let (p, j) = (r / Self.panelWidth, r % Self.panelWidth)
                 let src = pw.baseAddress! + r * i
-                if storage == .float32 {
-                    let dst = data.assumingMemoryBound(to: Float.self) + p * i * Self.panelWidth + j
-                    for k in 0..<i { dst[k * Self.panelWidth] = src[k] }
-                } else if storage == .bfloat16Dot {
+                if storage == .bfloat16Dot {
                     let dst = data.assumingMemoryBound(to: UInt16.self)
                     for k in 0..<i { dst[pairIndex(p, j, k)] = HalfPrecision.bfloat16Bits(from: src[k]) }
                 } else {

@@ -43,17 +43,20 @@ extension Benchmarks {
     /// The layer part of `btt` alone (`fura-bench --filter layer-speed`).
     static let bttLayer = Benchmark(name: "layer-speed") { bttLayerSpeed() }
 
+    /// `FURA_BENCH_SHAPES=576x576,4096x4096` (in×out) restricts the shapes, `FURA_BENCH_REPEATS=k` sets the best-of count.
     static func bttLayerSpeed() -> [BenchmarkResult] {
         var out: [BenchmarkResult] = []
         let tokens = 1024
+        let shapes = environmentList("FURA_BENCH_SHAPES")
+        let repeatsOverride = ProcessInfo.processInfo.environment["FURA_BENCH_REPEATS"].flatMap { Int($0) }
         for threads in [2, 1] {
             Threading.setThreadCount(threads)
-            for (i, o) in [(576, 576), (576, 1536), (1536, 576), (4096, 4096)] {
+            for (i, o) in [(576, 576), (576, 1536), (1536, 576), (4096, 4096)] where shapes?.contains("\(i)x\(o)") ?? true {
                 var rng = RNG(seed: 3)
                 let w = Tensor.randomNormal([o, i], std: 0.05, rng: &rng)
                 let x = Tensor.randomNormal([tokens, i], rng: &rng)
                 let g = Tensor.randomNormal([tokens, o], rng: &rng)
-                let repeats = i * o > 4_000_000 ? 3 : 10
+                let repeats = repeatsOverride ?? (i * o > 4_000_000 ? 3 : 10)
                 let dense = try! DenseLinear(weight: w)
                 let denseTime = bestTime(repeats: repeats) {
                     _ = try! dense.forward(x, keepForBackward: true)

@@ -174,6 +174,60 @@ func bttLoss(_ y: Tensor, _ c: Tensor) -> Double {
         #expect(BTTBlockProducts.preferred(for: BTTGeometry(m: 24, a: 24, n: 1, b: 1536, r: 24)) == .blas)
     }
 
+    /// Both forward routes (W_eff = blockdiag(R')·L first, or the block products) and the fused backward (dH formed
+    /// 64 rows at a time, m = 1) against the sgemm twin: same y, dX and gradients for every mode, merge target and
+    /// train position, with one tile and with several (a partial one last) split over two threads.
+    @Test func forwardRoutesAndFusedBackwardMatchTheTwin() throws {
+        var seed: UInt64 = 4_000
+        for (o, i, outF, inF) in [(40, 96, nil, nil), (96, 40, nil, nil), (13, 7, nil, nil), (30, 48, FactorPair(2, 15), FactorPair(3, 16))] {
+            for mode in DecompMode.allCases {
+                for merge in [SMergedTo.keepTrainable, .split, .frozen] {
+                    for position in TrainPosition.allCases where !(merge == .frozen && position == .both) {
+                        for (rows, threads) in [(11, 1), (150, 2)] {
+                            seed += 5
+                            func run(_ products: BTTBlockProducts, _ route: BTTForwardRoute) throws -> [Tensor] {
+                                Threading.setThreadCount(threads)
+                                defer { Threading.setThreadCount(1) }
+                                let layer = try BTTLayer(converting: TestSupport.random([o, i], seed: seed), bias: nil,
+                                                         options: BTTLayerOptions(decompMode: mode, sMergedTo: merge, trainPosition: position,
+                                                                                  outputFactorization: outF, inputFactorization: inF))
+                                if let s = layer.singular { s.trainable = true }
+                                layer.blockProducts = products
+                                layer.forwardRoute = route
+                                var out: [Tensor] = []
+                                for step in 0..<2 {   // twice: accumulation into existing gradients is covered too
+                                    out.append(try layer.forward(TestSupport.random([rows, i], seed: seed + 1 + UInt64(step)), keepForBackward: true))
+                                    out.append(try layer.backward(TestSupport.random([rows, o], seed: seed + 3 + UInt64(step))))
+                                }
+                                return out + layer.parameters.compactMap(\.parameter.gradient)
+                            }
+                            let twin = try run(.blas, .blockProducts)
+                            for (products, route) in [(BTTBlockProducts.packed, BTTForwardRoute.effectiveWeight), (.packed, .blockProducts), (.blas, .effectiveWeight)] {
+                                let other = try run(products, route)
+                                #expect(other.count == twin.count && twin.count >= 5)
+                                for (a, b) in zip(other, twin) {
+                                    #expect(try a.relativeError(to: b) < 1e-5, "\(o)x\(i) \(mode) \(merge) \(position) rows \(rows) \(products) \(route)")
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The forward route by work: W_eff for SmolLM2's projections at 1024 tokens, the block products for few tokens
+    /// and for 4096² (where forming W_eff costs more than the block products and its product runs on sgemm).
+    @Test func forwardRouteFollowsTheMultiplyAddCount() {
+        for (o, i, n, b) in [(576, 576, 24, 24), (1536, 576, 24, 24), (576, 1536, 32, 48), (192, 576, 24, 24)] {
+            let g = BTTGeometry(m: 1, a: o, n: n, b: b, r: min(o, b))
+            #expect(i == n * b)
+            #expect(BTTForwardRoute.preferred(for: g, rows: 1024) == .effectiveWeight, "\(i)→\(o)")
+            #expect(BTTForwardRoute.preferred(for: g, rows: 16) == .blockProducts, "\(i)→\(o) at 16 rows")
+        }
+        #expect(BTTForwardRoute.preferred(for: BTTGeometry(m: 1, a: 4096, n: 64, b: 64, r: 64), rows: 1024) == .blockProducts)
+    }
+
     /// Every trainable tensor and dX against central finite differences of a Double-accumulated loss.
     @Test func blockProductsSideBySideGiveTheSameNumbersAsOneThread() throws {
         // The n (and m) block products run in parallel chunks with 2 threads; each block is the same serial product.
@@ -183,13 +237,19 @@ func bttLoss(_ y: Tensor, _ c: Tensor) -> Double {
                 defer { Threading.setThreadCount(1) }
                 let layer = try BTTLayer(converting: TestSupport.random([48, 96], seed: 91), bias: nil,
                                          options: BTTLayerOptions(decompMode: mode, trainPosition: position))
-                let y = try layer.forward(TestSupport.random([64, 96], seed: 92), keepForBackward: true)
-                let dX = try layer.backward(TestSupport.random([64, 48], seed: 93))
+                layer.forwardRoute = .effectiveWeight   // the default at many rows; ignored when the left core trains
+                let y = try layer.forward(TestSupport.random([150, 96], seed: 92), keepForBackward: true)
+                let dX = try layer.backward(TestSupport.random([150, 48], seed: 93))
                 return [y, dX] + layer.parameters.compactMap(\.parameter.gradient)
             }
             let one = try run(threads: 1), two = try run(threads: 2)
             #expect(one.count == two.count && one.count >= 3)
             for (a, b) in zip(one, two) { #expect(try a.relativeError(to: b) < 1e-6, "\(mode)") }
+            if mode == .outputOneBlock {
+                // W_eff on panels and the fused backward (runs of tiles with their own sums): bit-identical, so a
+                // run resumed with another thread count continues exactly.
+                for (a, b) in zip(one, two) { #expect(a.storage == b.storage, "\(mode)") }
+            }
         }
     }
 

@@ -24,6 +24,25 @@ import Testing
         }
     }
 
+    /// Packing from Wᵀ gives the same panels as packing W: the same weights and bit-identical products,
+    /// with full and partial last panels, on one and two threads.
+    @Test(arguments: [(19, 40), (32, 7), (48, 150)])
+    func transposedPackingMatchesRowPacking(rows: Int, columns: Int) throws {
+        let w = TestSupport.random([rows, columns], seed: 8)
+        var wt = Tensor.zeros([columns, rows])
+        for r in 0..<rows { for c in 0..<columns { wt.storage[c * rows + r] = w.storage[r * columns + c] } }
+        let x = TestSupport.random([70, columns], seed: 9)
+        let direct = try PanelMatrix(w, storage: .float32)
+        for threads in [1, 2] {
+            Threading.setThreadCount(threads)
+            defer { Threading.setThreadCount(1) }
+            let packed = try PanelMatrix(transposed: wt)
+            #expect(packed.widened().storage == w.storage)
+            #expect(try packed.multiply(x).storage == direct.multiply(x).storage)
+            #expect(try PanelMatrix(w, storage: .float32).widened().storage == w.storage)
+        }
+    }
+
     /// Threads split panels; the result must not depend on the split.
     @Test func threadedMatchesSingle() throws {
         let w = TestSupport.random([200, 96], seed: 3), x = TestSupport.random([9, 96], seed: 4)

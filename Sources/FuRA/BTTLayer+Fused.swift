@@ -1,0 +1,144 @@
+import FuRANN
+import FuRATensor
+
+// Legend: N rows; m output blocks of size a (O = m·a); n input blocks of size b (I = n·b); r rank per block.
+
+/// How a BTT layer forms y in the forward.
+public enum BTTForwardRoute: Sendable {
+    /// y = Z·L with H_j = x_j · R'_j: the block products, then one large product (the route that keeps Z for dL).
+    case blockProducts
+    /// y = x · W_eff with W_eff = blockdiag(R')·L (I × O) formed first: the same numbers up to rounding, and cheaper
+    /// when the weight is smaller than the activations (O < N for `output_one_block`); not taken when the left core
+    /// trains (its gradient needs Z).
+    case effectiveWeight
+
+    /// The route with less work for `rows` rows: forming W_eff costs m·n·a·b·r multiply-adds and its product N·I·O,
+    /// counted at 1/1.1 when it runs on packed panels (I ≤ `BTTLayer.panelProductLimit`; they run at ~1.1× sgemm's
+    /// rate); the block products cost N·m·n·r·(a + b).
+    public static func preferred(for g: BTTGeometry, rows: Int) -> BTTForwardRoute {
+        let materialize = Double(g.m * g.n) * Double(g.a * g.b * g.r)
+        let productRate = g.inFeatures <= BTTLayer.panelProductLimit ? 1.1 : 1.0
+        let effective = materialize + Double(rows) * Double(g.inFeatures) * Double(g.outFeatures) / productRate
+        let blocks = Double(rows) * Double(g.m * g.n * g.r) * Double(g.a + g.b)
+        return effective <= blocks ? .effectiveWeight : .blockProducts
+    }
+}
+
+extension BTTLayer {
+    /// W_eff (I, O) with `y = x · W_eff` (the transpose of `denseWeight()`): block (j, i) is R'_j[:, i·r..<(i+1)·r] · L_i[j·r..<(j+1)·r, :].
+    func effectiveWeight() -> Tensor {
+        let g = geometry
+        let mr = g.m * g.r, nr = g.n * g.r
+        let rPrime = scaledRight()
+        var w = Tensor.unfilled([g.inFeatures, g.outFeatures])   // every block is written (beta = 0)
+        rPrime.withUnsafeBufferPointer { rp in
+            left.value.withUnsafeBufferPointer { lp in
+                w.withUnsafeMutableBufferPointer { wp in
+                    // SAFETY: R'_j columns i·r.. are b×r (ld m·r); L_i rows j·r.. are r×a (ld a); the b×a result lands at
+                    // row j·b, column i·a of W_eff (ld O).
+                    Self.forEachBlock(g.m * g.n) { block in
+                        let (i, j) = (block / g.n, block % g.n)
+                        BLAS.gemm(transposeA: false, transposeB: false, m: g.b, n: g.a, k: g.r,
+                                  a: rp.baseAddress! + j * g.b * mr + i * g.r, lda: mr,
+                                  b: lp.baseAddress! + (i * nr + j * g.r) * g.a, ldb: g.a,
+                                  c: wp.baseAddress! + j * g.b * g.outFeatures + i * g.a, ldc: g.outFeatures)
+                    }
+                }
+            }
+        }
+        return w
+    }
+
+    /// Products with an inner dimension up to this run on packed panels (`PanelMatrix`, 8-row × 16-column register
+    /// tiles, 64 rows of the left operand kept in L2) instead of sgemm: 108–113 GFLOP/s against sgemm's 99–105 on one
+    /// core here at inner sizes 576 and 1536 (`fura-bench --filter layer-parts`). Past it the 64-row tile and a panel
+    /// no longer fit in L2 and sgemm's blocking wins.
+    static let panelProductLimit = 2048
+
+    /// y (N, O) = x · W_eff, no bias (route `effectiveWeight`).
+    func effectiveWeightForward(_ rows: Tensor) throws -> Tensor {
+        let g = geometry
+        let count = rows.shape[0]
+        let w = effectiveWeight()
+        if g.inFeatures <= Self.panelProductLimit {
+            return try PanelMatrix(transposed: w).multiply(rows)
+        }
+        var y = Tensor.unfilled([count, g.outFeatures])   // beta = 0: every element is written
+        rows.withUnsafeBufferPointer { xp in
+            w.withUnsafeBufferPointer { wp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    // SAFETY: x is N×I, W_eff is I×O, y is N×O, all dense row-major.
+                    BLAS.gemm(transposeA: false, transposeB: false, m: count, n: g.outFeatures, k: g.inFeatures,
+                              a: xp.baseAddress!, lda: g.inFeatures, b: wp.baseAddress!, ldb: g.outFeatures,
+                              c: yp.baseAddress!, ldc: g.outFeatures)
+                }
+            }
+        }
+        return y
+    }
+
+    /// Row tiles of the fused backward are grouped into at most this many runs, each with its own partial gradient
+    /// of R' (summed in run order), so the sums do not depend on the thread count.
+    static let fusedBackwardRuns = 16
+
+    /// The backward's products for m = 1 without ever holding dH whole: L (n·r × a) is packed into 16-row panels
+    /// once per call, then 64-row tiles of G are taken in runs (contiguous, at most `fusedBackwardRuns`, split over the
+    /// threads) and for each tile dH = G·Lᵀ (64 × n·r, in L2) is formed and at once consumed: dX_j = dH_j · R'_jᵀ and
+    /// P_j += x_jᵀ · dH_j (`SmallProduct`). Each run sums into its own P; the runs are added in order, so the result is
+    /// the same for any thread count.
+    ///
+    /// - Parameters: `gRows` (N, O); `packedTransposed` from `packRight(transposed: true)`; `x` (N, I), nil when no
+    ///   gradient of R' or S is needed. With no S the right core's gradient receives P; otherwise `accumulateFromProducts`.
+    func fusedBackwardProducts(_ gRows: Tensor, packedTransposed: [Float], x: Tensor?) throws -> Tensor {
+        let g = geometry
+        precondition(g.m == 1, "the fused backward is for one output block")
+        let count = gRows.shape[0], width = g.n * g.r
+        let panels = try PanelMatrix(left.value.reshaped([width, g.a]), storage: .float32)
+        var dX = Tensor.unfilled([count, g.inFeatures])   // every row is written by its tile
+        let tileRows = PanelMatrix.rowChunk
+        let tiles = (count + tileRows - 1) / tileRows
+        let runs = max(1, min(Self.fusedBackwardRuns, tiles))
+        let perGradient = x == nil ? 0 : g.n * g.b * g.r
+        var partial = [Float](repeating: 0, count: runs * perGradient)
+        let xTensor = x ?? gRows   // not read without a gradient
+        gRows.withUnsafeBufferPointer { gp in
+            xTensor.withUnsafeBufferPointer { xp in
+                packedTransposed.withUnsafeBufferPointer { pt in
+                    dX.withUnsafeMutableBufferPointer { dp in
+                        partial.withUnsafeMutableBufferPointer { pp in
+                            let (gBase, xBase, dBase) = (gp.baseAddress!, xp.baseAddress!, dp.baseAddress!)
+                            let (ptBase, pBase) = (pt.baseAddress!, pp.baseAddress)
+                            Threading.parallelFor(runs) { first, end in
+                                let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * width)
+                                defer { tile.deallocate() }
+                                for run in first..<end {
+                                    let gradient = perGradient == 0 ? nil : pBase! + run * perGradient
+                                    for t in (run * tiles / runs)..<((run + 1) * tiles / runs) {
+                                        let t0 = t * tileRows, rows = min(tileRows, count - t0)
+                                        // SAFETY: G rows t0 ..< t0 + rows (ld O) → dH tile (rows × n·r, ld n·r); the
+                                        // tile's rows of dX and x (ld I); the run's own b × r gradient per block.
+                                        panels.multiply(gBase + t0 * g.a, rows: rows, into: tile)
+                                        SmallProduct.blockDiagonalBackward(
+                                            blocks: g.n, rows: rows, k: g.b, columns: g.r, dy: tile, lddy: width,
+                                            packedTransposed: ptBase, dx: dBase + t0 * g.inFeatures, lddx: g.inFeatures,
+                                            x: xBase + t0 * g.inFeatures, ldx: g.inFeatures,
+                                            gradient: gradient, accumulate: true)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        guard x != nil else { return dX }
+        var p = Tensor.zeros(g.rightShape)
+        p.withUnsafeMutableBufferPointer { sum in
+            for run in 0..<runs {
+                for e in 0..<perGradient { sum[e] += partial[run * perGradient + e] }
+            }
+        }
+        try accumulateFromProducts(p)
+        return dX
+    }
+}
