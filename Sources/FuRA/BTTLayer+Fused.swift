@@ -78,8 +78,9 @@ extension BTTLayer {
     }
 
     /// Row tiles of the fused backward are grouped into at most this many runs, each with its own partial gradient
-    /// of R' (summed in run order), so the sums do not depend on the thread count.
-    static let fusedBackwardRuns = 16
+    /// of R' (summed in run order), so the sums do not depend on the thread count. Up to this many threads share
+    /// the pass; more runs would cost more partial sums (each n·b·r floats) than they save.
+    static let fusedBackwardRuns = 8
 
     /// The backward's products for m = 1 without ever holding dH whole: L (n·r × a) is packed into 16-row panels
     /// once per call, then 64-row tiles of G are taken in runs (contiguous, at most `fusedBackwardRuns`, split over the
@@ -99,31 +100,31 @@ extension BTTLayer {
         let tiles = (count + tileRows - 1) / tileRows
         let runs = max(1, min(Self.fusedBackwardRuns, tiles))
         let perGradient = x == nil ? 0 : g.n * g.b * g.r
-        var partial = [Float](repeating: 0, count: runs * perGradient)
+        // Each run's first tile overwrites its partial sum: no zero-fill.
+        let partial = UnsafeMutablePointer<Float>.allocate(capacity: max(1, runs * perGradient))
+        defer { partial.deallocate() }
         let xTensor = x ?? gRows   // not read without a gradient
         gRows.withUnsafeBufferPointer { gp in
             xTensor.withUnsafeBufferPointer { xp in
                 packedTransposed.withUnsafeBufferPointer { pt in
                     dX.withUnsafeMutableBufferPointer { dp in
-                        partial.withUnsafeMutableBufferPointer { pp in
-                            let (gBase, xBase, dBase) = (gp.baseAddress!, xp.baseAddress!, dp.baseAddress!)
-                            let (ptBase, pBase) = (pt.baseAddress!, pp.baseAddress)
-                            Threading.parallelFor(runs) { first, end in
-                                let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * width)
-                                defer { tile.deallocate() }
-                                for run in first..<end {
-                                    let gradient = perGradient == 0 ? nil : pBase! + run * perGradient
-                                    for t in (run * tiles / runs)..<((run + 1) * tiles / runs) {
-                                        let t0 = t * tileRows, rows = min(tileRows, count - t0)
-                                        // SAFETY: G rows t0 ..< t0 + rows (ld O) → dH tile (rows × n·r, ld n·r); the
-                                        // tile's rows of dX and x (ld I); the run's own b × r gradient per block.
-                                        panels.multiply(gBase + t0 * g.a, rows: rows, into: tile)
-                                        SmallProduct.blockDiagonalBackward(
-                                            blocks: g.n, rows: rows, k: g.b, columns: g.r, dy: tile, lddy: width,
-                                            packedTransposed: ptBase, dx: dBase + t0 * g.inFeatures, lddx: g.inFeatures,
-                                            x: xBase + t0 * g.inFeatures, ldx: g.inFeatures,
-                                            gradient: gradient, accumulate: true)
-                                    }
+                        let (gBase, xBase, dBase, ptBase) = (gp.baseAddress!, xp.baseAddress!, dp.baseAddress!, pt.baseAddress!)
+                        Threading.parallelFor(runs) { first, end in
+                            let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * width)
+                            defer { tile.deallocate() }
+                            for run in first..<end {
+                                let gradient = perGradient == 0 ? nil : partial + run * perGradient
+                                let firstTile = run * tiles / runs
+                                for t in firstTile..<((run + 1) * tiles / runs) {
+                                    let t0 = t * tileRows, rows = min(tileRows, count - t0)
+                                    // SAFETY: G rows t0 ..< t0 + rows (ld O) → dH tile (rows × n·r, ld n·r); the
+                                    // tile's rows of dX and x (ld I); the run's own b × r gradient per block.
+                                    panels.multiply(gBase + t0 * g.a, rows: rows, into: tile)
+                                    SmallProduct.blockDiagonalBackward(
+                                        blocks: g.n, rows: rows, k: g.b, columns: g.r, dy: tile, lddy: width,
+                                        packedTransposed: ptBase, dx: dBase + t0 * g.inFeatures, lddx: g.inFeatures,
+                                        x: xBase + t0 * g.inFeatures, ldx: g.inFeatures,
+                                        gradient: gradient, accumulate: t > firstTile)
                                 }
                             }
                         }
@@ -132,10 +133,13 @@ extension BTTLayer {
             }
         }
         guard x != nil else { return dX }
-        var p = Tensor.zeros(g.rightShape)
+        // P = Σ_run partial_run in run order, element ranges side by side.
+        var p = Tensor.unfilled(g.rightShape)
         p.withUnsafeMutableBufferPointer { sum in
-            for run in 0..<runs {
-                for e in 0..<perGradient { sum[e] += partial[run * perGradient + e] }
+            let out = sum.baseAddress!
+            Threading.parallelFor(perGradient, minimumPerChunk: 1 << 14) { start, end in
+                (out + start).update(from: partial + start, count: end - start)
+                for run in 1..<runs { Kernels.axpy(1, partial + run * perGradient + start, out + start, end - start) }
             }
         }
         try accumulateFromProducts(p)
