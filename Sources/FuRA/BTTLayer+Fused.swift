@@ -25,23 +25,37 @@ public enum BTTForwardRoute: Sendable {
 }
 
 extension BTTLayer {
-    /// W_eff (I, O) with `y = x · W_eff` (the transpose of `denseWeight()`): block (j, i) is R'_j[:, i·r..<(i+1)·r] · L_i[j·r..<(j+1)·r, :].
+    /// Products with an inner dimension up to this run on packed panels (`PanelMatrix`, 8-row × 16-column register
+    /// tiles, 64 rows of the left operand kept in L2) instead of sgemm: 108–113 GFLOP/s against sgemm's 99–105 on one
+    /// core here at inner sizes 576 and 1536 (`fura-bench --filter layer-parts`). Past it the 64-row tile and a panel
+    /// no longer fit in L2 and sgemm's blocking wins.
+    static let panelProductLimit = 2048
+
+    /// Rows j·b ..< (j+1)·b of W_eff (rows × O): block (j, i) is R'_j[:, i·r ..< (i+1)·r] · L_i[j·r ..< (j+1)·r, :],
+    /// one serial sgemm per output block. `rPrime` is R' (n, b, m·r); `first` is a multiple of b.
+    private func effectiveWeightRows(_ first: Int, _ rows: Int, rPrime rp: UnsafePointer<Float>, left lp: UnsafePointer<Float>,
+                                     into buffer: UnsafeMutablePointer<Float>) {
+        let g = geometry, mr = g.m * g.r, nr = g.n * g.r, j = first / g.b
+        for i in 0..<g.m {
+            // SAFETY: R'_j columns i·r.. are b×r (ld m·r); L_i rows j·r.. are r×a (ld a); the b×a result lands at
+            // column i·a of the buffer (ld O).
+            BLAS.gemm(transposeA: false, transposeB: false, m: rows, n: g.a, k: g.r,
+                      a: rp + j * g.b * mr + i * g.r, lda: mr, b: lp + (i * nr + j * g.r) * g.a, ldb: g.a,
+                      c: buffer + i * g.a, ldc: g.outFeatures)
+        }
+    }
+
+    /// W_eff (I, O) with `y = x · W_eff` (the transpose of `denseWeight()`).
     func effectiveWeight() -> Tensor {
         let g = geometry
-        let mr = g.m * g.r, nr = g.n * g.r
         let rPrime = scaledRight()
-        var w = Tensor.unfilled([g.inFeatures, g.outFeatures])   // every block is written (beta = 0)
+        var w = Tensor.unfilled([g.inFeatures, g.outFeatures])   // every block of rows is written (beta = 0)
         rPrime.withUnsafeBufferPointer { rp in
             left.value.withUnsafeBufferPointer { lp in
                 w.withUnsafeMutableBufferPointer { wp in
-                    // SAFETY: R'_j columns i·r.. are b×r (ld m·r); L_i rows j·r.. are r×a (ld a); the b×a result lands at
-                    // row j·b, column i·a of W_eff (ld O).
-                    Self.forEachBlock(g.m * g.n) { block in
-                        let (i, j) = (block / g.n, block % g.n)
-                        BLAS.gemm(transposeA: false, transposeB: false, m: g.b, n: g.a, k: g.r,
-                                  a: rp.baseAddress! + j * g.b * mr + i * g.r, lda: mr,
-                                  b: lp.baseAddress! + (i * nr + j * g.r) * g.a, ldb: g.a,
-                                  c: wp.baseAddress! + j * g.b * g.outFeatures + i * g.a, ldc: g.outFeatures)
+                    Self.forEachBlock(g.n) { j in
+                        effectiveWeightRows(j * g.b, g.b, rPrime: rp.baseAddress!, left: lp.baseAddress!,
+                                            into: wp.baseAddress! + j * g.b * g.outFeatures)
                     }
                 }
             }
@@ -49,20 +63,23 @@ extension BTTLayer {
         return w
     }
 
-    /// Products with an inner dimension up to this run on packed panels (`PanelMatrix`, 8-row × 16-column register
-    /// tiles, 64 rows of the left operand kept in L2) instead of sgemm: 108–113 GFLOP/s against sgemm's 99–105 on one
-    /// core here at inner sizes 576 and 1536 (`fura-bench --filter layer-parts`). Past it the 64-row tile and a panel
-    /// no longer fit in L2 and sgemm's blocking wins.
-    static let panelProductLimit = 2048
-
-    /// y (N, O) = x · W_eff, no bias (route `effectiveWeight`).
+    /// y (N, O) = x · W_eff, no bias (route `effectiveWeight`): W_eff formed an input block at a time straight into
+    /// packed panels when I ≤ `panelProductLimit`, else whole and multiplied by sgemm.
     func effectiveWeightForward(_ rows: Tensor) throws -> Tensor {
         let g = geometry
         let count = rows.shape[0]
-        let w = effectiveWeight()
         if g.inFeatures <= Self.panelProductLimit {
-            return try PanelMatrix(transposed: w).multiply(rows)
+            let rPrime = scaledRight()
+            let panels = try rPrime.withUnsafeBufferPointer { rp in
+                try left.value.withUnsafeBufferPointer { lp in
+                    try PanelMatrix(transposedRows: g.inFeatures, columns: g.outFeatures, blockRows: g.b) { first, blockRows, buffer in
+                        effectiveWeightRows(first, blockRows, rPrime: rp.baseAddress!, left: lp.baseAddress!, into: buffer)
+                    }
+                }
+            }
+            return try panels.multiply(rows)
         }
+        let w = effectiveWeight()
         var y = Tensor.unfilled([count, g.outFeatures])   // beta = 0: every element is written
         rows.withUnsafeBufferPointer { xp in
             w.withUnsafeBufferPointer { wp in

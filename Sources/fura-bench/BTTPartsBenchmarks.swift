@@ -1,3 +1,4 @@
+import Foundation
 import FuRA
 import FuRANN
 import FuRATensor
@@ -6,9 +7,11 @@ extension Benchmarks {
     /// Where a BTT layer's time goes (`fura-bench --filter layer-parts`): one thread's CPU time of the whole layer and
     /// of each product of both forward routes and of the fused backward, next to the dense layer's two sgemms, for
     /// SmolLM2's square and down-projection shapes at N = 1024 (FuRA defaults: one output block, R trains, L frozen);
-    /// `FURA_BENCH_SHAPES=4096x4096` (in×out) picks others.
+    /// `FURA_BENCH_SHAPES=4096x4096` (in×out) picks others; `FURA_BENCH_THREADS=2` times every line on two threads
+    /// (best wall time of 20 instead of the calling thread's CPU time).
     static let bttParts = Benchmark(name: "layer-parts") {
-        Threading.setThreadCount(1)
+        let threads = ProcessInfo.processInfo.environment["FURA_BENCH_THREADS"].flatMap { Int($0) } ?? 1
+        Threading.setThreadCount(threads)
         var out: [BenchmarkResult] = []
         let tokens = 1024
         let shapes = environmentList("FURA_BENCH_SHAPES") ?? ["576x576", "1536x576"]   // in×out
@@ -24,8 +27,8 @@ extension Benchmarks {
             let (n, b, r) = (btt.geometry.n, btt.geometry.b, btt.geometry.r)
             let left = try! btt.left.value.reshaped([n * r, o]), right = btt.right.value
             func time(_ name: String, flops: Double = 0, _ body: () -> Void) {
-                let t = bestThreadCPUTime(repeats: 10, body)
-                out.append(BenchmarkResult(name: "\(i)→\(o) \(name)", threads: 1, gflops: flops / t / 1e9, seconds: t))
+                let t = threads == 1 ? bestThreadCPUTime(repeats: 10, body) : bestTime(repeats: 20, body)
+                out.append(BenchmarkResult(name: "\(i)→\(o) \(name)", threads: threads, gflops: flops / t / 1e9, seconds: t))
             }
             let large = 2.0 * Double(tokens * i * o), small = 2.0 * Double(tokens * i * b)
 
@@ -75,6 +78,16 @@ extension Benchmarks {
                 }
             }
             time("W_eff: pack panels") { _ = try! PanelMatrix(transposed: weff) }
+            time("W_eff: form straight into panels", flops: 2.0 * Double(i * b * o)) {
+                right.withUnsafeBufferPointer { rp in
+                    left.withUnsafeBufferPointer { lp in
+                        _ = try! PanelMatrix(transposedRows: i, columns: o, blockRows: b) { first, rows, buffer in
+                            BLAS.gemm(transposeA: false, transposeB: false, m: rows, n: o, k: r, a: rp.baseAddress! + first * r, lda: r,
+                                      b: lp.baseAddress! + first / b * r * o, ldb: o, c: buffer, ldc: o)
+                        }
+                    }
+                }
+            }
             let weffPanels = try! PanelMatrix(transposed: weff)
             time("W_eff: y = x·W_eff (panels)", flops: large) { _ = try! weffPanels.multiply(x) }
 

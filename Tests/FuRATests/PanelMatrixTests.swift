@@ -24,8 +24,8 @@ import Testing
         }
     }
 
-    /// Packing from Wᵀ gives the same panels as packing W: the same weights and bit-identical products,
-    /// with full and partial last panels, on one and two threads.
+    /// Packing from Wᵀ (whole or formed block by block) gives the same panels as packing W: the same weights and
+    /// bit-identical products, with full and partial last panels, on one and two threads.
     @Test(arguments: [(19, 40), (32, 7), (48, 150)])
     func transposedPackingMatchesRowPacking(rows: Int, columns: Int) throws {
         let w = TestSupport.random([rows, columns], seed: 8)
@@ -39,6 +39,13 @@ import Testing
             let packed = try PanelMatrix(transposed: wt)
             #expect(packed.widened().storage == w.storage)
             #expect(try packed.multiply(x).storage == direct.multiply(x).storage)
+            // Formed block by block (blocks of 3 and 16 rows of Wᵀ, the last one partial when 3 ∤ I).
+            for blockRows in [3, 16] {
+                let blockwise = try PanelMatrix(transposedRows: columns, columns: rows, blockRows: blockRows) { first, count, buffer in
+                    for k in 0..<count { for c in 0..<rows { buffer[k * rows + c] = wt.storage[(first + k) * rows + c] } }
+                }
+                #expect(blockwise.widened().storage == w.storage, "blocks of \(blockRows)")
+            }
             #expect(try PanelMatrix(w, storage: .float32).widened().storage == w.storage)
         }
     }
