@@ -111,6 +111,7 @@ extension BTTLayer {
         let g = geometry
         precondition(g.m == 1, "the fused backward is for one output block")
         let count = gRows.shape[0], width = g.n * g.r
+        guard count > 0 else { return Tensor.zeros([0, g.inFeatures]) }   // no rows: nothing to add to the gradients
         let panels = try PanelMatrix(left.value.reshaped([width, g.a]), storage: .float32)
         var dX = Tensor.unfilled([count, g.inFeatures])   // every row is written by its tile
         let tileRows = PanelMatrix.rowChunk

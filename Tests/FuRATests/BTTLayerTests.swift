@@ -176,14 +176,14 @@ func bttLoss(_ y: Tensor, _ c: Tensor) -> Double {
 
     /// Both forward routes (W_eff = blockdiag(R')·L first, or the block products) and the fused backward (dH formed
     /// 64 rows at a time, m = 1) against the sgemm twin: same y, dX and gradients for every mode, merge target and
-    /// train position, with one tile and with several (a partial one last) split over two threads.
+    /// train position, with one tile, with several (a partial one last) split over two threads, and with no rows.
     @Test func forwardRoutesAndFusedBackwardMatchTheTwin() throws {
         var seed: UInt64 = 4_000
         for (o, i, outF, inF) in [(40, 96, nil, nil), (96, 40, nil, nil), (13, 7, nil, nil), (30, 48, FactorPair(2, 15), FactorPair(3, 16))] {
             for mode in DecompMode.allCases {
                 for merge in [SMergedTo.keepTrainable, .split, .frozen] {
                     for position in TrainPosition.allCases where !(merge == .frozen && position == .both) {
-                        for (rows, threads) in [(11, 1), (150, 2)] {
+                        for (rows, threads) in [(11, 1), (150, 2), (0, 1)] {
                             seed += 5
                             func run(_ products: BTTBlockProducts, _ route: BTTForwardRoute) throws -> [Tensor] {
                                 Threading.setThreadCount(threads)
