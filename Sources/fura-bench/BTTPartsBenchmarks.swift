@@ -8,12 +8,12 @@ extension Benchmarks {
     /// of each product of both forward routes and of the fused backward, next to the dense layer's two sgemms, for
     /// SmolLM2's square and down-projection shapes at N = 1024 (FuRA defaults: one output block, R trains, L frozen);
     /// `FURA_BENCH_SHAPES=4096x4096` (in×out) picks others; `FURA_BENCH_THREADS=2` times every line on two threads
-    /// (best wall time of 20 instead of the calling thread's CPU time).
+    /// (best wall time of 20 instead of the calling thread's CPU time); `FURA_BENCH_TOKENS=384` sets N.
     static let bttParts = Benchmark(name: "layer-parts") {
         let threads = ProcessInfo.processInfo.environment["FURA_BENCH_THREADS"].flatMap { Int($0) } ?? 1
         Threading.setThreadCount(threads)
         var out: [BenchmarkResult] = []
-        let tokens = 1024
+        let tokens = ProcessInfo.processInfo.environment["FURA_BENCH_TOKENS"].flatMap { Int($0) } ?? 1024
         let shapes = environmentList("FURA_BENCH_SHAPES") ?? ["576x576", "1536x576"]   // in×out
         for shape in shapes.sorted() {
             let sides = shape.split(separator: "x").compactMap { Int($0) }

@@ -110,7 +110,8 @@ struct GRPOCommand: ParsableCommand {
     func execute() throws {
         guard !output.isEmpty else { throw ValidationError("give --output DIR (or output: in the --config file)") }
         let options = try resolvedOptions()
-        if let threads { Threading.setThreadCount(threads) }
+        // Our pool for every product (OpenBLAS then stays at one thread), all cores unless told otherwise.
+        Threading.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let (train, heldOut) = try problems()
         let loaded = try ModelLoader.load(path: model)
         guard let tokenizer = loaded.tokenizer else {
