@@ -85,7 +85,12 @@ extension Benchmarks {
                     let b = bestThreadCPUTime(repeats: repeats) { _ = try! btt.forward(x, keepForBackward: true); _ = try! btt.backward(g) }
                     let l = bestThreadCPUTime(repeats: repeats) { lora.forwardBackward(x, g) }
                     let t = bestThreadCPUTime(repeats: repeats) { _ = try! twin.forward(x, keepForBackward: true); _ = try! twin.backward(g) }
-                    cpu = ["cpu_vs_dense": b / d, "cpu_vs_lora32": b / l, "cpu_btt_s": b, "cpu_sgemm_blocks_vs_dense": t / d]
+                    // A frozen dense layer on the same packed-panel kernel as the BTT's large products (W and Wᵀ packed
+                    // once): the ratio with the GEMM engine held equal (DenseLinear itself runs sgemm).
+                    let forwardPanels = try! PanelMatrix(w, storage: .float32), backwardPanels = try! PanelMatrix(transposed: w)
+                    let p = bestThreadCPUTime(repeats: repeats) { _ = try! forwardPanels.multiply(x); _ = try! backwardPanels.multiply(g) }
+                    cpu = ["cpu_vs_dense": b / d, "cpu_vs_lora32": b / l, "cpu_btt_s": b, "cpu_sgemm_blocks_vs_dense": t / d,
+                           "cpu_vs_dense_on_panels": b / p]
                 }
                 let shape = "\(i)→\(o)"
                 out.append(BenchmarkResult(name: "btt fwd+bwd \(shape) N=\(tokens)", threads: threads, seconds: bttTime,
