@@ -63,8 +63,9 @@ extension BTTLayer {
         return w
     }
 
-    /// y (N, O) = x · W_eff, no bias (route `effectiveWeight`): W_eff formed an input block at a time straight into
-    /// packed panels when I ≤ `panelProductLimit`, else whole and multiplied by sgemm.
+    /// y (N, O) = x · W_eff, no bias (route `effectiveWeight`): W_eff formed straight into packed panels when
+    /// I ≤ `panelProductLimit` (for one output block with O a multiple of 16 by 8×16 register tiles that read L in
+    /// place, otherwise an input block at a time by sgemm), else whole and multiplied by sgemm.
     func effectiveWeightForward(_ rows: Tensor) throws -> Tensor {
         let g = geometry
         let count = rows.shape[0]
@@ -72,7 +73,12 @@ extension BTTLayer {
             let rPrime = scaledRight()
             let panels = try rPrime.withUnsafeBufferPointer { rp in
                 try left.value.withUnsafeBufferPointer { lp in
-                    try PanelMatrix(transposedRows: g.inFeatures, columns: g.outFeatures, blockRows: g.b) { first, blockRows, buffer in
+                    if g.m == 1, g.a % PanelMatrix.panelWidth == 0 {
+                        // SAFETY: R'_j is b × r at j·b·r (ld r); L is n·r × a (ld a).
+                        return try PanelMatrix(blockDiagonal: rp.baseAddress!, lda: g.r, blocks: g.n, blockRows: g.b, rank: g.r,
+                                               times: lp.baseAddress!, ldb: g.a, columns: g.a)
+                    }
+                    return try PanelMatrix(transposedRows: g.inFeatures, columns: g.outFeatures, blockRows: g.b) { first, blockRows, buffer in
                         effectiveWeightRows(first, blockRows, rPrime: rp.baseAddress!, left: lp.baseAddress!, into: buffer)
                     }
                 }

@@ -61,6 +61,65 @@ extension PanelMatrix {
         }
     }
 
+    /// Packs W (O, I) as `float32` where Wᵀ = blockdiag(A_0, …, A_{n−1}) · B is formed right in the panels:
+    /// row j·b + q of Wᵀ is Σ_k A_j[q, k] · B[j·r + k, :], 8 rows × 16 columns at a time in registers (the
+    /// `kernel8` tile, reading B's rows in place). O must be a multiple of 16 (use `init(transposedRows:…)`
+    /// otherwise).
+    ///
+    /// - Parameters: `a`: A_j (b × r) at `a + j·b·lda`, rows `lda` apart; `b`: B (n·r × O), rows `ldb` apart.
+    public convenience init(blockDiagonal a: UnsafePointer<Float>, lda: Int, blocks n: Int, blockRows rows: Int, rank r: Int,
+                            times b: UnsafePointer<Float>, ldb: Int, columns o: Int) throws {
+        let w = Self.panelWidth
+        guard n > 0, rows > 0, r > 0, o > 0, o % w == 0 else {
+            throw TensorError.invalidArgument(operation: "PanelMatrix(blockDiagonal:)",
+                                              message: "needs positive sizes and O a multiple of 16 (got n \(n), b \(rows), r \(r), O \(o))")
+        }
+        let i = n * rows
+        self.init(rows: o, columns: i, storage: .float32, zeroed: false)
+        let panels = self.panels
+        let dst = data.assumingMemoryBound(to: Float.self)
+        Threading.parallelFor(panels * n) { start, end in
+            for task in start..<end {
+                let (p, j) = (task / n, task % n)
+                let aj = a + j * rows * lda, bj = b + j * r * ldb + p * w
+                let out = dst + (p * i + j * rows) * w
+                var q = 0
+                while q + 8 <= rows {
+                    // SAFETY: A_j rows q ..< q+8 (r floats each), B rows j·r ..< j·r+r at columns p·16 ..< p·16+16,
+                    // panel p columns j·b+q ..< j·b+q+8 (16 floats each).
+                    Self.blockRowTile8(aj + q * lda, lda, bj, ldb, r, out + q * w)
+                    q += 8
+                }
+                while q < rows {
+                    var acc = SIMD16<Float>()
+                    for k in 0..<r { acc = acc.addingProduct(Kernels.load(bj + k * ldb), SIMD16(repeating: aj[q * lda + k])) }
+                    Kernels.store(acc, out + q * w)
+                    q += 1
+                }
+            }
+        }
+    }
+
+    /// out[t·16 ..< t·16+16] = Σ_k a[t·lda + k] · b[k·ldb ..< k·ldb+16] for t < 8: `kernel8` with B's rows `ldb` apart.
+    @inline(__always)
+    static func blockRowTile8(_ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int, _ r: Int,
+                              _ out: UnsafeMutablePointer<Float>) {
+        var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
+        var c4 = SIMD16<Float>(), c5 = SIMD16<Float>(), c6 = SIMD16<Float>(), c7 = SIMD16<Float>()
+        let (a0, a1, a2, a3) = (a, a + lda, a + 2 * lda, a + 3 * lda)
+        let (a4, a5, a6, a7) = (a + 4 * lda, a + 5 * lda, a + 6 * lda, a + 7 * lda)
+        for k in 0..<r {
+            let v = Kernels.load(b + k * ldb)
+            c0 = c0.addingProduct(v, SIMD16(repeating: a0[k])); c1 = c1.addingProduct(v, SIMD16(repeating: a1[k]))
+            c2 = c2.addingProduct(v, SIMD16(repeating: a2[k])); c3 = c3.addingProduct(v, SIMD16(repeating: a3[k]))
+            c4 = c4.addingProduct(v, SIMD16(repeating: a4[k])); c5 = c5.addingProduct(v, SIMD16(repeating: a5[k]))
+            c6 = c6.addingProduct(v, SIMD16(repeating: a6[k])); c7 = c7.addingProduct(v, SIMD16(repeating: a7[k]))
+        }
+        let w = panelWidth
+        Kernels.store(c0, out); Kernels.store(c1, out + w); Kernels.store(c2, out + 2 * w); Kernels.store(c3, out + 3 * w)
+        Kernels.store(c4, out + 4 * w); Kernels.store(c5, out + 5 * w); Kernels.store(c6, out + 6 * w); Kernels.store(c7, out + 7 * w)
+    }
+
     /// The `float32` packing of w (O, I) row-major, a panel at a time: each panel's 16 source rows are read
     /// side by side (16 streams) while its I × 16 floats are written in order.
     func packFloat32(_ w: UnsafePointer<Float>) {

@@ -78,7 +78,15 @@ extension Benchmarks {
                 }
             }
             time("W_eff: pack panels") { _ = try! PanelMatrix(transposed: weff) }
-            time("W_eff: form straight into panels", flops: 2.0 * Double(i * b * o)) {
+            time("W_eff: form in panels, register tiles", flops: 2.0 * Double(i * b * o)) {
+                right.withUnsafeBufferPointer { rp in
+                    left.withUnsafeBufferPointer { lp in
+                        _ = try! PanelMatrix(blockDiagonal: rp.baseAddress!, lda: r, blocks: n, blockRows: b, rank: r,
+                                             times: lp.baseAddress!, ldb: o, columns: o)
+                    }
+                }
+            }
+            time("W_eff: form in panels, sgemm per block", flops: 2.0 * Double(i * b * o)) {
                 right.withUnsafeBufferPointer { rp in
                     left.withUnsafeBufferPointer { lp in
                         _ = try! PanelMatrix(transposedRows: i, columns: o, blockRows: b) { first, rows, buffer in

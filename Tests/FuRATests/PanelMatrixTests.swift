@@ -50,6 +50,42 @@ import Testing
         }
     }
 
+    /// Wᵀ = blockdiag(A_j)·B formed in the panels equals the product done one element at a time (sums in Double),
+    /// with 8-row tiles and a tail (b = 11), on one and two threads; O not a multiple of 16 is refused.
+    @Test func blockDiagonalProductPanelsMatchTheReference() throws {
+        let (n, b, r, o) = (3, 11, 5, 32)
+        let a = TestSupport.random([n * b, r], seed: 21), bm = TestSupport.random([n * r, o], seed: 22)
+        var w = Tensor.zeros([o, n * b])   // W (O, I) = (blockdiag(A_j)·B)ᵀ
+        for j in 0..<n {
+            for q in 0..<b {
+                for c in 0..<o {
+                    var sum = 0.0
+                    for k in 0..<r { sum += Double(a.storage[(j * b + q) * r + k]) * Double(bm.storage[(j * r + k) * o + c]) }
+                    w.storage[c * n * b + j * b + q] = Float(sum)
+                }
+            }
+        }
+        for threads in [1, 2] {
+            Threading.setThreadCount(threads)
+            defer { Threading.setThreadCount(1) }
+            let packed = try a.withUnsafeBufferPointer { ap in
+                try bm.withUnsafeBufferPointer { bp in
+                    try PanelMatrix(blockDiagonal: ap.baseAddress!, lda: r, blocks: n, blockRows: b, rank: r,
+                                    times: bp.baseAddress!, ldb: o, columns: o)
+                }
+            }
+            #expect(try packed.widened().relativeError(to: w) < 1e-6)
+        }
+        #expect(throws: TensorError.self) {
+            try a.withUnsafeBufferPointer { ap in
+                try bm.withUnsafeBufferPointer { bp in
+                    _ = try PanelMatrix(blockDiagonal: ap.baseAddress!, lda: r, blocks: n, blockRows: b, rank: r,
+                                        times: bp.baseAddress!, ldb: o, columns: 30)
+                }
+            }
+        }
+    }
+
     /// Threads split panels; the result must not depend on the split.
     @Test func threadedMatchesSingle() throws {
         let w = TestSupport.random([200, 96], seed: 3), x = TestSupport.random([9, 96], seed: 4)
