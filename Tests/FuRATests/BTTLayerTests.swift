@@ -216,6 +216,24 @@ func bttLoss(_ y: Tensor, _ c: Tensor) -> Double {
         }
     }
 
+    /// Past `panelProductLimit` input features the W_eff route multiplies by sgemm instead of panels, and past it output
+    /// features the backward takes the unfused path: the same numbers as the twin.
+    @Test func wideLayersTakeTheSgemmRoutes() throws {
+        for (o, i) in [(32, 2112), (2112, 32)] {
+            func run(_ products: BTTBlockProducts, _ route: BTTForwardRoute) throws -> [Tensor] {
+                let layer = try BTTLayer(converting: TestSupport.random([o, i], seed: 77), bias: nil)
+                layer.blockProducts = products
+                layer.forwardRoute = route
+                let y = try layer.forward(TestSupport.random([20, i], seed: 78), keepForBackward: true)
+                let dX = try layer.backward(TestSupport.random([20, o], seed: 79))
+                return [y, dX] + layer.parameters.compactMap(\.parameter.gradient)
+            }
+            let twin = try run(.blas, .blockProducts), fast = try run(.packed, .effectiveWeight)
+            #expect(fast.count == twin.count && twin.count >= 3)
+            for (a, b) in zip(fast, twin) { #expect(try a.relativeError(to: b) < 1e-5, "\(i)→\(o)") }
+        }
+    }
+
     /// The forward route by work: W_eff for SmolLM2's projections at 1024 tokens, the block products for few tokens
     /// and for 4096² (where forming W_eff costs more than the block products and its product runs on sgemm).
     @Test func forwardRouteFollowsTheMultiplyAddCount() {
