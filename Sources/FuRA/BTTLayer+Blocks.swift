@@ -17,6 +17,58 @@ public enum BTTBlockProducts: Sendable {
 }
 
 extension BTTLayer {
+    /// y = Z·L with H_j = x_j · R'_j (the block products) and Z = H permuted to (N, m, n·r); returns y (no bias) and Z.
+    func blockForward(_ rows: Tensor, packed: Bool) -> (Tensor, Tensor) {
+        let g = geometry
+        let count = rows.shape[0]
+        let mr = g.m * g.r, nr = g.n * g.r, width = g.n * mr
+        // H (N, n, m·r): H_j = x_j · R'_j for each input block j.
+        var h = Self.take(&scratchForward, [count, width])   // every element is written below
+        if packed {
+            packRight(transposed: false, into: &packedRight)
+            packedForwardProducts(rows, packed: packedRight, into: &h)
+        } else {
+            Self.blockLeftProducts(x: rows, rPrime: scaledRight(), geometry: g, count: count, into: &h)
+        }
+        // Z (N, m, n·r): Z[·, i, j·r+k] = H[·, j, i·r+k]; the same layout when m = 1.
+        let z = g.m == 1 ? h : Self.permuteBlocks(h, rows: count, outer: g.n, inner: g.m, r: g.r)
+        var y = Tensor.unfilled([count, g.outFeatures])   // every element is written below (beta = 0)
+        z.withUnsafeBufferPointer { zp in
+            left.value.withUnsafeBufferPointer { lp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    // SAFETY: Z_i is N×n·r at column i·n·r (ld m·n·r); L_i is n·r×a; y_i is N×a at column i·a (ld O).
+                    Self.forEachBlock(g.m) { i in
+                        BLAS.gemm(transposeA: false, transposeB: false, m: count, n: g.a, k: nr,
+                                  a: zp.baseAddress! + i * nr, lda: width,
+                                  b: lp.baseAddress! + i * nr * g.a, ldb: g.a,
+                                  c: yp.baseAddress! + i * g.a, ldc: g.outFeatures)
+                    }
+                }
+            }
+        }
+        if g.m > 1 { scratchForward = h }
+        return (y, z)
+    }
+
+    /// H (N, n·m·r) = [x_j · R'_j]_j, one serial sgemm per block, side by side. x (N, I); R' (n, b, m·r).
+    /// Shared by `QBTTLayer`.
+    static func blockLeftProducts(x: Tensor, rPrime: Tensor, geometry g: BTTGeometry, count: Int, into h: inout Tensor) {
+        let mr = g.m * g.r, width = g.n * mr
+        x.withUnsafeBufferPointer { xp in
+            rPrime.withUnsafeBufferPointer { rp in
+                h.withUnsafeMutableBufferPointer { hp in
+                    // SAFETY: x_j is N×b at column j·b of x (ld I); R'_j is b×m·r; H_j is N×m·r at column j·m·r (ld n·m·r).
+                    forEachBlock(g.n) { j in
+                        BLAS.gemm(transposeA: false, transposeB: false, m: count, n: mr, k: g.b,
+                                  a: xp.baseAddress! + j * g.b, lda: g.inFeatures,
+                                  b: rp.baseAddress! + j * g.b * mr, ldb: mr,
+                                  c: hp.baseAddress! + j * mr, ldc: width)
+                    }
+                }
+            }
+        }
+    }
+
     /// R'_j = btt_r[j] · diag(s[·, j, ·]) (b × m·r) for every block j, packed for `SmallProduct`: as the right-hand
     /// matrix of `x_j · R'_j` (K = b, C = m·r), or, when `transposed`, of `dH_j · R'_jᵀ` (K = m·r, C = b).
     func packRight(transposed: Bool, into buffer: inout [Float]) {

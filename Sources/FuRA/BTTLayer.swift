@@ -20,7 +20,8 @@ import FuRATensor
 /// (spec §1.9b); no work is done for a frozen left core. The n small block products run on `SmallProduct`'s packed
 /// SIMD kernels (`BTTLayer+Blocks.swift`) when the blocks are many and small, with dX_j and the right-core gradient
 /// fused in one pass over dH; one sgemm per block otherwise. With one output block and the packed kernels, dZ is
-/// formed 64 rows at a time and consumed at once (`fusedBackwardProducts`), never whole.
+/// formed 64 rows at a time and consumed at once (`fusedBackwardProducts`), never whole; otherwise whole
+/// (`BTTLayer+Backward.swift`).
 public final class BTTLayer: LinearLayer {
     /// The block grid and rank.
     public let geometry: BTTGeometry
@@ -39,15 +40,15 @@ public final class BTTLayer: LinearLayer {
     public var outFeatures: Int { geometry.outFeatures }
 
     /// Kept by the last forward: x rows (N, I), when the right core or S trains.
-    private var cachedInput: Tensor?
+    var cachedInput: Tensor?
     /// Kept by the last forward: Z (N, m·n·r), when the left core trains.
-    private var cachedZ: Tensor?
+    var cachedZ: Tensor?
     /// Kept by the last forward: R' = btt_r with S folded in (n, b, m·r).
-    private var cachedScaledRight: Tensor?
+    var cachedScaledRight: Tensor?
     /// Kept by the last forward on the packed path: R'_jᵀ packed for `dH_j · R'_jᵀ`.
-    private var cachedPackedTransposed: [Float]?
+    var cachedPackedTransposed: [Float]?
     /// R'_j packed for `x_j · R'_j`, rebuilt by every forward on the packed path (the buffer is reused).
-    private var packedRight: [Float] = []
+    var packedRight: [Float] = []
     /// How the per-block products run: chosen from the block shapes (`BTTBlockProducts.preferred`); tests and
     /// fura-bench switch it to compare the packed kernels with their sgemm twin (same numbers up to rounding).
     public var blockProducts: BTTBlockProducts
@@ -55,11 +56,11 @@ public final class BTTLayer: LinearLayer {
     /// fura-bench force a route to compare them. Ignored (block products) when the left core trains.
     public var forwardRoute: BTTForwardRoute?
     /// Reused work buffers (H in forward, dZ in backward), so repeated steps neither allocate nor zero them.
-    private var scratchForward = Tensor.zeros([0])
-    private var scratchBackward = Tensor.zeros([0])
+    var scratchForward = Tensor.zeros([0])
+    var scratchBackward = Tensor.zeros([0])
 
     /// Moves a reusable buffer of `shape` out of `slot` (uniquely owned, contents undefined), or allocates one.
-    private static func take(_ slot: inout Tensor, _ shape: [Int]) -> Tensor {
+    static func take(_ slot: inout Tensor, _ shape: [Int]) -> Tensor {
         guard slot.shape == shape else { return Tensor.zeros(shape) }
         let t = slot
         slot = Tensor.zeros([0])
@@ -176,53 +177,6 @@ public final class BTTLayer: LinearLayer {
         return try y.reshaped(Array(x.shape.dropLast()) + [g.outFeatures])
     }
 
-    /// y = Z·L with H_j = x_j · R'_j (the block products) and Z = H permuted to (N, m, n·r); returns y (no bias) and Z.
-    private func blockForward(_ rows: Tensor, packed: Bool) -> (Tensor, Tensor) {
-        let g = geometry
-        let count = rows.shape[0]
-        let mr = g.m * g.r, nr = g.n * g.r, width = g.n * mr
-        // H (N, n, m·r): H_j = x_j · R'_j for each input block j.
-        var h = Self.take(&scratchForward, [count, width])   // every element is written below
-        if packed {
-            packRight(transposed: false, into: &packedRight)
-            packedForwardProducts(rows, packed: packedRight, into: &h)
-        } else {
-            let scaled = scaledRight()
-            rows.withUnsafeBufferPointer { xp in
-            scaled.withUnsafeBufferPointer { rp in
-                h.withUnsafeMutableBufferPointer { hp in
-                    // SAFETY: x_j is N×b at column j·b of x (ld I); R'_j is b×m·r; H_j is N×m·r at column j·m·r (ld n·m·r).
-                    // The n block products are small: they run side by side, one serial sgemm per block.
-                    Self.forEachBlock(g.n) { j in
-                        BLAS.gemm(transposeA: false, transposeB: false, m: count, n: mr, k: g.b,
-                                  a: xp.baseAddress! + j * g.b, lda: g.inFeatures,
-                                  b: rp.baseAddress! + j * g.b * mr, ldb: mr,
-                                  c: hp.baseAddress! + j * mr, ldc: width)
-                    }
-                }
-            }
-            }
-        }
-        // Z (N, m, n·r): Z[·, i, j·r+k] = H[·, j, i·r+k]; the same layout when m = 1.
-        let z = g.m == 1 ? h : Self.permuteBlocks(h, rows: count, outer: g.n, inner: g.m, r: g.r)
-        var y = Tensor.unfilled([count, g.outFeatures])   // every element is written below (beta = 0)
-        z.withUnsafeBufferPointer { zp in
-            left.value.withUnsafeBufferPointer { lp in
-                y.withUnsafeMutableBufferPointer { yp in
-                    // SAFETY: Z_i is N×n·r at column i·n·r (ld m·n·r); L_i is n·r×a; y_i is N×a at column i·a (ld O).
-                    Self.forEachBlock(g.m) { i in
-                        BLAS.gemm(transposeA: false, transposeB: false, m: count, n: g.a, k: nr,
-                                  a: zp.baseAddress! + i * nr, lda: width,
-                                  b: lp.baseAddress! + i * nr * g.a, ldb: g.a,
-                                  c: yp.baseAddress! + i * g.a, ldc: g.outFeatures)
-                    }
-                }
-            }
-        }
-        if g.m > 1 { scratchForward = h }
-        return (y, z)
-    }
-
     public func backward(_ dY: Tensor) throws -> Tensor {
         let gRows = try dY.asRows(features: outFeatures, layer: "BTTLayer backward")
         let g = geometry
@@ -260,138 +214,6 @@ public final class BTTLayer: LinearLayer {
         }
         if let b = bias, b.trainable { try b.accumulateGradient(try gRows.sumRows()) }
         return try dX.reshaped(Array(dY.shape.dropLast()) + [g.inFeatures])
-    }
-
-    /// dX and the gradients of R' through a whole dZ (N, m·n·r) = [G_i · L_iᵀ]_i: the path for m > 1 and the sgemm twin.
-    private func unfusedBackwardProducts(_ gRows: Tensor, needP: Bool) throws -> Tensor {
-        let g = geometry
-        let count = gRows.shape[0]
-        let mr = g.m * g.r, nr = g.n * g.r, width = g.n * mr
-        // dZ (N, m, n·r) = G_i · L_iᵀ, computed once.
-        var dz = Self.take(&scratchBackward, [count, width])   // every element is written below
-        gRows.withUnsafeBufferPointer { gp in
-            left.value.withUnsafeBufferPointer { lp in
-                dz.withUnsafeMutableBufferPointer { dp in
-                    // SAFETY: G_i is N×a at column i·a (ld O); L_i is n·r×a (used transposed); dZ_i at column i·n·r.
-                    Self.forEachBlock(g.m) { i in
-                        BLAS.gemm(transposeA: false, transposeB: true, m: count, n: nr, k: g.a,
-                                  a: gp.baseAddress! + i * g.a, lda: g.outFeatures,
-                                  b: lp.baseAddress! + i * nr * g.a, ldb: g.a,
-                                  c: dp.baseAddress! + i * nr, ldc: width)
-                    }
-                }
-            }
-        }
-        // dH (N, n, m·r) = dZ in the H layout.
-        let dh = g.m == 1 ? dz : Self.permuteBlocks(dz, rows: count, outer: g.m, inner: g.n, r: g.r)
-        let dX: Tensor
-        if let packedT = cachedPackedTransposed {
-            // dX_j = dH_j · R'_jᵀ and P_j = x_jᵀ · dH_j in one pass over dH.
-            dX = try packedBackwardProducts(dh, packedTransposed: packedT, x: needP ? cachedInput : nil)
-        } else if let rPrime = cachedScaledRight {
-            if needP, let x = cachedInput { try accumulateRightAndSingular(x: x, dh: dh, count: count) }
-            dX = Self.blockInputGradient(dh, rPrime: rPrime, geometry: g, count: count)
-        } else {
-            throw LayerError.noForwardCache(layer: "BTTLayer")
-        }
-        scratchBackward = dz
-        return dX
-    }
-
-    /// dX (N, I) = [dH_j · R'_jᵀ]_j, one serial sgemm per block. dH (N, n·m·r); R' (n, b, m·r).
-    /// Shared by `QBTTLayer`, whose right core is the same when it is not the quantized one.
-    static func blockInputGradient(_ dh: Tensor, rPrime: Tensor, geometry g: BTTGeometry, count: Int) -> Tensor {
-        let mr = g.m * g.r, width = g.n * mr
-        var dX = Tensor.zeros([count, g.inFeatures])
-        dh.withUnsafeBufferPointer { hp in
-            rPrime.withUnsafeBufferPointer { rp in
-                dX.withUnsafeMutableBufferPointer { xp in
-                    // SAFETY: dH_j is N×m·r (ld n·m·r); R'_j is b×m·r (used transposed); dX_j is N×b at column j·b (ld I).
-                    Self.forEachBlock(g.n) { j in
-                        BLAS.gemm(transposeA: false, transposeB: true, m: count, n: g.b, k: mr,
-                                  a: hp.baseAddress! + j * mr, lda: width,
-                                  b: rp.baseAddress! + j * g.b * mr, ldb: mr,
-                                  c: xp.baseAddress! + j * g.b, ldc: g.inFeatures)
-                    }
-                }
-            }
-        }
-        return dX
-    }
-
-    /// P_j = x_jᵀ · dH_j (b × m·r) is the gradient of R'_j; then dR = P ⊙ s and dS[i,j,k] = Σ_q R[j,q,i·r+k] · P_j[q,i·r+k].
-    private func accumulateRightAndSingular(x: Tensor, dh: Tensor, count: Int) throws {
-        let g = geometry
-        let mr = g.m * g.r, width = g.n * mr
-        let direct = singular == nil && right.trainable
-        func products(into out: inout Tensor, beta: Float) {
-            x.withUnsafeBufferPointer { xp in
-                dh.withUnsafeBufferPointer { hp in
-                    out.withUnsafeMutableBufferPointer { pp in
-                        // SAFETY: x_j is N×b (ld I, used transposed); dH_j is N×m·r (ld n·m·r); P_j is b×m·r.
-                        Self.forEachBlock(g.n) { j in
-                            BLAS.gemm(transposeA: true, transposeB: false, m: g.b, n: mr, k: count,
-                                      a: xp.baseAddress! + j * g.b, lda: g.inFeatures,
-                                      b: hp.baseAddress! + j * mr, ldb: width,
-                                      beta: beta, c: pp.baseAddress! + j * g.b * mr, ldc: mr)
-                        }
-                    }
-                }
-            }
-        }
-        if direct {
-            products(into: &right.gradient!, beta: 1)
-            return
-        }
-        var p = Tensor.zeros(g.rightShape)
-        products(into: &p, beta: 0)
-        try accumulateFromProducts(p)
-    }
-
-    /// From P (n, b, m·r), the gradient of R': dS[i,j,k] += Σ_q R[j,q,i·r+k] · P[j,q,i·r+k] when S trains and
-    /// dR += P ⊙ s when the right core trains (with no S, dR += P).
-    func accumulateFromProducts(_ p: Tensor) throws {
-        let g = geometry
-        let mr = g.m * g.r
-        guard let s = singular else {
-            if right.trainable { try right.accumulateGradient(p) }
-            return
-        }
-        let rows = g.n * g.b
-        if s.trainable {
-            // dS[i,j,k] = Σ_q R[j,q,i·r+k] · P[j,q,i·r+k].
-            var ds = Tensor.zeros(g.singularShape)
-            right.value.withUnsafeBufferPointer { rp in
-                p.withUnsafeBufferPointer { pp in
-                    ds.withUnsafeMutableBufferPointer { dp in
-                        for row in 0..<rows {
-                            let j = row / g.b, base = row * mr
-                            for i in 0..<g.m {
-                                let sBase = (i * g.n + j) * g.r, c = base + i * g.r
-                                for k in 0..<g.r { dp[sBase + k] += rp[c + k] * pp[c + k] }
-                            }
-                        }
-                    }
-                }
-            }
-            try s.accumulateGradient(ds)
-        }
-        if right.trainable {
-            // dR = P ⊙ s.
-            s.value.withUnsafeBufferPointer { sp in
-                p.withUnsafeBufferPointer { pp in
-                    right.gradient!.withUnsafeMutableBufferPointer { gp in
-                        for row in 0..<rows {
-                            let j = row / g.b, base = row * mr
-                            for i in 0..<g.m {
-                                let sBase = (i * g.n + j) * g.r, c = base + i * g.r
-                                for k in 0..<g.r { gp[c + k] += pp[c + k] * sp[sBase + k] }
-                            }
-                        }
-                    }
-                }
-            }
-        }
     }
 
     /// Runs `body(block)` for every block in `0..<count`: one block on the calling thread (its product is then split

@@ -134,29 +134,21 @@ public final class QBTTLayer: LinearLayer {
         let mr = g.m * g.r, nr = g.n * g.r, width = g.n * mr
         var h = Tensor.zeros([count, width])
         let rPrime: Tensor? = core.side == .left ? scaledTrainableRight() : nil
-        rows.withUnsafeBufferPointer { xp in
-            h.withUnsafeMutableBufferPointer { hp in
-                if let rPrime {
-                    rPrime.withUnsafeBufferPointer { rp in
-                        // SAFETY: x_j is N×b at column j·b (ld I); R'_j is b×m·r; H_j is N×m·r at column j·m·r (ld n·m·r).
-                        BTTLayer.forEachBlock(g.n) { j in
-                            BLAS.gemm(transposeA: false, transposeB: false, m: count, n: mr, k: g.b,
-                                      a: xp.baseAddress! + j * g.b, lda: g.inFeatures,
-                                      b: rp.baseAddress! + j * g.b * mr, ldb: mr,
-                                      c: hp.baseAddress! + j * mr, ldc: width)
+        if let rPrime {
+            BTTLayer.blockLeftProducts(x: rows, rPrime: rPrime, geometry: g, count: count, into: &h)
+        } else {
+            rows.withUnsafeBufferPointer { xp in
+                h.withUnsafeMutableBufferPointer { hp in
+                    for j in 0..<g.n {
+                        core.forEachTile(slab: j, scratch: &tileScratch, tileElements: tileElements) { q0, q1, tile in
+                            scaleRightTile(tile, slab: j, rows: q1 - q0)
+                            // SAFETY: x_j's columns q0..<q1 are N×(q1−q0) (ld I); the tile is rows q0..<q1 of R'_j
+                            // ((q1−q0)×m·r); H_j (N×m·r, ld n·m·r) accumulates over the tiles.
+                            BLAS.gemm(transposeA: false, transposeB: false, m: count, n: mr, k: q1 - q0,
+                                      a: xp.baseAddress! + j * g.b + q0, lda: g.inFeatures,
+                                      b: tile, ldb: mr,
+                                      beta: q0 == 0 ? 0 : 1, c: hp.baseAddress! + j * mr, ldc: width)
                         }
-                    }
-                    return
-                }
-                for j in 0..<g.n {
-                    core.forEachTile(slab: j, scratch: &tileScratch, tileElements: tileElements) { q0, q1, tile in
-                        scaleRightTile(tile, slab: j, rows: q1 - q0)
-                        // SAFETY: x_j's columns q0..<q1 are N×(q1−q0) (ld I); the tile is rows q0..<q1 of R'_j ((q1−q0)×m·r);
-                        // H_j (N×m·r, ld n·m·r) accumulates over the tiles.
-                        BLAS.gemm(transposeA: false, transposeB: false, m: count, n: mr, k: q1 - q0,
-                                  a: xp.baseAddress! + j * g.b + q0, lda: g.inFeatures,
-                                  b: tile, ldb: mr,
-                                  beta: q0 == 0 ? 0 : 1, c: hp.baseAddress! + j * mr, ldc: width)
                     }
                 }
             }
@@ -274,19 +266,7 @@ public final class QBTTLayer: LinearLayer {
         let g = geometry
         let mr = g.m * g.r, width = g.n * mr
         var p = Tensor.zeros(g.rightShape)
-        x.withUnsafeBufferPointer { xp in
-            dh.withUnsafeBufferPointer { hp in
-                p.withUnsafeMutableBufferPointer { pp in
-                    // SAFETY: x_j is N×b (ld I, transposed); dH_j is N×m·r (ld n·m·r); P_j is b×m·r.
-                    BTTLayer.forEachBlock(g.n) { j in
-                        BLAS.gemm(transposeA: true, transposeB: false, m: g.b, n: mr, k: count,
-                                  a: xp.baseAddress! + j * g.b, lda: g.inFeatures,
-                                  b: hp.baseAddress! + j * mr, ldb: width,
-                                  c: pp.baseAddress! + j * g.b * mr, ldc: mr)
-                    }
-                }
-            }
-        }
+        BTTLayer.blockRightProducts(x: x, dh: dh, geometry: g, count: count, beta: 0, into: &p)
         let right = trainableCore.value
         let s = singular?.value
         if singular?.trainable ?? false {
