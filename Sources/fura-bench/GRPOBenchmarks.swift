@@ -1,4 +1,5 @@
 import Foundation
+import FuRA
 import FuRAModels
 import FuRATensor
 import FuRATrain
@@ -24,6 +25,31 @@ extension Benchmarks {
             let tokens = completions.reduce(0) { $0 + $1.ids.count }
             out.append(BenchmarkResult(name: "grpo rollout 64 seq x 48 tok (prompts 52-66)", threads: threads, seconds: seconds,
                                        tokensPerSecond: Double(tokens) / seconds))
+        }
+        return out
+    }
+
+    /// What a GRPO step spends before sampling: materializing every FuRA projection of a SmolLM2-shaped model to a
+    /// dense weight (`GRPOTrainer.rolloutModel`) and packing those into the generation engine, per precision.
+    static let grpoRebuild = Benchmark(name: "grpo-rebuild") {
+        let config = ModelConfig(hiddenSize: 576, intermediateSize: 1536, numHiddenLayers: 30, numAttentionHeads: 9, numKeyValueHeads: 3,
+                                 vocabSize: 49152, rmsNormEps: 1e-5, ropeTheta: 100_000, maxPositionEmbeddings: 2048, tieWordEmbeddings: true)
+        guard let model = try? CausalLM.random(config: config, seed: 1),
+              (try? Conversion.convert(model, options: ConversionOptions(), measureReconstruction: false)) != nil else { return [] }
+        Threading.setThreadCount(2)
+        var out: [BenchmarkResult] = []
+        var dense: [String: Tensor] = [:]
+        let (materialize, materializeCPU) = measure {
+            for slot in model.linearSlotNames { dense[slot + ".weight"] = try? model.linear(named: slot)?.denseWeight() }
+        }
+        out.append(BenchmarkResult(name: "grpo rebuild: dense weights of 210 FuRA projections", threads: 2, seconds: materialize,
+                                   extra: ["cpu_seconds": materializeCPU]))
+        for (name, p) in model.otherParameters { dense[name] = p.value }
+        guard let rollout = try? CausalLM(config: config, source: "rollout weights", tensor: { dense[$0] }) else { return out }
+        for precision in [GenerationWeightPrecision.float32, .bfloat16Compute] {
+            let (seconds, cpu) = measure { _ = try? GenerationModel(model: rollout, precision: precision) }
+            out.append(BenchmarkResult(name: "grpo rebuild: pack the engine (\(precision.rawValue))", threads: 2, seconds: seconds,
+                                       extra: ["cpu_seconds": cpu]))
         }
         return out
     }
