@@ -92,7 +92,7 @@ struct EvalCommand: ParsableCommand {
             backends = EvalBackends(generator: ReplayGenerator(completions: completions))
         } else {
             guard let model else { throw EvalCommandError.badOption("--model", "(none)", "a model file or directory, or --completions") }
-            Threading.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+            if let threads { Threading.setThreadCount(threads) }
             backends = try Self.loadBackends(model: model, adapter: adapter, prefixCache: !noPrefixCache, precision: precision)
         }
 

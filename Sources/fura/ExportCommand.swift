@@ -17,7 +17,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Threads for BLAS (default: all cores).") var threads: Int?
 
     func run() throws {
-        Threading.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        if let threads { Threading.setThreadCount(threads) }
         guard let ggmlType = ["f32": GGMLType.f32, "f16": .f16, "q8_0": .q8_0][type] else {
             throw ValidationError("--type \(type): expected f32, f16 or q8_0")
         }

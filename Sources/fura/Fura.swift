@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import FuRATensor
 
 @main
@@ -10,9 +11,11 @@ struct Fura: ParsableCommand {
         subcommands: [InspectCommand.self, ScoreCommand.self, EvalCommand.self, MakeDataCommand.self, TokenizeCommand.self, PlanCommand.self, GenerateCommand.self, TrainCommand.self, GRPOCommand.self, MergeCommand.self, ExportCommand.self]
     )
 
-    /// Sets up the process (allocator) and runs the parsed subcommand.
+    /// Sets up the process (allocator; our thread pool on every core, OpenBLAS kept at one thread so there is a
+    /// single pool — a command's `--threads` narrows it) and runs the parsed subcommand.
     static func main() {
         Allocator.keepFreedPages()
+        Threading.setThreadCount(ProcessInfo.processInfo.activeProcessorCount)
         main(nil)
     }
 }

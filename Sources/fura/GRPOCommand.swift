@@ -110,8 +110,7 @@ struct GRPOCommand: ParsableCommand {
     func execute() throws {
         guard !output.isEmpty else { throw ValidationError("give --output DIR (or output: in the --config file)") }
         let options = try resolvedOptions()
-        // Our pool for every product (OpenBLAS then stays at one thread), all cores unless told otherwise.
-        Threading.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        if let threads { Threading.setThreadCount(threads) }
         let (train, heldOut) = try problems()
         let loaded = try ModelLoader.load(path: model)
         guard let tokenizer = loaded.tokenizer else {

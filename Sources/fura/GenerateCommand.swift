@@ -40,7 +40,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
-        Threading.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        if let threads { Threading.setThreadCount(threads) }
         let loaded = try ModelLoader.load(path: model)
         if let adapter { try applyAdapter(adapter, to: loaded) }
         guard let tokenizer = loaded.tokenizer else {

@@ -44,7 +44,7 @@ struct InspectMethodOptions: ParsableArguments {
         guard let name = method, let kind = TrainMethod(rawValue: name) else {
             throw ValidationError("--method \(method ?? ""): expected one of \(TrainMethod.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        Threading.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        if let threads { Threading.setThreadCount(threads) }
         let loaded = try ModelLoader.load(path: model)
         var start = Date()
         var cpuStart = Self.cpuSeconds()

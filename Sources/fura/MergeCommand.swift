@@ -18,7 +18,7 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "Threads for BLAS (default: all cores).") var threads: Int?
 
     func run() throws {
-        Threading.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        if let threads { Threading.setThreadCount(threads) }
         guard let type = ["f32": SafetensorsDtype.f32, "f16": .f16, "bf16": .bf16][dtype] else {
             throw ValidationError("--dtype \(dtype): expected f32, f16 or bf16")
         }

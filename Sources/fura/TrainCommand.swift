@@ -109,8 +109,7 @@ struct TrainCommand: ParsableCommand {
                 resolved = try TrainConfig.resolve(file: nil, filePath: "flags", overrides: overrides())
             }
             print(String(decoding: try resolved.json(), as: UTF8.self))
-            // Our pool for every product (OpenBLAS then stays at one thread), all cores unless told otherwise.
-            Threading.setThreadCount(resolved.threads ?? ProcessInfo.processInfo.activeProcessorCount)
+            if let threads = resolved.threads { Threading.setThreadCount(threads) }
             let (loaded, tokenizer, setup) = try prepareModel(resolved)
             let model = loaded.model
             print(setup.summary)
