@@ -8,21 +8,26 @@ extension PanelMatrix {
     /// once by many rows.
     public convenience init(transposed wt: Tensor) throws {
         let (i, o) = try wt.dims2("PanelMatrix(transposed:)")
-        let w = Self.panelWidth
-        self.init(rows: o, columns: i, storage: .float32, zeroed: o % w != 0)
-        let panels = self.panels
-        let dst = data.assumingMemoryBound(to: Float.self)
+        self.init(rows: o, columns: i, storage: .float32, zeroed: o % Self.panelWidth != 0)
         wt.withUnsafeBufferPointer { src in
-            Threading.parallelFor(panels, minimumPerChunk: max(1, (1 << 16) / max(1, i * w))) { start, end in
-                for p in start..<end {
-                    let width = min(w, o - p * w)
-                    let panel = dst + p * i * w
-                    for k in 0..<i {
-                        // SAFETY: row k of Wᵀ, columns p·16 ..< p·16 + width; panel column k (16 floats, padding stays 0).
-                        (panel + k * w).update(from: src.baseAddress! + k * o + p * w, count: width)
-                    }
+            // Blocks of 64 rows of Wᵀ side by side, each copied into every panel.
+            Threading.parallelFor((i + 63) / 64) { start, end in
+                for block in start..<end {
+                    storeTransposedRows(src.baseAddress! + block * 64 * o, first: block * 64, count: min(64, i - block * 64))
                 }
             }
+        }
+    }
+
+    /// Rows first ..< first + count of Wᵀ (I, O), given at `rows` (count × O, row-major), into the panels: row k's
+    /// columns p·16 ..< p·16 + 16 become panel p's column k (64-byte runs; a partial panel's padding is not written).
+    func storeTransposedRows(_ rows: UnsafePointer<Float>, first: Int, count: Int) {
+        let (w, o, i) = (Self.panelWidth, self.rows, columns)
+        let dst = data.assumingMemoryBound(to: Float.self)
+        for p in 0..<panels {
+            let width = min(w, o - p * w)
+            let panel = dst + p * i * w
+            for k in 0..<count { (panel + (first + k) * w).update(from: rows + k * o + p * w, count: width) }
         }
     }
 
@@ -39,10 +44,7 @@ extension PanelMatrix {
             throw TensorError.invalidArgument(operation: "PanelMatrix(transposedRows:)",
                                               message: "sizes must be positive (got \(i) rows of Wᵀ, \(o) columns, blocks of \(blockRows))")
         }
-        let w = Self.panelWidth
-        self.init(rows: o, columns: i, storage: .float32, zeroed: o % w != 0)
-        let panels = self.panels
-        let dst = data.assumingMemoryBound(to: Float.self)
+        self.init(rows: o, columns: i, storage: .float32, zeroed: o % Self.panelWidth != 0)
         let blocks = (i + blockRows - 1) / blockRows
         Threading.parallelFor(blocks) { start, end in
             let buffer = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * o)
@@ -50,13 +52,7 @@ extension PanelMatrix {
             for block in start..<end {
                 let first = block * blockRows, rows = min(blockRows, i - first)
                 fill(first, rows, buffer)
-                for p in 0..<panels {
-                    let width = min(w, o - p * w)
-                    let panel = dst + p * i * w
-                    // SAFETY: row k of the block is Wᵀ row first + k: its columns p·16 ..< p·16 + width go to panel
-                    // column first + k (16 floats; the padding of a partial panel stays 0).
-                    for k in 0..<rows { (panel + (first + k) * w).update(from: buffer + k * o + p * w, count: width) }
-                }
+                storeTransposedRows(buffer, first: first, count: rows)
             }
         }
     }
