@@ -50,8 +50,13 @@ import Testing
         cache.shareSlot(from: 0, to: 1)
         cache.shareSlot(from: 0, to: 2)
         _ = try engine.step(cache: cache, slots: [1, 2], tokens: [[7, 8], [9]])
-        let rows: [(slot: Int, position: Int)] = [(3, 2), (1, 34), (0, 32), (2, 33), (1, 20)]
-        let q = TestSupport.random([rows.count, 3 * 32], seed: 3, std: 2)
+        Self.expectAttentionMatchesReference(engine, cache, rows: [(3, 2), (1, 34), (0, 32), (2, 33), (1, 20)], seed: 3)
+    }
+
+    /// The vectorized attention of both layers against its reference for query rows at (slot, position), within 1e-5.
+    static func expectAttentionMatchesReference(_ engine: GenerationModel, _ cache: KVCache, rows: [(slot: Int, position: Int)],
+                                                seed: UInt64) {
+        let q = TestSupport.random([rows.count, 3 * 32], seed: seed, std: 2)
         for layer in 0..<2 {
             let fast = engine.attend(q, rows: rows, layer: layer, cache: cache, heads: 3)
             let slow = engine.attendReference(q, rows: rows, layer: layer, cache: cache, heads: 3)
@@ -102,13 +107,7 @@ import Testing
         _ = try engine.step(cache: cache, slots: [0, 2], tokens: [(0..<33).map { ($0 * 2) % 31 }, [4, 5, 6]])
         cache.shareSlot(from: 0, to: 1)
         _ = try engine.step(cache: cache, slots: [0, 1, 2], tokens: [[3], [8], [9]])
-        let rows: [(slot: Int, position: Int)] = [(2, 3), (1, 33), (0, 33), (1, 20)]
-        let q = TestSupport.random([rows.count, 3 * 32], seed: 7, std: 2)
-        for layer in 0..<2 {
-            let fast = engine.attend(q, rows: rows, layer: layer, cache: cache, heads: 3)
-            let slow = engine.attendReference(q, rows: rows, layer: layer, cache: cache, heads: 3)
-            #expect(zip(fast.storage, slow.storage).allSatisfy { abs($0 - $1) <= 1e-5 })
-        }
+        Self.expectAttentionMatchesReference(engine, cache, rows: [(2, 3), (1, 33), (0, 33), (1, 20)], seed: 7)
     }
 
     /// Generation with f16 keys and values: logits near the f32 cache's, and sharing a prompt equals copying it.
