@@ -119,11 +119,11 @@ extension Benchmarks {
                                             measureReconstruction: false)
             }
             let host = BenchProjectionHost(sharingLayersOf: source)
-            let cpuStart = processCPUSeconds()
+            let cpuStart = cpuSeconds()
             let start = DispatchTime.now().uptimeNanoseconds
             let report = try! Conversion.convert(host, options: ConversionOptions(), measureReconstruction: false)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            let cpu = processCPUSeconds() - cpuStart
+            let cpu = cpuSeconds() - cpuStart
             let check = BenchProjectionHost(layers: 1)
             let checked = try! Conversion.convert(check, options: ConversionOptions(), measureReconstruction: true)
             out.append(BenchmarkResult(name: "btt convert SmolLM2-135M (\(report.modules.count) projections)", threads: threads,
@@ -131,13 +131,6 @@ extension Benchmarks {
         }
         return out
     }
-}
-
-/// User + system CPU seconds of this process (a contention-free measure of work on a shared machine).
-func processCPUSeconds() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
 
 /// y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ with W frozen, A (r, I) and B (O, r) trainable: the LoRA cost model for timing only.
@@ -179,33 +172,33 @@ extension Benchmarks {
             let block = Tensor.randomNormal([a, b], rng: &rng)
             for precision in [FactorizationPrecision.double, .float] {
                 let reps = 200
-                let start = processCPUSeconds()
+                let start = cpuSeconds()
                 for _ in 0..<reps { _ = try! LAPACK.svd(block, precision: precision) }
                 out.append(BenchmarkResult(name: "block svd \(precision.rawValue) \(a)x\(b)", threads: 1,
-                                           seconds: (processCPUSeconds() - start) / Double(reps)))
+                                           seconds: (cpuSeconds() - start) / Double(reps)))
             }
             // The conversion's paths: the reused dgesdd workspace and Cholesky-QR2 (tall blocks).
             let reps = 200
             let general = try! SVDWorkspace(rows: a, columns: b)
-            var start = processCPUSeconds()
+            var start = cpuSeconds()
             for _ in 0..<reps {
                 try! general.factor { col in for p in 0..<a { for q in 0..<b { col[p + q * a] = Double(block.storage[p * b + q]) } } }
             }
             out.append(BenchmarkResult(name: "block svd workspace dgesdd \(a)x\(b)", threads: 1,
-                                       seconds: (processCPUSeconds() - start) / Double(reps)))
+                                       seconds: (cpuSeconds() - start) / Double(reps)))
             if a >= b {
                 let tall = try! TallSVDWorkspace(rows: a, columns: b)
-                start = processCPUSeconds()
+                start = cpuSeconds()
                 for _ in 0..<reps {
                     try! tall.factor { row in for i in 0..<(a * b) { row[i] = Double(block.storage[i]) } }
                 }
                 out.append(BenchmarkResult(name: "block svd workspace gram \(a)x\(b)", threads: 1,
-                                           seconds: (processCPUSeconds() - start) / Double(reps)))
+                                           seconds: (cpuSeconds() - start) / Double(reps)))
                 let small = Tensor.randomNormal([b, b], rng: &rng)
-                start = processCPUSeconds()
+                start = cpuSeconds()
                 for _ in 0..<reps { _ = try! LAPACK.svd(small, precision: .double) }
                 out.append(BenchmarkResult(name: "block svd double \(b)x\(b) (the N×N part)", threads: 1,
-                                           seconds: (processCPUSeconds() - start) / Double(reps)))
+                                           seconds: (cpuSeconds() - start) / Double(reps)))
             }
         }
         return out

@@ -41,3 +41,37 @@ func bestTime(repeats: Int = 5, _ body: () -> Void) -> Double {
     }
     return best
 }
+
+/// Best wall time of `repeats` runs of `body` after a warm-up, with the process CPU time of that run: on a shared
+/// machine wall time includes waiting for the cores, CPU time does not.
+func bestWallAndCPU(repeats: Int, _ body: () -> Void) -> (wall: Double, cpu: Double) {
+    body()
+    var best = (wall: Double.infinity, cpu: 0.0)
+    for _ in 0..<repeats {
+        let (w0, c0) = (DispatchTime.now().uptimeNanoseconds, cpuSeconds())
+        body()
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - w0) / 1e9
+        if wall < best.wall { best = (wall, cpuSeconds() - c0) }
+    }
+    return best
+}
+
+/// User + system CPU seconds of this process (a contention-free measure of work on a shared machine).
+func cpuSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+}
+
+extension Benchmarks {
+    /// The model file a benchmark reads: `$variable` or the default model in `cache/`; nil, after a line saying the
+    /// benchmark is skipped, when there is no file there.
+    static func modelPath(for benchmark: String, variable: String = "FURA_BENCH_MODEL") -> String? {
+        let path = ProcessInfo.processInfo.environment[variable] ?? "cache/SmolLM2-135M-Instruct.Q4_1.gguf"
+        guard FileManager.default.fileExists(atPath: path) else {
+            print("\(benchmark): skipped (no model at \(path); set \(variable))")
+            return nil
+        }
+        return path
+    }
+}

@@ -8,9 +8,7 @@ extension Benchmarks {
     /// weight precision (f32, bf16, q8, the GGUF file's blocks), with 2 threads. Rates count new tokens over wall time including prefill;
     /// `cpu_per_token_ms` is process CPU time per new token (what a loaded machine cannot hide).
     static let generate = Benchmark(name: "generate") {
-        let path = ProcessInfo.processInfo.environment["FURA_TEST_MODEL"] ?? "cache/SmolLM2-135M-Instruct.Q4_1.gguf"
-        guard FileManager.default.fileExists(atPath: path), let loaded = try? ModelLoader.load(path: path) else {
-            print("generate: skipped (no model at \(path); set FURA_TEST_MODEL)")
+        guard let path = modelPath(for: "generate", variable: "FURA_TEST_MODEL"), let loaded = try? ModelLoader.load(path: path) else {
             return []
         }
         Threading.setThreadCount(2)
@@ -84,13 +82,8 @@ extension Benchmarks {
 
     /// Wall seconds and process CPU seconds of one call of `body`.
     static func measure(_ body: () -> Void) -> (Double, Double) {
-        func cpu() -> Double {
-            var usage = rusage()
-            getrusage(RUSAGE_SELF.rawValue, &usage)
-            return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
-        }
-        let (c0, t0) = (cpu(), DispatchTime.now().uptimeNanoseconds)
+        let (c0, t0) = (cpuSeconds(), DispatchTime.now().uptimeNanoseconds)
         body()
-        return (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, cpu() - c0)
+        return (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, cpuSeconds() - c0)
     }
 }

@@ -10,11 +10,7 @@ extension Benchmarks {
     /// (default `fura,lora,full,qfura`; method defaults as `fura train` resolves them). Peak RSS is the
     /// process high-water mark, reset before each method's model is loaded.
     static let methodStep = Benchmark(name: "step") {
-        let path = ProcessInfo.processInfo.environment["FURA_BENCH_MODEL"] ?? "cache/SmolLM2-135M-Instruct.Q4_1.gguf"
-        guard FileManager.default.fileExists(atPath: path) else {
-            print("step: skipped (no model at \(path); set FURA_BENCH_MODEL)")
-            return []
-        }
+        guard let path = modelPath(for: "step") else { return [] }
         let methods = (ProcessInfo.processInfo.environment["FURA_BENCH_METHODS"] ?? "fura,lora,full,qfura")
             .split(separator: ",").compactMap { TrainMethod(rawValue: String($0)) }
         Threading.setThreadCount(2)
@@ -41,14 +37,7 @@ extension Benchmarks {
                 _ = try! model.accumulateGradients(tokens, lossScale: 1 / Float(batch * time))
                 try! optimizer.step(trainable, learningRate: 1e-5)
             }
-            step()
-            var best = (wall: Double.infinity, cpu: 0.0)
-            for _ in 0..<2 {
-                let (w0, c0) = (DispatchTime.now().uptimeNanoseconds, cpuSeconds())
-                step()
-                let wall = Double(DispatchTime.now().uptimeNanoseconds - w0) / 1e9
-                if wall < best.wall { best = (wall, cpuSeconds() - c0) }
-            }
+            let best = bestWallAndCPU(repeats: 2, step)
             let count = Double(batch * time)
             // Matrix FLOPs of the step: forward and dX of the projections, attention and LM head; a full
             // fine-tune adds dW of every projection and of the (tied) embedding/head. Adapter factors are

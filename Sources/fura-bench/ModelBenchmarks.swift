@@ -7,11 +7,7 @@ extension Benchmarks {
     /// training forward+backward with every position a target (frozen base: dX only; full: every
     /// weight trains), with 2 threads. Needs `FURA_BENCH_MODEL` or `cache/SmolLM2-135M-Instruct.Q4_1.gguf`.
     static let model = Benchmark(name: "model") {
-        let path = ProcessInfo.processInfo.environment["FURA_BENCH_MODEL"] ?? "cache/SmolLM2-135M-Instruct.Q4_1.gguf"
-        guard FileManager.default.fileExists(atPath: path), let loaded = try? ModelLoader.load(path: path) else {
-            print("model: skipped (no model at \(path); set FURA_BENCH_MODEL)")
-            return []
-        }
+        guard let path = modelPath(for: "model"), let loaded = try? ModelLoader.load(path: path) else { return [] }
         let lm = loaded.model, c = loaded.config
         Threading.setThreadCount(2)
         let (batch, time) = (4, 256)
@@ -25,19 +21,6 @@ extension Benchmarks {
             Double(2 * c.numAttentionHeads * c.headDim + 2 * c.numKeyValueHeads * c.headDim + 3 * c.intermediateSize)
         let attention = Double(c.numHiddenLayers) * 4 * Double(c.numAttentionHeads * c.headDim * time)
         let head = 2 * Double(c.hiddenSize * c.vocabSize)
-        /// Best wall time of `repeats` runs after a warm-up, with the process CPU time of that run: on a
-        /// shared machine wall time includes waiting for the cores, CPU time does not.
-        func measure(repeats: Int, _ body: () -> Void) -> (wall: Double, cpu: Double) {
-            body()
-            var best = (wall: Double.infinity, cpu: 0.0)
-            for _ in 0..<repeats {
-                let (w0, c0) = (DispatchTime.now().uptimeNanoseconds, cpuSeconds())
-                body()
-                let wall = Double(DispatchTime.now().uptimeNanoseconds - w0) / 1e9
-                if wall < best.wall { best = (wall, cpuSeconds() - c0) }
-            }
-            return best
-        }
         func result(_ name: String, _ time: (wall: Double, cpu: Double), _ flopsPerToken: Double, _ headRows: Double) -> BenchmarkResult {
             let flops = (2 * linear + attention) * Double(tokens) * flopsPerToken + head * headRows * flopsPerToken
             return BenchmarkResult(name: name, threads: 2, gflops: flops / time.wall / 1e9, seconds: time.wall,
@@ -46,19 +29,19 @@ extension Benchmarks {
                                            "tokens_per_s_if_2_cores_free": 2 * Double(tokens) / time.cpu])
         }
         var out: [BenchmarkResult] = []
-        let last = measure(repeats: 2) { _ = try! lm.logits(for: ids) }
+        let last = bestWallAndCPU(repeats: 2) { _ = try! lm.logits(for: ids) }
         out.append(result("model forward 4x256 logits last", last, 1, Double(batch) / Double(tokens)))
-        let all = measure(repeats: 1) { _ = try! lm.logits(for: ids, allPositions: true) }
+        let all = bestWallAndCPU(repeats: 1) { _ = try! lm.logits(for: ids, allPositions: true) }
         out.append(result("model forward 4x256 logits all", all, 1, 1))
-        let frozen = measure(repeats: 1) { _ = try! lm.accumulateGradients(tokenBatch, lossScale: 1 / Float(tokens)) }
+        let frozen = bestWallAndCPU(repeats: 1) { _ = try! lm.accumulateGradients(tokenBatch, lossScale: 1 / Float(tokens)) }
         // Backward with frozen weights: dX only, about one more forward's worth of matrix work.
         out.append(result("model train 4x256 frozen (dX only)", frozen, 2, 1))
         lm.gradientCheckpointing = true
-        let checkpointed = measure(repeats: 1) { _ = try! lm.accumulateGradients(tokenBatch, lossScale: 1 / Float(tokens)) }
+        let checkpointed = bestWallAndCPU(repeats: 1) { _ = try! lm.accumulateGradients(tokenBatch, lossScale: 1 / Float(tokens)) }
         out.append(result("model train 4x256 frozen checkpointed", checkpointed, 3, 1))
         lm.gradientCheckpointing = false
         for (_, p) in lm.namedParameters { p.trainable = true }
-        let full = measure(repeats: 1) { _ = try! lm.accumulateGradients(tokenBatch, lossScale: 1 / Float(tokens)) }
+        let full = bestWallAndCPU(repeats: 1) { _ = try! lm.accumulateGradients(tokenBatch, lossScale: 1 / Float(tokens)) }
         out.append(result("model train 4x256 full (dX + dW)", full, 3, 1))
         return out
     }
@@ -69,11 +52,7 @@ extension Benchmarks {
     /// (packed weights, per-slot KV cache: what `fura eval` and `fura generate` run), per weight
     /// precision (`FURA_BENCH_PRECISIONS=f32,bf16-compute` limits them), 2 threads; best of 2 after a warm-up.
     static let engine = Benchmark(name: "engine") {
-        let path = ProcessInfo.processInfo.environment["FURA_BENCH_MODEL"] ?? "cache/SmolLM2-135M-Instruct.Q4_1.gguf"
-        guard FileManager.default.fileExists(atPath: path), let loaded = try? ModelLoader.load(path: path) else {
-            print("engine: skipped (no model at \(path); set FURA_BENCH_MODEL)")
-            return []
-        }
+        guard let path = modelPath(for: "engine"), let loaded = try? ModelLoader.load(path: path) else { return [] }
         Threading.setThreadCount(2)
         let (batch, time) = (4, 256)
         var rng = RNG(seed: 1)
@@ -84,14 +63,7 @@ extension Benchmarks {
             guard let engine = try? GenerationModel(model: loaded.model, precision: precision, gguf: loaded.gguf),
                   let cache = try? engine.makeCache(slots: batch, capacity: time) else { continue }
             func run() { cache.reset(); _ = try! engine.step(cache: cache, slots: Array(0..<batch), tokens: ids) }
-            run()
-            var best = (wall: Double.infinity, cpu: 0.0)
-            for _ in 0..<2 {
-                let (w0, c0) = (DispatchTime.now().uptimeNanoseconds, cpuSeconds())
-                run()
-                let wall = Double(DispatchTime.now().uptimeNanoseconds - w0) / 1e9
-                if wall < best.wall { best = (wall, cpuSeconds() - c0) }
-            }
+            let best = bestWallAndCPU(repeats: 2, run)
             let tokens = Double(batch * time)
             out.append(BenchmarkResult(name: "engine forward 4x256 logits last \(precision.rawValue)", threads: 2, seconds: best.wall,
                                        tokensPerSecond: tokens / best.wall,
@@ -99,11 +71,4 @@ extension Benchmarks {
         }
         return out
     }
-}
-
-/// CPU time of the whole process (all threads) in seconds.
-func cpuSeconds() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
-    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }
