@@ -10,19 +10,19 @@ extension BTTLayer {
         let g = geometry
         let mr = g.m * g.r, nr = g.n * g.r
         let rPrime = scaledRight()
-        var w = Tensor.zeros([g.outFeatures, g.inFeatures])
+        var w = Tensor.unfilled([g.outFeatures, g.inFeatures])   // the m·n blocks tile W (beta = 0)
         left.value.withUnsafeBufferPointer { lp in
             rPrime.withUnsafeBufferPointer { rp in
                 w.withUnsafeMutableBufferPointer { wp in
                     // SAFETY: op(A) = (r×a block of L_i at row j·r)ᵀ is a×r (ld a); op(B) = (b×r columns i·r.. of R'_j)ᵀ
                     // is r×b (ld m·r); the a×b result lands at row i·a, column j·b of W (ld I).
-                    for i in 0..<g.m {
-                        for j in 0..<g.n {
-                            BLAS.gemm(transposeA: true, transposeB: true, m: g.a, n: g.b, k: g.r,
-                                      a: lp.baseAddress! + (i * nr + j * g.r) * g.a, lda: g.a,
-                                      b: rp.baseAddress! + j * g.b * mr + i * g.r, ldb: mr,
-                                      c: wp.baseAddress! + i * g.a * g.inFeatures + j * g.b, ldc: g.inFeatures)
-                        }
+                    // The m·n block products side by side, one serial sgemm each.
+                    Self.forEachBlock(g.m * g.n) { block in
+                        let (i, j) = (block / g.n, block % g.n)
+                        BLAS.gemm(transposeA: true, transposeB: true, m: g.a, n: g.b, k: g.r,
+                                  a: lp.baseAddress! + (i * nr + j * g.r) * g.a, lda: g.a,
+                                  b: rp.baseAddress! + j * g.b * mr + i * g.r, ldb: mr,
+                                  c: wp.baseAddress! + i * g.a * g.inFeatures + j * g.b, ldc: g.inFeatures)
                     }
                 }
             }

@@ -45,30 +45,11 @@ extension BTTLayer {
         }
     }
 
-    /// W_eff (I, O) with `y = x · W_eff` (the transpose of `denseWeight()`).
-    func effectiveWeight() -> Tensor {
-        let g = geometry
-        let rPrime = scaledRight()
-        var w = Tensor.unfilled([g.inFeatures, g.outFeatures])   // every block of rows is written (beta = 0)
-        rPrime.withUnsafeBufferPointer { rp in
-            left.value.withUnsafeBufferPointer { lp in
-                w.withUnsafeMutableBufferPointer { wp in
-                    Self.forEachBlock(g.n) { j in
-                        effectiveWeightRows(j * g.b, g.b, rPrime: rp.baseAddress!, left: lp.baseAddress!,
-                                            into: wp.baseAddress! + j * g.b * g.outFeatures)
-                    }
-                }
-            }
-        }
-        return w
-    }
-
     /// y (N, O) = x · W_eff, no bias (route `effectiveWeight`): W_eff formed straight into packed panels when
     /// I ≤ `panelProductLimit` (for one output block with O a multiple of 16 by 8×16 register tiles that read L in
-    /// place, otherwise an input block at a time by sgemm), else whole and multiplied by sgemm.
+    /// place, otherwise an input block at a time by sgemm), else as the dense weight multiplied by sgemm.
     func effectiveWeightForward(_ rows: Tensor) throws -> Tensor {
         let g = geometry
-        let count = rows.shape[0]
         if g.inFeatures <= Self.panelProductLimit {
             let rPrime = scaledRight()
             let panels = try rPrime.withUnsafeBufferPointer { rp in
@@ -85,19 +66,7 @@ extension BTTLayer {
             }
             return try panels.multiply(rows)
         }
-        let w = effectiveWeight()
-        var y = Tensor.unfilled([count, g.outFeatures])   // beta = 0: every element is written
-        rows.withUnsafeBufferPointer { xp in
-            w.withUnsafeBufferPointer { wp in
-                y.withUnsafeMutableBufferPointer { yp in
-                    // SAFETY: x is N×I, W_eff is I×O, y is N×O, all dense row-major.
-                    BLAS.gemm(transposeA: false, transposeB: false, m: count, n: g.outFeatures, k: g.inFeatures,
-                              a: xp.baseAddress!, lda: g.inFeatures, b: wp.baseAddress!, ldb: g.outFeatures,
-                              c: yp.baseAddress!, ldc: g.outFeatures)
-                }
-            }
-        }
-        return y
+        return try Tensor.matmul(rows, try denseWeight(), transposeB: true)   // W_eff = Wᵀ
     }
 
     /// Row tiles of the fused backward are grouped into at most this many runs, each with its own partial gradient
