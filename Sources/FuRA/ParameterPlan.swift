@@ -1,14 +1,6 @@
 import FuRAModels
 import FuRANN
 
-/// The fine-tuning methods a plan can describe.
-public enum PlanMethod: String, Codable, Sendable, CaseIterable {
-    case fura, svd, lora, dora, full, qfura, qlora, qdora
-
-    /// Whether frozen projection weights are stored in NF4 (spec §3.2).
-    public var quantized: Bool { self == .qfura || self == .qlora || self == .qdora }
-}
-
 /// LoRA-family settings for a plan (counts depend on r and the targets only; α is reported).
 public struct LoRAPlanOptions: Codable, Equatable, Sendable {
     public var r: Int = 32
@@ -128,103 +120,56 @@ public struct ParameterPlan: Codable, Equatable, Sendable {
     /// NF4 with double quantization: 4 + 8/64 + 32/(64·256) bits per parameter (spec §3.2).
     public static let nf4BitsPerParameter = 4.0 + 8.0 / 64.0 + 32.0 / (64.0 * 256.0)
 
-    /// The projections of one decoder layer: (slot, O, I, has bias).
-    static func projections(_ c: ModelConfig, layer: Int) -> [(slot: String, out: Int, in: Int, bias: Bool)] {
+    /// The projections of one decoder layer.
+    static func projections(_ c: ModelConfig, layer: Int) -> [PlannedProjection] {
         let q = c.numAttentionHeads * c.headDim, kv = c.numKeyValueHeads * c.headDim
         let attn = "model.layers.\(layer).self_attn.", mlp = "model.layers.\(layer).mlp."
-        return [
+        let shapes: [(String, Int, Int, Bool)] = [
             (attn + "q_proj", q, c.hiddenSize, c.attentionBias), (attn + "k_proj", kv, c.hiddenSize, c.attentionBias),
             (attn + "v_proj", kv, c.hiddenSize, c.attentionBias), (attn + "o_proj", c.hiddenSize, q, false),
             (mlp + "gate_proj", c.intermediateSize, c.hiddenSize, c.mlpBias), (mlp + "up_proj", c.intermediateSize, c.hiddenSize, c.mlpBias),
             (mlp + "down_proj", c.hiddenSize, c.intermediateSize, c.mlpBias),
         ]
+        return shapes.map { PlannedProjection(slot: $0.0, leaf: $0.0.leafName, outFeatures: $0.1, inFeatures: $0.2, hasBias: $0.3,
+                                              headShape: c.headShape) }
     }
 
-    /// The plan of fine-tuning `config` with `method`.
+    /// The plan of fine-tuning `config` with `method` given as conversion options and LoRA-family settings.
     ///
     /// - Parameters: `conversion` holds the FuRA/SVD options (its `method` is overridden by `method`);
     ///   `lora` the LoRA-family settings; `batchSize` × `seqLen` tokens for the activation estimate.
-    public static func make(config: ModelConfig, method: PlanMethod, conversion: ConversionOptions = ConversionOptions(),
+    public static func make(config: ModelConfig, method: MethodName, conversion: ConversionOptions = ConversionOptions(),
                             lora: LoRAPlanOptions = LoRAPlanOptions(), batchSize: Int = 1, seqLen: Int = 512) throws -> ParameterPlan {
+        guard lora.r > 0 else { throw ConversionError.invalidValue(module: nil, option: "lora_r", value: "\(lora.r)", expected: "a positive integer") }
+        let description = AdapterMethod(method: method, lora: LoRAOptions(rank: lora.r, alpha: Float(lora.alpha)),
+                                        targetModules: lora.targetModules, conversion: conversion)
+        return try make(config: config, method: MethodRegistry.make(adapter: description), batchSize: batchSize, seqLen: seqLen)
+    }
+
+    /// The plan of fine-tuning `config` with `method`: each projection's counts come from the method.
+    public static func make(config: ModelConfig, method: any FineTuningMethod, batchSize: Int = 1, seqLen: Int = 512) throws -> ParameterPlan {
         try config.validate()
         guard batchSize > 0, seqLen > 0 else {
             throw ConversionError.invalidValue(module: nil, option: batchSize > 0 ? "seq_len" : "batch_size",
                                                value: "\(batchSize > 0 ? seqLen : batchSize)", expected: "a positive integer")
         }
-        var options = conversion
-        if method == .svd, options.method != .svd { options = ConversionOptions(method: .svd) }
-        options.method = method == .svd ? .svd : .fura
-        try options.validate()
-        if method == .lora || method == .dora || method == .qlora || method == .qdora, lora.r <= 0 {
-            throw ConversionError.invalidValue(module: nil, option: "lora_r", value: "\(lora.r)", expected: "a positive integer")
-        }
-        let targets: Set<String>
-        switch method {
-        case .lora, .dora, .qlora, .qdora: targets = try ConversionOptions.leaves(of: lora.targetModules)
-        case .full: targets = []
-        default: targets = try options.targetLeaves()
-        }
-
-        var trainable = 0, total = 0, quantized = 0
+        var trainable = 0, total = 0, quantized = 0, adapted = Set<String>()
         var lines: [String: ModuleLine] = [:]
         var order: [String] = []
         for layer in 0..<config.numHiddenLayers {
             for p in projections(config, layer: layer) {
-                let leaf = p.slot.leafName
-                let biasCount = p.bias ? p.out : 0
-                var line = ModuleLine(leaf: leaf, count: 1, denseShape: [p.out, p.in], geometry: nil, trainable: 0, frozen: 0)
-                var q = 0
-                if method == .full {
-                    line.trainable = p.out * p.in + biasCount
-                } else if !targets.contains(leaf) {
-                    line.frozen = p.out * p.in + biasCount
-                    if method == .qlora || method == .qdora { q = p.out * p.in }
-                } else {
-                    switch method {
-                    case .fura, .qfura:
-                        let lo = try options.layerOptions(slot: p.slot, inFeatures: p.in, outFeatures: p.out, headShape: config.headShape)
-                        let g = try lo.geometry(inFeatures: p.in, outFeatures: p.out, module: p.slot)
-                        let target = try g.mergeTarget(lo.sMergedTo, trainPosition: lo.trainPosition, convertMode: lo.convertMode, module: p.slot)
-                        let sides = g.trainableSides(lo.trainPosition)
-                        let sCount = target.keepsSingularValues ? g.singularCount : 0
-                        let trainS = target == .keepTrainable
-                        line.geometry = g
-                        line.trainable = (sides.left ? g.leftCount : 0) + (sides.right ? g.rightCount : 0) + (trainS ? sCount : 0)
-                            + (options.trainBias ? biasCount : 0)
-                        line.frozen = (sides.left ? 0 : g.leftCount) + (sides.right ? 0 : g.rightCount) + (trainS ? 0 : sCount)
-                            + (options.trainBias ? 0 : biasCount)
-                        if method == .qfura {
-                            guard sides.left != sides.right else {
-                                throw ConversionError.incompatible(module: p.slot, option: "train_position", value: lo.trainPosition.rawValue,
-                                                                   reason: "qfura quantizes the one frozen core; it needs exactly one trainable core (small or large)")
-                            }
-                            q = sides.left ? g.rightCount : g.leftCount
-                        }
-                    case .svd:
-                        let position = try options.svdTrainPosition()
-                        let r = min(p.in, p.out)
-                        let target = SVDLayer.mergeTarget(options.sMergedTo, trainPosition: position)
-                        let a = p.out * r, b = r * p.in, s = target.keepsSingularValues ? r : 0
-                        let trainS = target == .keepTrainable
-                        line.trainable = (position != .input ? a : 0) + (position != .output ? b : 0) + (trainS ? s : 0)
-                            + (options.trainBias ? biasCount : 0)
-                        line.frozen = a + b + s + biasCount - line.trainable
-                    case .lora, .qlora, .dora, .qdora:
-                        line.trainable = lora.r * (p.in + p.out) + (method == .dora || method == .qdora ? p.out : 0)
-                        line.frozen = p.out * p.in + biasCount
-                        if method.quantized { q = p.out * p.in }
-                    case .full: break
-                    }
-                }
-                trainable += line.trainable
-                total += line.trainable + line.frozen
-                quantized += q
-                if var existing = lines[leaf] {
+                let module = try method.planModule(p)
+                if module.trainable > 0 { adapted.insert(p.leaf) }
+                trainable += module.trainable
+                total += module.trainable + module.frozen
+                quantized += module.quantized
+                if var existing = lines[p.leaf] {
                     existing.count += 1
-                    lines[leaf] = existing
+                    lines[p.leaf] = existing
                 } else {
-                    lines[leaf] = line
-                    order.append(leaf)
+                    lines[p.leaf] = ModuleLine(leaf: p.leaf, count: 1, denseShape: [p.outFeatures, p.inFeatures], geometry: module.geometry,
+                                               trainable: module.trainable, frozen: module.frozen)
+                    order.append(p.leaf)
                 }
             }
         }
@@ -233,20 +178,19 @@ public struct ParameterPlan: Codable, Equatable, Sendable {
         let embed = c.vocabSize * c.hiddenSize
         let head = c.tieWordEmbeddings ? 0 : c.vocabSize * c.hiddenSize
         let norms = c.numHiddenLayers * (2 * c.hiddenSize + (c.qkNorm ? 2 * c.headDim : 0)) + c.hiddenSize
-        let other = embed + head + norms
-        total += other
-        if method == .full || ((method == .fura || method == .qfura) && (try? options.bttTrainPosition()) == .both) {
-            trainable = total   // FuRA (full) and full fine-tuning train everything.
-        } else if method == .svd, (try? options.svdTrainPosition()) == .both {
-            trainable += embed + head
+        total += embed + head + norms
+        switch method.nonProjectionTraining {
+        case .all: trainable = total
+        case .embeddingsAndHead: trainable += embed + head
+        case .none: break
         }
         let frozen = total - trainable
         let nf4Bytes = Int((Double(quantized) * nf4BitsPerParameter / 8).rounded(.up))
         let memory = Memory(frozenWeights: (frozen - quantized) * 4 + nf4Bytes, trainableWeights: trainable * 4,
                             gradients: trainable * 4, optimizerMoments: trainable * 8,
-                            activations: activationBytes(c, method: method, loraRank: lora.r, loraTargets: targets.count,
+                            activations: activationBytes(c, extraPerToken: method.activationsPerAdaptedProjection * adapted.count,
                                                          batchSize: batchSize, seqLen: seqLen))
-        return ParameterPlan(method: method, trainableParameters: trainable, totalParameters: total, quantizedParameters: quantized,
+        return ParameterPlan(method: method.name, trainableParameters: trainable, totalParameters: total, quantizedParameters: quantized,
                              modules: order.map { lines[$0]! }, batchSize: batchSize, seqLen: seqLen, memoryBytes: memory)
     }
 
@@ -260,11 +204,10 @@ public struct ParameterPlan: Codable, Equatable, Sendable {
     /// f32 activations a decoder keeps for backward, per token: per layer the two norm inputs and outputs (4C),
     /// q, k, v and the attention output (2·H·hd + 2·KV·hd), the attention probabilities (H·T), gate, up and the
     /// down input (3·I), plus r per LoRA target; then logits and their gradient (2V).
-    static func activationBytes(_ c: ModelConfig, method: PlanMethod, loraRank: Int, loraTargets: Int, batchSize: Int, seqLen: Int) -> Int {
+    static func activationBytes(_ c: ModelConfig, extraPerToken: Int, batchSize: Int, seqLen: Int) -> Int {
         let hd = c.headDim
-        var perTokenLayer = 4 * c.hiddenSize + 2 * c.numAttentionHeads * hd + 2 * c.numKeyValueHeads * hd
-            + c.numAttentionHeads * seqLen + 3 * c.intermediateSize
-        if method == .lora || method == .dora || method == .qlora || method == .qdora { perTokenLayer += loraRank * loraTargets }
+        let perTokenLayer = 4 * c.hiddenSize + 2 * c.numAttentionHeads * hd + 2 * c.numKeyValueHeads * hd
+            + c.numAttentionHeads * seqLen + 3 * c.intermediateSize + extraPerToken
         let perToken = c.numHiddenLayers * perTokenLayer + 2 * c.vocabSize
         return 4 * batchSize * seqLen * perToken
     }

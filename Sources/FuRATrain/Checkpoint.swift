@@ -61,8 +61,9 @@ public struct Checkpoint {
     public static func directoryName(step: Int) -> String { "checkpoint-\(step)" }
 
     /// Writes `DIR/checkpoint-N/` atomically (temporary directory, then rename) and keeps the newest `keep`.
+    /// `contents` adds files to the checkpoint's folder before it is renamed into place (the adapter of its weights).
     @discardableResult
-    public func write(into directory: URL, keep: Int) throws -> URL {
+    public func write(into directory: URL, keep: Int, contents: ((URL) throws -> Void)? = nil) throws -> URL {
         let fm = FileManager.default
         let final = directory.appendingPathComponent(Self.directoryName(step: state.step))
         let temporary = directory.appendingPathComponent(".\(Self.directoryName(step: state.step)).tmp-\(UUID().uuidString)")
@@ -80,6 +81,7 @@ public struct Checkpoint {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try encoder.encode(state).write(to: temporary.appendingPathComponent(Self.stateFile))
+            try contents?(temporary)
             if fm.fileExists(atPath: final.path) {
                 let old = directory.appendingPathComponent(".\(Self.directoryName(step: state.step)).old-\(UUID().uuidString)")
                 try fm.moveItem(at: final, to: old)

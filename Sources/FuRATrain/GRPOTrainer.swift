@@ -19,13 +19,9 @@ public struct GRPOCodec {
     }
 }
 
-/// The GRPO loop (spec §5.3 with TRL's clipped variant): per step, sample prompts (a pure function of
-/// seed and step), roll out G completions each, reward them, compute group advantages, then
-/// `epochsPerStep` passes over the completions in micro-batches, each pass one clipped AdamW update.
-///
-/// Why not `Trainer`: its unit is a fixed window of token batches with an SFT validation loss; GRPO's
-/// window is produced by the model itself and reports rewards and accuracies. The optimizer, clipping,
-/// checkpoint format and events are the same pieces.
+/// One GRPO step (spec §5.3 with TRL's clipped variant), run by `TrainingLoop`: sample prompts (a pure function of
+/// seed and step), roll out G completions each, reward them, compute group advantages, then `epochsPerStep` passes
+/// over the completions in micro-batches, each pass one clipped AdamW update.
 ///
 /// Rollouts go through the shared generation engine (`GRPORollout` over `Generator`) on a dense copy of
 /// the policy. Old log-probabilities are the sampling-time log-probabilities of the chosen tokens under
@@ -38,7 +34,7 @@ public struct GRPOCodec {
 /// Reference policy (β > 0): the initial values of the trainable tensors are kept and swapped in for one
 /// no-grad forward per step. Every method's initial state is its base model (BTT is lossless, LoRA's B is
 /// 0, DoRA's magnitude is ‖W‖), so this is "the adapter disabled" with no second copy of the frozen weights.
-public final class GRPOTrainer {
+public final class GRPOStep: TrainingStep {
     public let model: CausalLM
     public let options: GRPOOptions
     public let trainExamples: [RewardExample]
@@ -47,31 +43,17 @@ public final class GRPOTrainer {
     /// The held-out accuracy reward (1 correct, 0 wrong).
     public let accuracy: any RewardFunction
     public let codec: GRPOCodec
-    public let outputDirectory: URL?
-    /// Called before the passes of every optimizer update with its 0-based index (`TrainMethodSetup.preStep`:
-    /// reseeds adapter dropout, so a resumed run stays bit-identical).
-    public var preUpdate: ((Int) throws -> Void)?
-    /// Called after every optimizer update with the count of updates (BTT `normalize_after_update`).
-    public var postUpdate: ((Int) throws -> Void)?
-    public var onEvent: (GRPOEvent) -> Void
-
-    /// GRPO steps done.
-    public private(set) var step = 0
-    public private(set) var optimizer: AdamW
     private var promptCache: [Int: (text: String, ids: [Int])] = [:]
     private var initialValues: [String: Tensor] = [:]
 
     public init(model: CausalLM, options: GRPOOptions, trainExamples: [RewardExample], evalExamples: [RewardExample],
-                rewards: WeightedRewards, accuracy: any RewardFunction, codec: GRPOCodec, outputDirectory: URL?,
-                onEvent: @escaping (GRPOEvent) -> Void = { _ in }) throws {
+                rewards: WeightedRewards, accuracy: any RewardFunction, codec: GRPOCodec) throws {
         try options.validate()
         guard !trainExamples.isEmpty else {
             throw TrainingError.emptyData(path: "training data", reason: "no problem to sample prompts from")
         }
         self.model = model; self.options = options; self.trainExamples = trainExamples; self.evalExamples = evalExamples
-        self.rewards = rewards; self.accuracy = accuracy; self.codec = codec; self.outputDirectory = outputDirectory
-        self.onEvent = onEvent
-        optimizer = AdamW(options: options.adamW)
+        self.rewards = rewards; self.accuracy = accuracy; self.codec = codec
         if options.loss.needsReference {
             for (name, p) in trainableParameters { initialValues[name] = p.value }
         }
@@ -81,39 +63,32 @@ public final class GRPOTrainer {
         model.namedParameters.filter { $0.parameter.trainable }
     }
 
-    /// The constant schedule recorded in checkpoints.
-    var schedule: LearningRateSchedule {
+    /// The constant schedule of a GRPO run (recorded in checkpoints).
+    public static func schedule(_ options: GRPOOptions) -> LearningRateSchedule {
         LearningRateSchedule(kind: .constant, peakLearningRate: options.learningRate, warmup: .steps(0), totalSteps: options.steps)
     }
 
-    // MARK: Run
-
-    /// Runs to `options.steps`, evaluating at the start (when starting fresh), every `evalEvery` steps and at the end.
-    public func run() throws {
-        let parameters = trainableParameters
-        guard !parameters.isEmpty else {
-            throw TrainingError.invalidOption(option: "--method", value: "-", reason: "the model has no trainable parameter")
-        }
-        if step == 0, !evalExamples.isEmpty, options.evalLimit > 0 {
-            onEvent(.evaluation(step: 0, accuracy: try evaluate(), problems: min(options.evalLimit, evalExamples.count)))
-        }
-        while step < options.steps {
-            let metrics = try trainStep(parameters)
-            onEvent(.step(metrics))
-            let last = step == options.steps
-            if !evalExamples.isEmpty, options.evalLimit > 0, last || (options.evalEvery > 0 && step % options.evalEvery == 0) {
-                onEvent(.evaluation(step: step, accuracy: try evaluate(), problems: min(options.evalLimit, evalExamples.count)))
-            }
-            if outputDirectory != nil, last || (options.saveEvery > 0 && step % options.saveEvery == 0) { try saveCheckpoint() }
-        }
+    public func initialEvaluation() throws -> GRPOEvent? {
+        guard !evalExamples.isEmpty, options.evalLimit > 0 else { return nil }
+        return .evaluation(step: 0, accuracy: try evaluate(), problems: min(options.evalLimit, evalExamples.count))
     }
 
-    /// One GRPO step: rollouts, rewards, advantages, `epochsPerStep` updates.
-    public func trainStep(_ parameters: [(name: String, parameter: Parameter)]) throws -> GRPOStepMetrics {
+    /// Held-out accuracy every `evalEvery` steps and at the end.
+    public func evaluation(afterStep step: Int, isLast: Bool, every: Int?) throws -> GRPOEvent? {
+        guard !evalExamples.isEmpty, options.evalLimit > 0, isLast || (options.evalEvery > 0 && step % options.evalEvery == 0) else { return nil }
+        return .evaluation(step: step, accuracy: try evaluate(), problems: min(options.evalLimit, evalExamples.count))
+    }
+
+    /// GRPO reads no data stream: the prompts of a step are a function of the seed and the step.
+    public func cursor(afterSteps steps: Int) -> DataCursor { DataCursor(epoch: 0, microBatch: steps) }
+
+    public static func checkpointEvent(step: Int, path: String) -> GRPOEvent { .checkpoint(step: step, path: path) }
+
+    public func run(step: Int, totalSteps: Int, rng: inout RNG, passes: StepPasses) throws -> GRPOEvent {
         let started = Date()
         let (p, g) = (options.promptsPerStep, options.groupSize)
-        let indices = Self.promptIndices(step: step, count: p, of: trainExamples.count, seed: options.seed)
-        var seeds = Self.generator(seed: options.seed, step: step, stream: 1)
+        let indices = GRPOTrainer.promptIndices(step: step, count: p, of: trainExamples.count, seed: options.seed)
+        var seeds = GRPOTrainer.generator(seed: options.seed, step: step, stream: 1)
         let prompts = try indices.map { try prompt(for: $0, in: trainExamples, cacheKey: $0) }
         var rollout = GRPORollout(maxNewTokens: options.maxNewTokens, temperature: Float(options.temperature),
                                   topP: Float(options.topP), stopIds: codec.stopIds, maxBatch: options.rolloutBatchSize)
@@ -178,10 +153,9 @@ public final class GRPOTrainer {
         let trainedCounts = sequences.map { $0.targets.filter { $0 != TokenBatch.ignoreIndex }.count }
         let allTrainedTokens = trainedCounts.reduce(0, +)
         let totalSequences = sequences.count
-        let learningRate = schedule.learningRate(at: step)
+        var learningRate = passes.learningRate
         for epoch in 0..<options.epochsPerStep {
-            for (_, parameter) in parameters { parameter.zeroGradient() }
-            try preUpdate?(optimizer.stepCount)
+            try passes.begin()
             var passLoss = 0.0
             for members in batches {
                 let batch = tokenBatch(members)
@@ -203,21 +177,20 @@ public final class GRPOTrainer {
             }
             lossSum += passLoss
             guard passLoss.isFinite else { throw TrainingError.nonFinite(step: step + 1, quantity: "policy loss", value: passLoss) }
-            gradNorm = GradientClipping.clip(parameters, maxNorm: options.maxGradNorm)
-            guard gradNorm.isFinite else { throw TrainingError.nonFinite(step: step + 1, quantity: "gradient norm", value: gradNorm) }
+            // Without an active completion there is no gradient: no update (AdamW would still move the weights).
             if !batches.isEmpty {
-                try optimizer.step(parameters, learningRate: learningRate)
-                try postUpdate?(optimizer.stepCount)
+                let update = try passes.update(final: epoch == options.epochsPerStep - 1)
+                gradNorm = update.gradNorm
+                learningRate = update.learningRate
             }
         }
-        step += 1
         let seconds = Date().timeIntervalSince(started)
         let generated = completions.reduce(0) { $0 + $1.ids.count }
         let allTokens = completions.enumerated().reduce(0) { $0 + $1.element.ids.count + prompts[$1.offset / g].ids.count }
         // Tokens of skipped completions count in the denominators of the token means (they are unclipped, KL only with β > 0).
         let tokenDenominator = max(1, options.loss.needsReference ? tokens : allTrainedTokens)
-        return GRPOStepMetrics(
-            step: step, totalSteps: options.steps, reward: advantages.meanReward, rewardStd: advantages.rewardStd,
+        return .step(GRPOStepMetrics(
+            step: step + 1, totalSteps: totalSteps, reward: advantages.meanReward, rewardStd: advantages.rewardStd,
             fractionRewardZeroStd: advantages.fractionZeroStd,
             rewardMeans: Dictionary(zip(rewards.functions.map(\.name), partSums.map { $0 / Double(completions.count) }), uniquingKeysWith: { a, _ in a }),
             meanCompletionLength: Double(generated) / Double(completions.count),
@@ -227,8 +200,9 @@ public final class GRPOTrainer {
             loss: lossSum / Double(options.epochsPerStep), gradNorm: gradNorm, learningRate: learningRate,
             rolloutSeconds: rolloutSeconds, trainSeconds: seconds - rolloutSeconds,
             rolloutTokensPerSecond: rolloutSeconds > 0 ? Double(generated) / rolloutSeconds : 0,
-            tokensPerSecond: seconds > 0 ? Double(allTokens) / seconds : 0, peakRSSBytes: ProcessMemory.peakResidentBytes)
+            tokensPerSecond: seconds > 0 ? Double(allTokens) / seconds : 0, peakRSSBytes: ProcessMemory.peakResidentBytes))
     }
+
 
     // MARK: Rollouts and evaluation
 
@@ -285,6 +259,27 @@ public final class GRPOTrainer {
         defer { for (p, v) in current { p.value = v } }
         try body()
     }
+}
+
+/// GRPO on the one loop (`TrainingLoop` with a `GRPOStep`): same optimizer, checkpoints, adapter output and
+/// bit-identical resume as supervised training.
+public final class GRPOTrainer: TrainingLoop<GRPOStep> {
+    public init(model: CausalLM, options: GRPOOptions, trainExamples: [RewardExample], evalExamples: [RewardExample],
+                rewards: WeightedRewards, accuracy: any RewardFunction, codec: GRPOCodec, outputDirectory: URL?,
+                onEvent: @escaping (GRPOEvent) -> Void = { _ in }) throws {
+        let step = try GRPOStep(model: model, options: options, trainExamples: trainExamples, evalExamples: evalExamples,
+                                rewards: rewards, accuracy: accuracy, codec: codec)
+        let loop = Options(totalSteps: options.steps, schedule: GRPOStep.schedule(options), adamW: options.adamW,
+                           maxGradNorm: options.maxGradNorm, evaluateEvery: options.evalEvery, saveEvery: options.saveEvery,
+                           keepCheckpoints: options.keepCheckpoints, outputDirectory: outputDirectory, seed: options.seed)
+        super.init(model: model, step: step, options: loop, onEvent: onEvent)
+    }
+
+    /// Greedy accuracy on the first `evalLimit` held-out problems.
+    public func evaluate() throws -> Double { try stepObjective.evaluate() }
+
+    /// The policy with every projection materialized to a dense weight (see `GRPOStep.rolloutModel`).
+    public func rolloutModel() throws -> CausalLM { try stepObjective.rolloutModel() }
 
     // MARK: Determinism
 
@@ -305,33 +300,5 @@ public final class GRPOTrainer {
             pool.swapAt(i, j)
             return pool[i]
         }
-    }
-
-    // MARK: Checkpoints
-
-    /// Writes `checkpoint-<step>` (trainable tensors, AdamW moments, step) with the SFT loop's format.
-    @discardableResult
-    public func saveCheckpoint() throws -> URL? {
-        guard let directory = outputDirectory else { return nil }
-        let checkpoint = Checkpoint(step: step, schedule: schedule, optimizer: optimizer, rng: RNG(seed: options.seed),
-                                    cursor: DataCursor(epoch: 0, microBatch: step), parameters: trainableParameters)
-        let url = try checkpoint.write(into: directory, keep: options.keepCheckpoints)
-        onEvent(.checkpoint(step: step, path: url.path))
-        return url
-    }
-
-    /// Continues from the newest checkpoint of the output directory; returns its step, or nil when there is none.
-    /// The reference policy keeps the values the trainable tensors had before the checkpoint was loaded.
-    @discardableResult
-    public func resumeFromLatestCheckpoint() throws -> Int? {
-        guard let directory = outputDirectory, let checkpoint = Checkpoint.latest(in: directory) else { return nil }
-        let path = directory.appendingPathComponent(Checkpoint.directoryName(step: checkpoint.state.step)).path
-        guard checkpoint.state.schedule == schedule else {
-            throw TrainingError.badCheckpoint(path: path, reason: "its learning rate or step count \(checkpoint.state.schedule) differs from this run's \(schedule)")
-        }
-        optimizer = try checkpoint.restore(into: model.namedParameters, path: path)
-        optimizer.options = options.adamW
-        step = checkpoint.state.step
-        return step
     }
 }

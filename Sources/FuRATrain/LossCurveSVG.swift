@@ -3,9 +3,11 @@ import Foundation
 /// A loss-curve picture as hand-written SVG: training loss as a polyline, validation loss as dots,
 /// with axes, ticks and labels.
 public enum LossCurveSVG {
-    /// - Parameters: `train` and `validation` are (step, loss) points; non-finite losses are skipped.
+    /// - Parameters: `train` and `validation` are (step, loss) points; non-finite losses are skipped; `lineLabel` and `dotsLabel`
+    ///   name the two series in the title, `axisLabel` the y axis.
     public static func render(train: [(step: Int, loss: Double)], validation: [(step: Int, loss: Double)],
-                              width: Double = 720, height: Double = 400) -> String {
+                              width: Double = 720, height: Double = 400,
+                              lineLabel: String = "training loss", dotsLabel: String = "validation loss", axisLabel: String = "loss") -> String {
         let points = (train + validation).filter { $0.loss.isFinite }
         let left = 64.0, right = 16.0, top = 28.0, bottom = 44.0
         let plotWidth = width - left - right, plotHeight = height - top - bottom
@@ -19,7 +21,7 @@ public enum LossCurveSVG {
         var svg = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif" font-size="11">
         <rect width="100%" height="100%" fill="white"/>
-        <text x="\(f(left))" y="18" font-size="13">training loss\(validation.isEmpty ? "" : " (line) and validation loss (dots)")</text>
+        <text x="\(f(left))" y="18" font-size="13">\(lineLabel)\(validation.isEmpty ? "" : " (line) and \(dotsLabel) (dots)")</text>
         <line x1="\(f(left))" y1="\(f(top + plotHeight))" x2="\(f(left + plotWidth))" y2="\(f(top + plotHeight))" stroke="black"/>
         <line x1="\(f(left))" y1="\(f(top))" x2="\(f(left))" y2="\(f(top + plotHeight))" stroke="black"/>
 
@@ -33,7 +35,7 @@ public enum LossCurveSVG {
             svg += "<text x=\"\(f(x(step)))\" y=\"\(f(top + plotHeight + 16))\" text-anchor=\"middle\">\(step)</text>\n"
         }
         svg += "<text x=\"\(f(left + plotWidth / 2))\" y=\"\(f(height - 6))\" text-anchor=\"middle\">optimizer step</text>\n"
-        svg += "<text x=\"14\" y=\"\(f(top + plotHeight / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 14 \(f(top + plotHeight / 2)))\">loss</text>\n"
+        svg += "<text x=\"14\" y=\"\(f(top + plotHeight / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 14 \(f(top + plotHeight / 2)))\">\(axisLabel)</text>\n"
         let line = train.filter { $0.loss.isFinite }.map { "\(f(x($0.step))),\(f(y($0.loss)))" }.joined(separator: " ")
         if !line.isEmpty {
             svg += "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"\(line)\"/>\n"

@@ -1,14 +1,14 @@
 import Foundation
+import FuRA
 import FuRAFormats
 
-/// The fine-tuning methods `fura train` knows.
-public enum TrainMethod: String, Codable, CaseIterable, Sendable {
-    case fura, svd, lora, dora, full, qfura, qlora, qdora
-}
+/// The fine-tuning methods `fura train` knows: the names of `MethodRegistry`.
+public typealias TrainMethod = MethodName
 
 /// The resolved settings of an SFT run (snake_case JSON, saved as `DIR/config.json`).
 ///
 /// Built from the method's recipe defaults (spec §4.5, §7), then a config file, then flags.
+@dynamicMemberLookup
 public struct TrainConfig: Codable, Equatable, Sendable {
     public var model: String
     public var data: String
@@ -37,36 +37,57 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var threads: Int?
     public var resume: Bool
     public var trainOnInputs: Bool
-    /// LoRA-family rank, scale numerator and dropout (nil for other methods).
-    public var loraRank: Int?
-    public var loraAlpha: Double?
-    public var loraDropout: Double?
-    /// FuRA/SVD conversion options, as text (nil: the method's default; see `conversionOptions()`).
-    public var decompMode: String?
-    public var rank: String?
-    public var trainPosition: String?
-    public var sMergedTo: String?
-    public var convertMode: String?
-    public var inputFactorization: String?
-    public var targetModules: String?
-    public var factorizeByHead: Bool?
-    public var normalizeAfterUpdate: Bool?
-    public var trainBias: Bool?
-    /// QFuRA: NF4 layout of the frozen core (`flat` or `per_core_block`) and double quantization.
-    public var quantBlockLayout: String?
-    public var doubleQuant: Bool?
+    /// The method's keys (`lora_rank`, `decomp_mode`, `target_modules`, …), stored flat in the JSON; nil values take
+    /// the method's recipe values.
+    public var methodSettings: MethodSettings
+
+    /// The method's keys read and written as the config's own (`config.loraRank`).
+    public subscript<T>(dynamicMember keyPath: WritableKeyPath<MethodSettings, T>) -> T {
+        get { methodSettings[keyPath: keyPath] }
+        set { methodSettings[keyPath: keyPath] = newValue }
+    }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, data, method, output, iters, epochs, batchSize = "batch_size", gradAccum = "grad_accum", lr, schedule, warmup
         case weightDecay = "weight_decay", betas, eps, maxGradNorm = "max_grad_norm", maxSeqLen = "max_seq_len", seed
         case valData = "val_data", valSize = "val_size", evalEvery = "eval_every", saveEvery = "save_every"
         case keepCheckpoints = "keep_checkpoints", gradientCheckpointing = "gradient_checkpointing", threads, resume
-        case trainOnInputs = "train_on_inputs", loraRank = "lora_rank", loraAlpha = "lora_alpha", loraDropout = "lora_dropout"
-        case decompMode = "decomp_mode", rank, trainPosition = "train_position", sMergedTo = "s_merged_to"
-        case convertMode = "convert_mode", inputFactorization = "input_factorization", targetModules = "target_modules"
-        case factorizeByHead = "factorize_by_head", normalizeAfterUpdate = "normalize_after_update", trainBias = "train_bias"
-        case quantBlockLayout = "quant_block_layout", doubleQuant = "double_quant"
+        case trainOnInputs = "train_on_inputs"
     }
+
+    public init(model: String, data: String, method: TrainMethod, output: String, iters: Int?, epochs: Int, batchSize: Int,
+                gradAccum: Int, lr: Double, schedule: LearningRateSchedule.Kind, warmup: LearningRateSchedule.Warmup,
+                weightDecay: Double, betas: [Double], eps: Double, maxGradNorm: Double?, maxSeqLen: Int, seed: UInt64,
+                valData: String?, valSize: Int, evalEvery: Int?, saveEvery: Int?, keepCheckpoints: Int,
+                gradientCheckpointing: Bool, threads: Int?, resume: Bool, trainOnInputs: Bool, methodSettings: MethodSettings = MethodSettings()) {
+        self.model = model; self.data = data; self.method = method; self.output = output; self.iters = iters; self.epochs = epochs
+        self.batchSize = batchSize; self.gradAccum = gradAccum; self.lr = lr; self.schedule = schedule; self.warmup = warmup
+        self.weightDecay = weightDecay; self.betas = betas; self.eps = eps; self.maxGradNorm = maxGradNorm; self.maxSeqLen = maxSeqLen
+        self.seed = seed; self.valData = valData; self.valSize = valSize; self.evalEvery = evalEvery; self.saveEvery = saveEvery
+        self.keepCheckpoints = keepCheckpoints; self.gradientCheckpointing = gradientCheckpointing; self.threads = threads
+        self.resume = resume; self.trainOnInputs = trainOnInputs; self.methodSettings = methodSettings
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            model: try c.decode(String.self, forKey: .model), data: try c.decode(String.self, forKey: .data),
+            method: try c.decode(TrainMethod.self, forKey: .method), output: try c.decode(String.self, forKey: .output),
+            iters: try c.decodeIfPresent(Int.self, forKey: .iters), epochs: try c.decode(Int.self, forKey: .epochs),
+            batchSize: try c.decode(Int.self, forKey: .batchSize), gradAccum: try c.decode(Int.self, forKey: .gradAccum),
+            lr: try c.decode(Double.self, forKey: .lr), schedule: try c.decode(LearningRateSchedule.Kind.self, forKey: .schedule),
+            warmup: try c.decode(LearningRateSchedule.Warmup.self, forKey: .warmup),
+            weightDecay: try c.decode(Double.self, forKey: .weightDecay), betas: try c.decode([Double].self, forKey: .betas),
+            eps: try c.decode(Double.self, forKey: .eps), maxGradNorm: try c.decodeIfPresent(Double.self, forKey: .maxGradNorm),
+            maxSeqLen: try c.decode(Int.self, forKey: .maxSeqLen), seed: try c.decode(UInt64.self, forKey: .seed),
+            valData: try c.decodeIfPresent(String.self, forKey: .valData), valSize: try c.decode(Int.self, forKey: .valSize),
+            evalEvery: try c.decodeIfPresent(Int.self, forKey: .evalEvery), saveEvery: try c.decodeIfPresent(Int.self, forKey: .saveEvery),
+            keepCheckpoints: try c.decode(Int.self, forKey: .keepCheckpoints),
+            gradientCheckpointing: try c.decode(Bool.self, forKey: .gradientCheckpointing), threads: try c.decodeIfPresent(Int.self, forKey: .threads),
+            resume: try c.decode(Bool.self, forKey: .resume), trainOnInputs: try c.decode(Bool.self, forKey: .trainOnInputs),
+            methodSettings: try MethodSettings(flexibleFrom: decoder))
+    }
+
 
     /// Writes every key, `null` for unset optional values, so the saved file resolves to the same config.
     public func encode(to encoder: Encoder) throws {
@@ -81,17 +102,11 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         try c.encode(saveEvery, forKey: .saveEvery); try c.encode(keepCheckpoints, forKey: .keepCheckpoints)
         try c.encode(gradientCheckpointing, forKey: .gradientCheckpointing); try c.encode(threads, forKey: .threads)
         try c.encode(resume, forKey: .resume); try c.encode(trainOnInputs, forKey: .trainOnInputs)
-        try c.encode(loraRank, forKey: .loraRank); try c.encode(loraAlpha, forKey: .loraAlpha); try c.encode(loraDropout, forKey: .loraDropout)
-        try c.encode(decompMode, forKey: .decompMode); try c.encode(rank, forKey: .rank)
-        try c.encode(trainPosition, forKey: .trainPosition); try c.encode(sMergedTo, forKey: .sMergedTo)
-        try c.encode(convertMode, forKey: .convertMode); try c.encode(inputFactorization, forKey: .inputFactorization)
-        try c.encode(targetModules, forKey: .targetModules); try c.encode(factorizeByHead, forKey: .factorizeByHead)
-        try c.encode(normalizeAfterUpdate, forKey: .normalizeAfterUpdate); try c.encode(trainBias, forKey: .trainBias)
-        try c.encode(quantBlockLayout, forKey: .quantBlockLayout); try c.encode(doubleQuant, forKey: .doubleQuant)
+        try methodSettings.encode(to: encoder)
     }
 
     /// Every key a config file may hold.
-    public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
+    public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) + MethodSettings.keys }
 
     /// The recipe defaults of `method` (spec §4.5 and §7): lr 2e-4, betas (0.9, 0.95), linear schedule,
     /// warmup 0.03, seed 43, batch 8 × 2, 3 epochs, max length 2048, gradient checkpointing on.
@@ -102,20 +117,14 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             model: model, data: data, method: method, output: output, iters: nil, epochs: 3, batchSize: 8, gradAccum: 2,
             lr: 2e-4, schedule: .linear, warmup: .fraction(0.03), weightDecay: 0, betas: [0.9, 0.95], eps: 1e-8,
             maxGradNorm: nil, maxSeqLen: 2048, seed: 43, valData: nil, valSize: 120, evalEvery: 400, saveEvery: 500,
-            keepCheckpoints: 2, gradientCheckpointing: true, threads: nil, resume: false, trainOnInputs: false,
-            loraRank: nil, loraAlpha: nil, loraDropout: nil)
-        switch method {
-        case .fura:
-            config.valSize = 100
-            config.evalEvery = nil
-        case .full:
-            config.weightDecay = 0.01
-        case .lora, .dora, .qdora:
-            config.loraRank = 64; config.loraAlpha = 128; config.loraDropout = 0.05
-        case .qlora:
-            config.loraRank = 48; config.loraAlpha = 96; config.loraDropout = 0.05
-        case .svd, .qfura:
-            break
+            keepCheckpoints: 2, gradientCheckpointing: true, threads: nil, resume: false, trainOnInputs: false)
+        // What the reference changes per method (spec §4.5, §7) is the method's own recipe.
+        if let recipe = try? MethodRegistry.recipe(method, .sft) {
+            if let v = recipe.valSize { config.valSize = v }
+            if !recipe.evaluates { config.evalEvery = nil }
+            if let v = recipe.weightDecay { config.weightDecay = v }
+            config.methodSettings.loraRank = recipe.settings.loraRank; config.methodSettings.loraAlpha = recipe.settings.loraAlpha
+            config.methodSettings.loraDropout = recipe.settings.loraDropout
         }
         return config
     }
@@ -144,69 +153,39 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         try require(keepCheckpoints > 0, "keep_checkpoints", keepCheckpoints, "must be positive")
         try require(threads.map { $0 > 0 } ?? true, "threads", threads, "must be positive")
         if case let .fraction(f) = warmup { try require(f >= 0 && f < 1, "warmup", f, "a fraction must be in [0, 1)") }
+        _ = try makeMethod()
     }
 
     /// Pretty, key-sorted JSON.
-    public func json() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(self)
-    }
+    public func json() throws -> Data { try RunConfigResolution.json(self) }
 }
 
 extension TrainConfig {
     /// Builds the resolved config: method defaults ← config file (JSON object, `file`) ← `overrides`
     /// (a JSON object of flags given on the command line). Unknown keys are errors naming the key.
     public static func resolve(file: Data?, filePath: String = "config", overrides: [String: Any]) throws -> TrainConfig {
-        var merged = [String: Any]()
-        if let file {
-            guard let object = try? JSONSerialization.jsonObject(with: file) as? [String: Any] else {
-                throw TrainingError.invalidOption(option: "config", value: filePath, reason: "expected a JSON object of settings")
-            }
-            merged = object
-        }
-        for (key, value) in overrides { merged[key] = value }
-        let known = Set(keys)
-        if let unknown = merged.keys.sorted().first(where: { !known.contains($0) }) {
-            throw TrainingError.invalidOption(option: "config", value: "\(filePath): \(unknown)",
-                                              reason: "unknown key \"\(unknown)\"; known keys: \(keys.joined(separator: ", "))")
-        }
-        let methodName = (merged["method"] as? String) ?? TrainMethod.fura.rawValue
-        guard let method = TrainMethod(rawValue: methodName) else {
-            throw TrainingError.invalidOption(option: "method", value: methodName,
-                                              reason: "expected one of \(TrainMethod.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        // Start from the method's defaults as JSON, overlay, decode (null clears an optional value).
-        let base = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(defaults(method: method))) as? [String: Any] ?? [:]
-        var combined = base
-        for (key, value) in merged {
-            if value is NSNull { combined.removeValue(forKey: key) } else { combined[key] = value }
-        }
-        let data = try JSONSerialization.data(withJSONObject: combined)
-        let config: TrainConfig
-        do { config = try JSONDecoder().decode(TrainConfig.self, from: data) } catch let DecodingError.typeMismatch(_, context) {
-            throw TrainingError.invalidOption(option: context.codingPath.map(\.stringValue).joined(separator: "."), value: "\(filePath)",
-                                              reason: "wrong type: \(context.debugDescription)")
-        } catch let DecodingError.dataCorrupted(context) {
-            throw TrainingError.invalidOption(option: context.codingPath.map(\.stringValue).joined(separator: "."), value: "\(filePath)",
-                                              reason: context.debugDescription)
-        } catch {
-            throw TrainingError.invalidOption(option: "config", value: filePath, reason: "\(error)")
-        }
+        let config = try RunConfigResolution.resolve(TrainConfig.self, keys: keys, file: file, filePath: filePath, overrides: overrides,
+                                                     defaults: defaults(methodName:))
         try config.validate()
         return config
     }
-}
 
-extension TrainConfig {
     /// Resolves from a config file read by `ConfigFile` (YAML or JSON with the same keys): an unknown key
     /// is an error naming the file and line; then as `resolve(file:filePath:overrides:)`.
-    public static func resolve(configFile: ConfigFile, overrides: [String: Any]) throws -> TrainConfig {
-        do {
-            try configFile.checkKeys(keys)
-            return try resolve(file: try configFile.jsonData(), filePath: configFile.path, overrides: overrides)
-        } catch let error as ConfigFileError {
-            throw TrainingError.invalidOption(option: "config", value: configFile.path, reason: error.description)
+    public static func resolve(configFile: ConfigFile?, overrides: [String: Any]) throws -> TrainConfig {
+        let config = try RunConfigResolution.resolve(TrainConfig.self, keys: keys, configFile: configFile, overrides: overrides,
+                                                     defaults: defaults(methodName:))
+        try config.validate()
+        return config
+    }
+
+    /// The defaults of the named method (fura when nil); an unknown name is an error listing the methods.
+    static func defaults(methodName: String?) throws -> TrainConfig {
+        let name = methodName ?? TrainMethod.fura.rawValue
+        guard let method = TrainMethod(rawValue: name) else {
+            throw TrainingError.invalidOption(option: "method", value: name,
+                                              reason: "expected one of \(TrainMethod.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        return defaults(method: method)
     }
 }

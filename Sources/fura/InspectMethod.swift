@@ -7,15 +7,7 @@ import FuRATrain
 
 /// `fura inspect MODEL --method M`: applies a fine-tuning method and reports what converts and what trains.
 struct InspectMethodOptions: ParsableArguments {
-    @Option(help: "Apply a method and report it: fura | svd | lora | dora | full | qfura | qlora | qdora.") var method: String?
-    @Option(help: "fura/svd: decomp_mode (square, output_one_block, input_one_block, or a group dict).") var decompMode: String?
-    @Option(help: "fura: per-block rank (full, an integer, or a fraction in (0, 1)).") var rank: String?
-    @Option(help: "fura: small | large | both; svd: output | input | both.") var trainPosition: String?
-    @Option(help: "fura/svd: target modules, comma-separated (default all-linear).") var targetModules: String?
-    @Option(help: "LoRA family: rank.") var loraRank: Int?
-    @Option(help: "LoRA family: alpha.") var loraAlpha: Double?
-    @Option(help: "qfura: NF4 layout of the frozen core, flat or per_core_block.") var quantBlockLayout: String?
-    @Flag(name: .customLong("double-quant"), inversion: .prefixedNo, help: "qfura: double-quantize the NF4 absmax (default on).") var doubleQuant: Bool?
+    @OptionGroup(title: "Method") var methodOptions: MethodOptionGroup
     @Option(help: "Threads for BLAS and LAPACK (default: all cores).") var threads: Int?
 
     struct Output: Encodable {
@@ -39,85 +31,66 @@ struct InspectMethodOptions: ParsableArguments {
         }
     }
 
+    /// Whether a method was asked for.
+    var method: String? { methodOptions.method }
+
     /// Loads `model`, applies the method, prints the report (a table, or JSON).
     func run(model: String, json: Bool) throws {
-        guard let name = method, let kind = TrainMethod(rawValue: name) else {
-            throw ValidationError("--method \(method ?? ""): expected one of \(TrainMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+        guard let name = method else { throw ValidationError("--method: expected one of \(MethodOptionGroup.methodList)") }
+        let kind = try MethodName(parsing: name, option: "--method")
+        let method: any FineTuningMethod
+        do { method = try MethodRegistry.make(kind, settings: methodOptions.settings) } catch let error as MethodError {
+            throw ValidationError(error.description)
         }
         if let threads { Threading.setThreadCount(threads) }
         let loaded = try ModelLoader.load(path: model)
-        var start = Date()
-        var cpuStart = Self.cpuSeconds()
         var output = Output(method: name, convertedModules: 0, trainableParameters: 0, totalParameters: 0, maxRelativeError: nil,
                             seconds: 0, summary: "")
         var table = ""
-        var qfuraErrors: Double?
-        if kind == .fura || kind == .svd || kind == .qfura {
-            var options = ConversionOptions(method: kind == .svd ? .svd : .fura)
-            if let v = decompMode { options.decompMode = try DecompModeSpec(parsing: v) }
-            if let v = rank { options.rank = try BTTRank(parsing: v) }
-            if let v = trainPosition { options.trainPosition = v }
-            if let v = targetModules { options.targetModules = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-            try options.validate()
-            // The dense weights (shared storage, no copy), to measure ‖W − materialize(W)‖/‖W‖ after the timed part.
-            let targets = try options.targetLeaves()
-            var originals = [String: Tensor]()
+        // The dense weights (shared storage, no copy), to measure ‖W − materialize(W)‖/‖W‖ after the timed part.
+        var originals = [String: Tensor]()
+        let converting = method as? any ConvertingMethod
+        if let converting {
+            let targets = try converting.conversion.targetLeaves()
             for slot in loaded.model.linearSlotNames where targets.contains(slot.leafName) {
                 if let layer = loaded.model.linear(named: slot) { originals[slot] = try layer.denseWeight() }
             }
-            start = Date()
-            cpuStart = Self.cpuSeconds()
-            var report: ConversionReport
-            if kind == .qfura {
-                var quant = QFuRAOptions()
-                if let v = quantBlockLayout { quant.layout = try QFuRAOptions.parseLayout(v) }
-                if let v = doubleQuant { quant.doubleQuantization = v }
-                report = try Conversion.convert(loaded.model, options: options, measureReconstruction: false)
-                try Conversion.quantizeFrozenCores(loaded.model, options: quant)
-                output.seconds = Date().timeIntervalSince(start)
-                output.cpuSeconds = Self.cpuSeconds() - cpuStart
-                let storage = Conversion.quantizedCoreStorage(loaded.model)
-                output.quantizedCoreBytes = storage.bytes
-                output.quantizedCoreElements = storage.elements
-                output.quantization = quant
-                for index in report.modules.indices {
-                    let slot = report.modules[index].slot
-                    guard let q = loaded.model.linear(named: slot) as? QBTTLayer else { continue }
+        }
+        let start = Date()
+        let cpuStart = Self.cpuSeconds()
+        if let converting {
+            var (report, application) = try converting.convert(loaded.model)
+            output.seconds = Date().timeIntervalSince(start)
+            output.cpuSeconds = Self.cpuSeconds() - cpuStart
+            var worst: Double?
+            for index in report.modules.indices {
+                let slot = report.modules[index].slot
+                guard let layer = loaded.model.linear(named: slot), let w = originals[slot] else { continue }
+                if let q = layer as? QBTTLayer {
                     report.modules[index].frozen += q.core.count
                     report.modules[index].storageBytes = q.core.byteCount + 4 * q.parameters.reduce(0) { $0 + $1.parameter.count }
-                    if let w = originals[slot] {
-                        let e = Double(try q.denseWeight().relativeError(to: w))
-                        report.modules[index].reconstructionError = e
-                        qfuraErrors = max(qfuraErrors ?? 0, e)
-                    }
                 }
-                output.maxRelativeError = qfuraErrors
-            } else {
-                report = try Conversion.convert(loaded.model, options: options, measureReconstruction: false)
-                output.seconds = Date().timeIntervalSince(start)
-                output.cpuSeconds = Self.cpuSeconds() - cpuStart
-                for index in report.modules.indices {
-                    let slot = report.modules[index].slot
-                    guard let layer = loaded.model.linear(named: slot), let w = originals[slot] else { continue }
-                    report.modules[index].reconstructionError = Double(try layer.denseWeight().relativeError(to: w))
-                }
-                output.maxRelativeError = report.maxReconstructionError
+                let e = Double(try layer.denseWeight().relativeError(to: w))
+                report.modules[index].reconstructionError = e
+                worst = max(worst ?? 0, e)
             }
+            let storage = Conversion.quantizedCoreStorage(loaded.model)
+            if storage.elements > 0 {
+                output.quantizedCoreBytes = storage.bytes
+                output.quantizedCoreElements = storage.elements
+                output.quantization = (method as? QFuRAMethod)?.quantization
+            }
+            output.maxRelativeError = worst
             output.convertedModules = report.modules.count
             output.storageBytes = report.modules.reduce(0) { $0 + $1.storageBytes }
             output.denseBytes = report.modules.reduce(0) { $0 + 4 * $1.denseShape.reduce(1, *) }
             output.modules = report.byType
-            output.summary = "\(name): converted \(report.modules.count) projections"
-                + (kind == .qfura ? ", frozen cores in NF4 (max relative error is the NF4 round trip)" : "")
+            output.summary = application.summary + (storage.elements > 0 ? ", frozen cores in NF4 (max relative error is the NF4 round trip)" : "")
             table = report.table
         } else {
-            var overrides: [String: Any] = ["model": model, "data": "-", "output": "-", "method": name]
-            if let loraRank { overrides["lora_rank"] = loraRank }
-            if let loraAlpha { overrides["lora_alpha"] = loraAlpha }
-            let config = try TrainConfig.resolve(file: nil, overrides: overrides)
-            let setup = try TrainMethodSetup.apply(config, to: loaded.model)
+            let application = try method.apply(to: loaded.model, seed: 0)
             output.convertedModules = loaded.model.linearSlotNames.filter { loaded.model.linear(named: $0).map { $0 is LoRALinear || $0 is DoRALinear } ?? false }.count
-            output.summary = setup.summary
+            output.summary = application.summary
         }
         if output.seconds == 0 {
             output.seconds = Date().timeIntervalSince(start)

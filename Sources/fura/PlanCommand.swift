@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FuRA
+import FuRAFormats
 import FuRAModels
 
 /// `fura plan`: trainable/total parameter counts and a memory estimate from an HF config.json alone.
@@ -12,44 +13,10 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "Path to the model's HF config.json.")
     var config: String
 
-    @Option(help: "fura, svd, lora, dora, full, qfura, qlora or qdora.")
-    var method: String = "fura"
+    @OptionGroup(title: "Method") var methodOptions: MethodOptionGroup
 
-    @Option(help: "JSON file of FuRA/SVD conversion options (snake_case keys); flags below override it.")
+    @Option(help: "Method options from a file (YAML, or JSON by a .json name) with fura train's snake_case keys (method, decomp_mode, lora_rank, …); flags override it.")
     var options: String?
-
-    @Option(name: .customLong("decomp-mode"), help: "square, output_one_block, input_one_block (or a group dict like {qkv:input,o:output}).")
-    var decompMode: String?
-
-    @Option(help: "full, a positive integer, or a float in (0, 1).")
-    var rank: String?
-
-    @Option(name: .customLong("s-merged-to"), help: "frozen, trainable, output, input, split, keep_frozen, keep_trainable, or none.")
-    var sMergedTo: String?
-
-    @Option(name: .customLong("train-position"), help: "small, large, both (fura); output, input, both (svd).")
-    var trainPosition: String?
-
-    @Option(name: .customLong("convert-mode"), help: "svd or qr.")
-    var convertMode: String?
-
-    @Option(name: .customLong("input-factorization"), help: "head, closest, n,b, or a dict of group/leaf to spec.")
-    var inputFactorization: String?
-
-    @Flag(name: .customLong("factorize-by-head"), inversion: .prefixedNo, help: "Head-aligned blocks for o_proj (and q/k/v outputs).")
-    var factorizeByHead: Bool?
-
-    @Flag(name: .customLong("train-bias"), inversion: .prefixedNo, help: "Train the biases of converted layers.")
-    var trainBias: Bool?
-
-    @Option(name: .customLong("target-modules"), help: "all-linear, mlp, attn, groups or leaf names, comma-separated.")
-    var targetModules: String?
-
-    @Option(name: .customLong("lora-r"), help: "LoRA rank (lora, dora, qlora, qdora).")
-    var loraR: Int = 32
-
-    @Option(name: .customLong("lora-alpha"), help: "LoRA alpha (reported; does not change counts).")
-    var loraAlpha: Double = 64
 
     @Option(name: .customLong("batch-size"), help: "Sequences per step, for the activation estimate.")
     var batchSize: Int = 1
@@ -61,15 +28,13 @@ struct PlanCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        guard let planMethod = PlanMethod(rawValue: method) else {
-            throw ValidationError("unknown --method \(method); expected one of \(PlanMethod.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         let model = try ModelConfig.load(contentsOf: URL(fileURLWithPath: config))
-        let conversion = try buildConversionOptions(method: planMethod)
-        var lora = LoRAPlanOptions(r: loraR, alpha: loraAlpha)
-        if let t = targetModules, [.lora, .dora, .qlora, .qdora].contains(planMethod) { lora.targetModules = Self.list(t) }
-        let plan = try ParameterPlan.make(config: model, method: planMethod, conversion: conversion, lora: lora,
-                                          batchSize: batchSize, seqLen: seqLen)
+        let (name, settings) = try resolvedMethod()
+        let method: any FineTuningMethod
+        do { method = try MethodRegistry.make(name, settings: settings) } catch let error as MethodError {
+            throw ValidationError(error.description)
+        }
+        let plan = try ParameterPlan.make(config: model, method: method, batchSize: batchSize, seqLen: seqLen)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -79,43 +44,19 @@ struct PlanCommand: ParsableCommand {
         }
     }
 
-    /// The conversion options from `--options` and the flags, validated in `ConversionOptions`.
-    func buildConversionOptions(method: PlanMethod) throws -> ConversionOptions {
-        var o: ConversionOptions
-        if let path = options {
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            o = try JSONDecoder().decode(ConversionOptions.self, from: data)
-        } else {
-            o = ConversionOptions(method: method == .svd ? .svd : .fura)
+    /// The method and its settings: `--options` file, then the flags.
+    func resolvedMethod() throws -> (MethodName, MethodSettings) {
+        var object = [String: Any]()
+        if let options {
+            let file = try ConfigFile(path: options)
+            try file.checkKeys(["method"] + MethodSettings.keys)
+            object = try JSONSerialization.jsonObject(with: file.jsonData()) as? [String: Any] ?? [:]
+            if let list = object["target_modules"] as? [String] { object["target_modules"] = list.joined(separator: ",") }
         }
-        if let v = decompMode { o.decompMode = try DecompModeSpec(parsing: v) }
-        if let v = rank { o.rank = try BTTRank(parsing: v) }
-        if let v = sMergedTo {
-            if v == "none" || v == "null" { o.sMergedTo = nil } else {
-                guard let s = SMergedTo(rawValue: v) else {
-                    throw ConversionError.invalidValue(module: nil, option: "s_merged_to", value: v,
-                                                       expected: SMergedTo.allCases.map(\.rawValue).joined(separator: ", ") + " or none")
-                }
-                o.sMergedTo = s
-            }
-        }
-        if let v = trainPosition { o.trainPosition = v }
-        if let v = convertMode {
-            guard let c = ConvertMode(rawValue: v) else {
-                throw ConversionError.invalidValue(module: nil, option: "convert_mode", value: v, expected: "svd or qr")
-            }
-            o.convertMode = c
-        }
-        if let v = inputFactorization { o.inputFactorization = try InputFactorizationSpec(parsing: v) }
-        if let v = factorizeByHead { o.factorizeByHead = v }
-        if let v = trainBias { o.trainBias = v }
-        if let v = targetModules, ![.lora, .dora, .qlora, .qdora].contains(method) { o.targetModules = Self.list(v) }
-        try o.validate()
-        return o
-    }
-
-    static func list(_ text: String) -> [String] {
-        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for (key, value) in methodOptions.overrides { object[key] = value }
+        let name = try MethodName(parsing: object.removeValue(forKey: "method") as? String ?? "fura", option: "--method")
+        let settings = try JSONDecoder().decode(MethodSettings.self, from: JSONSerialization.data(withJSONObject: object))
+        return (name, settings)
     }
 
     static func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FuRA
 import FuRAFormats
 import FuRATensor
 import FuRAModels
@@ -19,7 +20,6 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "Model: a GGUF file or an HF directory.") var model: String?
     @Option(help: "Training data: LLM-Adapters JSON list, or JSONL with text, prompt/completion or messages.") var data: String?
-    @Option(help: "fura | svd | lora | dora | full | qfura | qlora | qdora (default fura).") var method: String?
     @Option(help: "Run directory.") var output: String?
     @Option(help: "Optimizer steps (replaces --epochs).") var iters: Int?
     @Option(help: "Passes over the data (default 3).") var epochs: Int?
@@ -43,37 +43,19 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue from the newest complete checkpoint in the run directory.") var resume = false
     @Flag(help: "Take loss on the prompt tokens too.") var trainOnInputs = false
     @Option(help: "Config file, YAML or JSON, with the flags' names in snake_case (flags override it).") var config: String?
-    @Option(help: "LoRA family: rank (default 64).") var loraRank: Int?
-    @Option(help: "LoRA family: alpha (default 128).") var loraAlpha: Double?
-    @Option(help: "LoRA family: dropout (default 0.05).") var loraDropout: Double?
-    @Option(help: "fura/svd: decomp_mode (square, output_one_block, input_one_block, or a group dict).") var decompMode: String?
-    @Option(help: "fura: per-block rank (full, an integer, or a fraction in (0, 1)).") var rank: String?
-    @Option(help: "fura: small | large | both; svd: output | input | both.") var trainPosition: String?
-    @Option(help: "fura/svd: where S goes (keep_trainable, keep_frozen, frozen, trainable, left, right, none).") var sMergedTo: String?
-    @Option(help: "fura: svd | qr.") var convertMode: String?
-    @Option(help: "fura: input factorization (head, closest, or n,b).") var inputFactorization: String?
-    @Option(help: "fura/svd: target modules, comma-separated (default all-linear).") var targetModules: String?
-    @Flag(inversion: .prefixedNo, help: "fura: factorize by attention head (default on).") var factorizeByHead: Bool?
-    @Flag(inversion: .prefixedNo, help: "fura: renormalize the trainable cores after every update (default off).") var normalizeAfterUpdate: Bool?
-    @Flag(inversion: .prefixedNo, help: "fura/svd: biases train (default on).") var trainBias: Bool?
-    @Option(help: "qfura: NF4 layout of the frozen core, flat or per_core_block (default flat).") var quantBlockLayout: String?
-    @Flag(name: .customLong("double-quant"), inversion: .prefixedNo, help: "qfura: double-quantize the NF4 absmax (default on).") var doubleQuant: Bool?
+    @OptionGroup(title: "Method") var methodOptions: MethodOptionGroup
 
     /// The flags that were given, as config keys.
     func overrides() throws -> [String: Any] {
         var o = [String: Any]()
         func set(_ key: String, _ value: Any?) { if let value { o[key] = value } }
-        set("model", model); set("data", data); set("method", method); set("output", output); set("iters", iters)
+        set("model", model); set("data", data); set("output", output); set("iters", iters)
         set("epochs", epochs); set("batch_size", batchSize); set("grad_accum", gradAccum); set("lr", lr)
         set("schedule", schedule); set("weight_decay", weightDecay); set("max_grad_norm", maxGradNorm)
         set("max_seq_len", maxSeqLen); set("seed", seed); set("val_data", valData); set("val_size", valSize)
         set("eval_every", evalEvery); set("save_every", saveEvery); set("keep_checkpoints", keepCheckpoints)
         set("gradient_checkpointing", gradientCheckpointing); set("threads", threads)
-        set("lora_rank", loraRank); set("lora_alpha", loraAlpha); set("lora_dropout", loraDropout)
-        set("decomp_mode", decompMode); set("rank", rank); set("train_position", trainPosition); set("s_merged_to", sMergedTo)
-        set("convert_mode", convertMode); set("input_factorization", inputFactorization); set("target_modules", targetModules)
-        set("factorize_by_head", factorizeByHead); set("normalize_after_update", normalizeAfterUpdate); set("train_bias", trainBias)
-        set("quant_block_layout", quantBlockLayout); set("double_quant", doubleQuant)
+        for (key, value) in methodOptions.overrides { o[key] = value }
         if resume { o["resume"] = true }
         if trainOnInputs { o["train_on_inputs"] = true }
         if let warmup {
@@ -115,8 +97,9 @@ struct TrainCommand: ParsableCommand {
             print(setup.summary)
             let display = TrainProgressDisplay()
             let run = try SFTRun(config: resolved, model: model, tokenizer: tokenizer) { display.show($0) }
-            run.trainer.preStep = setup.preStep
-            run.trainer.postStep = setup.postStep
+            run.trainer.preUpdate = setup.preUpdate
+            run.trainer.postUpdate = setup.postUpdate
+            run.trainer.saveAdapters(of: setup.method, baseModel: resolved.model)
             for warning in run.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
             if let step = run.resumedAtStep { print("resumed from checkpoint-\(step)") }
             print("train \(run.dataset.train.count) examples, validation \(run.dataset.validation.count), "
@@ -124,26 +107,11 @@ struct TrainCommand: ParsableCommand {
                 + "\(run.trainer.trainableParameters.reduce(0) { $0 + $1.parameter.count }) trainable parameters")
             try run.run()
             display.finish()
-            try saveResult(of: resolved, loaded: loaded)
+            print("result: " + (try RunResult.write(loaded, method: setup.method, baseModel: resolved.model, into: resolved.output)))
             print("done: \(resolved.output)")
         } catch let error as TrainingError {
             FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
             throw ExitCode.failure
-        }
-    }
-
-    /// Writes what the run made: `DIR/adapter/` (PEFT LoRA/DoRA, or FuRA/SVD trained tensors with frozen-core
-    /// fingerprints) or, for full fine-tuning, a dense HF model in `DIR/model/`.
-    func saveResult(of config: TrainConfig, loaded: LoadedModel) throws {
-        let directory = URL(fileURLWithPath: config.output)
-        if config.method == .full {
-            let path = directory.appendingPathComponent("model").path
-            try MergedModel.write(loaded, to: path)
-            print("model: \(path)")
-        } else {
-            let path = directory.appendingPathComponent("adapter").path
-            try AdapterFiles.save(loaded.model, method: AdapterMethod(config: config), to: path)
-            print("adapter: \(path)")
         }
     }
 }

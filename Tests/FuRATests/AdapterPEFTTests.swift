@@ -1,4 +1,5 @@
 import Foundation
+import FuRA
 import FuRAFormats
 import FuRAModels
 import FuRATrain

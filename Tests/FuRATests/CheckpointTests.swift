@@ -14,7 +14,7 @@ import Testing
         let trainer = Trainer(model: model, source: data, objective: SFTObjective(), options: options)
         if resume { #expect(try trainer.resumeFromLatestCheckpoint() != nil) }
         if let stopAfter {
-            trainer.postStep = { step in if step == stopAfter { throw CancellationError() } }
+            trainer.postUpdate = { step in if step == stopAfter { throw CancellationError() } }
             #expect(throws: CancellationError.self) { try trainer.run() }
             // The stop happens before step `stopAfter`'s checkpoint; save it as a scheduled save would.
             try trainer.saveCheckpoint()

@@ -1,4 +1,5 @@
 import Foundation
+import FuRA
 import FuRAModels
 import FuRANN
 import FuRATensor
@@ -162,8 +163,8 @@ struct LetterShareReward: RewardFunction {
         let trainer = try GRPOTrainer(model: model, options: options, trainExamples: Self.problems, evalExamples: [],
                                       rewards: WeightedRewards([LetterShareReward()]), accuracy: LetterShareReward(), codec: Self.codec,
                                       outputDirectory: nil) { if case .step = $0 { steps += 1 } }
-        trainer.preUpdate = setup.preStep
-        trainer.postUpdate = setup.postStep
+        trainer.preUpdate = setup.preUpdate
+        trainer.postUpdate = setup.postUpdate
         let before = trainer.trainableParameters.map { $0.parameter.value.storage }
         #expect(!before.isEmpty)
         try trainer.run()

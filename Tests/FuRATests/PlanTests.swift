@@ -1,4 +1,5 @@
 import Foundation
+import FuRA
 import FuRAModels
 import Testing
 @testable import FuRA

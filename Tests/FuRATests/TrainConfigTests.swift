@@ -37,7 +37,7 @@ import Testing
         } catch let TrainingError.invalidOption(_, value, reason) {
             #expect(value.contains("learning_rate") && value.contains("run.json") && reason.contains("unknown key"))
         }
-        #expect(throws: TrainingError.invalidOption(option: "method", value: "adam", reason: "expected one of fura, svd, lora, dora, full, qfura, qlora, qdora")) {
+        #expect(throws: TrainingError.invalidOption(option: "method", value: "adam", reason: "expected one of fura, svd, lora, dora, pissa, full, qfura, qlora, qdora")) {
             try TrainConfig.resolve(file: nil, overrides: Self.required.merging(["method": "adam"]) { $1 })
         }
         do {

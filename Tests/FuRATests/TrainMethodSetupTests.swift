@@ -27,9 +27,9 @@ import Testing
         let run = try SFTRun(config: config, model: model, tokenizer: CharacterTokenizer.sft) {
             if case let .step(m) = $0 { losses.append(m.loss) }
         }
-        run.trainer.preStep = setup.preStep
-        run.trainer.postStep = { step in
-            try setup.postStep?(step)
+        run.trainer.preUpdate = setup.preUpdate
+        run.trainer.postUpdate = { step in
+            try setup.postUpdate?(step)
             if step == stopAfter { throw CancellationError() }
         }
         if stopAfter != nil { #expect(throws: CancellationError.self) { try run.run() } } else { try run.run() }

@@ -47,7 +47,7 @@ import Testing
         var partConfig = try config(iters: 6, output: "b", resume: false)
         partConfig.iters = 6
         let first = try SFTRun(config: partConfig, model: part, tokenizer: CharacterTokenizer.sft)
-        first.trainer.postStep = { if $0 == 4 { throw CancellationError() } }
+        first.trainer.postUpdate = { if $0 == 4 { throw CancellationError() } }
         #expect(throws: CancellationError.self) { try first.run() }
         #expect(Checkpoint.steps(in: directory.appendingPathComponent("b")) == [2])
         let fresh = try BigramLM(vocabulary: 128, width: 8, seed: 3)

@@ -98,7 +98,7 @@ enum TrainFixture {
         let trainer = Trainer(model: model, source: data, objective: SFTObjective(),
                               options: TrainFixture.options(steps: 10, directory: directory, saveEvery: 2))
         // Poison a weight after step 3: the forward at step 4 produces NaN.
-        trainer.postStep = { step in if step == 3 { model.embedding.value.storage = model.embedding.value.storage.map { _ in .nan } } }
+        trainer.postUpdate = { step in if step == 3 { model.embedding.value.storage = model.embedding.value.storage.map { _ in .nan } } }
         #expect(throws: TrainingError.self) { try trainer.run() }
         do { try trainer.run() } catch let TrainingError.nonFinite(step, _, _) { #expect(step == 4) }
         #expect(Checkpoint.steps(in: directory) == [2])

@@ -22,6 +22,8 @@ public final class LoRALinear: LinearLayer {
     public let options: LoRAOptions
     /// The generator of the dropout masks (part of a checkpoint's state).
     public var dropoutRNG: RNG
+    /// PiSSA's starting factors (A₀, B₀) when the base is the residual W − s·B₀·A₀ (nil for plain LoRA).
+    public var initialFactors: (a: Tensor, b: Tensor)?
 
     private struct Cache {
         var input: Tensor  // drop(x) (N, I)

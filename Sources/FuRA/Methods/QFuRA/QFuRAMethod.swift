@@ -1,0 +1,52 @@
+import Foundation
+import FuRAModels
+import FuRANN
+
+extension MethodName { public static let qfura: MethodName = "qfura" }
+
+/// QFuRA: FuRA with the frozen core stored in NF4 (spec §3.1–§3.3).
+public struct QFuRAMethod: ConvertingMethod {
+    public static let name = MethodName.qfura
+    public static let help = "QFuRA: FuRA with the frozen core in NF4 (quant_block_layout, double_quant)"
+    public static var sftRecipe: MethodRecipe { MethodRecipe() }
+    public static let adapterFormat = AdapterFormat.converted(quantized: true)
+    public static var baseConversion: ConversionOptions { ConversionOptions(method: .fura) }
+    public let conversion: ConversionOptions
+    public let quantization: QFuRAOptions
+
+    public init(conversion: ConversionOptions, quantization: QFuRAOptions?) throws {
+        var options = conversion
+        options.method = .fura
+        try options.validate()
+        guard try options.bttTrainPosition() != .both else {
+            throw ConversionError.incompatible(module: nil, option: "train_position", value: "both",
+                                               reason: "qfura quantizes the one frozen core; it needs exactly one trainable core (small or large)")
+        }
+        self.conversion = options
+        self.quantization = quantization ?? QFuRAOptions()
+    }
+
+    public func describe(baseModel: String) -> AdapterMethod {
+        AdapterMethod(method: Self.name, conversion: conversion, baseModel: baseModel, quantization: quantization)
+    }
+
+    /// Spec §3.1: converted as FuRA (trainability set), then each frozen core is stored in NF4.
+    public func afterConversion(_ model: any LanguageModel, report: ConversionReport) throws -> String? {
+        let slots = try Conversion.quantizeFrozenCores(model, options: quantization)
+        let storage = Conversion.quantizedCoreStorage(model)
+        return "qfura: converted \(report.modules.count) projections, \(slots.count) frozen cores in NF4 "
+            + "(\(quantization.layout.rawValue)\(quantization.doubleQuantization ? ", double quant" : ""), "
+            + String(format: "%.1f MB", Double(storage.bytes) / 1e6) + ")"
+    }
+
+    public func planModule(_ p: PlannedProjection) throws -> PlannedModule {
+        if let module = try untouched(p) { return module }
+        var (module, sides) = try bttModule(p)
+        guard sides.left != sides.right, let g = module.geometry else {
+            throw ConversionError.incompatible(module: p.slot, option: "train_position", value: conversion.trainPosition,
+                                               reason: "qfura quantizes the one frozen core; it needs exactly one trainable core (small or large)")
+        }
+        module.quantized = sides.left ? g.rightCount : g.leftCount
+        return module
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import FuRA
+@testable import FuRAModels
+import FuRANN
+import FuRATensor
+import FuRATrain
+import Testing
+
+/// Every run, SFT or GRPO, leaves `checkpoint-N/adapter/` in each checkpoint and `DIR/adapter/` at the end, and
+/// `--adapter` takes any of them (a run directory included).
+@Suite struct RunResultTests {
+    /// A GRPO run with LoRA on q and o: each checkpoint's adapter reloads onto a fresh base and gives that step's logits.
+    @Test(arguments: [MethodName.lora, .fura])
+    func grpoCheckpointsHoldLoadableAdapters(method name: MethodName) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("grpo-adapter-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let model = try CausalLM.random(config: GRPOTrainerTests.config, seed: 21)
+        let method = try MethodRegistry.make(name, settings: MethodSettings(loraRank: 2, targetModules: "q_proj,o_proj"), recipe: .rl)
+        let application = try method.apply(to: model, seed: 3)
+        var options = GRPOTrainerTests.options(steps: 2)
+        options.saveEvery = 1
+        options.keepCheckpoints = 3
+        let trainer = try GRPOTrainer(model: model, options: options, trainExamples: GRPOTrainerTests.problems, evalExamples: [],
+                                      rewards: WeightedRewards([LetterShareReward()]), accuracy: LetterShareReward(),
+                                      codec: GRPOTrainerTests.codec, outputDirectory: directory)
+        trainer.preUpdate = application.preUpdate
+        trainer.postUpdate = application.postUpdate
+        trainer.saveAdapters(of: method, baseModel: "random")
+        try trainer.run()
+        let loaded = LoadedModel(model: model, config: model.config, sourcePath: "random", loadSeconds: 0, tokenizer: nil, gguf: nil)
+        let final = try RunResult.write(loaded, method: method, baseModel: "random", into: directory.path)
+        #expect(final == directory.appendingPathComponent("adapter").path)
+        let ids = [[1, 5, 9, 2, 3, 7]]
+        let expected = try model.logits(for: ids, allPositions: true).storage
+        for path in [directory.path, directory.appendingPathComponent("checkpoint-2").path] {
+            let fresh = try CausalLM.random(config: GRPOTrainerTests.config, seed: 21)
+            let described = try AdapterFiles.load(path + (path == directory.path ? "" : "/adapter"), into: fresh)
+            #expect(described.method == name)
+            let logits = try fresh.logits(for: ids, allPositions: true).storage
+            #expect((zip(logits, expected).map { abs($0 - $1) }.max() ?? 1) < 1e-5, "\(path)")
+        }
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("checkpoint-1/adapter/adapter_config.json").path))
+        let untouched = try CausalLM.random(config: GRPOTrainerTests.config, seed: 21).logits(for: ids, allPositions: true).storage
+        #expect((zip(untouched, expected).map { abs($0 - $1) }.max() ?? 0) > 1e-4, "GRPO must have moved the adapter")
+        if name == .lora {
+            let stored = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("adapter/adapter_config.json"))) as? [String: Any]
+            #expect(Set(stored?["target_modules"] as? [String] ?? []) == ["q_proj", "o_proj"])
+        }
+    }
+}
