@@ -117,7 +117,7 @@ public struct ParameterPlan: Codable, Equatable, Sendable {
         try c.encode(memoryBytes, forKey: .memoryBytes)
     }
 
-    /// NF4 with double quantization: 4 + 8/64 + 32/(64·256) bits per parameter (spec §3.2).
+    /// NF4 with double quantization: 4 + 8/64 + 32/(64·256) bits per parameter (Docs/methods.md §10).
     public static let nf4BitsPerParameter = 4.0 + 8.0 / 64.0 + 32.0 / (64.0 * 256.0)
 
     /// The projections of one decoder layer.

@@ -1,4 +1,4 @@
-/// Answer extraction from generated text, as in the LLM-Adapters evaluation scripts (spec §4.6, §4.7).
+/// Answer extraction from generated text, as in the LLM-Adapters evaluation scripts (Docs/tracks.md §3, §4.7).
 public enum AnswerExtraction {
     /// The first match of any of `vocabulary` in the lower-cased (unless `lowercase` is false)
     /// `completion`, or "" when none occurs.

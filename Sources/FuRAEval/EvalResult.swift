@@ -53,7 +53,7 @@ public struct TaskResult: Codable, Equatable, Sendable {
 /// Every task's score, their unweighted average, and the paper-style table.
 public struct EvalSummary: Codable, Equatable, Sendable {
     public var tasks: [TaskResult]
-    /// Unweighted mean of the task accuracies (spec §4.6 "Avg").
+    /// Unweighted mean of the task accuracies (Docs/tracks.md §3 "Avg").
     public var average: Double
     /// Unweighted mean of `acc_norm` when every task has one.
     public var averageNorm: Double?

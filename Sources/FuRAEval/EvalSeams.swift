@@ -2,7 +2,7 @@ import FuRAModels
 
 /// How a suite is scored.
 public enum EvalProtocol: String, CaseIterable, Sendable, Codable {
-    /// Generate an answer (beam search in the reference), extract it, compare with the gold (spec §4.6).
+    /// Generate an answer (beam search in the reference), extract it, compare with the gold (Docs/tracks.md §3).
     case generate
     /// Score every candidate continuation by its log-likelihood and pick the best (lm-evaluation-harness style).
     case loglikelihood

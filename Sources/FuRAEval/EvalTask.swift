@@ -1,4 +1,4 @@
-/// An evaluation suite: the eight commonsense tasks of LLM-Adapters (spec §4.1, §4.6) and the math
+/// An evaluation suite: the eight commonsense tasks of LLM-Adapters (Docs/tracks.md §1, §4.6) and the math
 /// tasks (numeric answers and AQuA letters, §4.7; boxed answers, §5.2).
 public enum EvalTask: String, CaseIterable, Sendable, Codable {
     case boolq

@@ -1,4 +1,4 @@
-/// The reference's generate protocol (spec §4.6): prompt, generate (4-beam search, 256 new tokens),
+/// The reference's generate protocol (Docs/tracks.md §3): prompt, generate (4-beam search, 256 new tokens),
 /// extract the answer from the completion, compare with the gold.
 public struct GenerateEvaluator {
     public var maxNewTokens: Int

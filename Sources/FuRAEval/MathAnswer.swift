@@ -1,5 +1,5 @@
 /// Math answers: gold extraction, prediction extraction and equivalence — the one API shared by the
-/// math evaluation and the GRPO reward (spec §4.7, §5.2).
+/// math evaluation and the GRPO reward (Docs/tracks.md §4, §5.2).
 public enum MathAnswer {
     /// How a prediction is read from generated text.
     public enum Mode: String, Sendable, CaseIterable, Codable {
@@ -62,7 +62,7 @@ public enum MathAnswer {
 
     // MARK: Gold answers
 
-    /// The gold answer of a MATH solution: the content of its last `\boxed{…}` (spec §5.1).
+    /// The gold answer of a MATH solution: the content of its last `\boxed{…}` (Docs/tracks.md §5).
     public static func gold(fromSolution solution: String) -> String? { boxedAnswer(in: solution) }
 
     /// The gold answer of a GSM8K `answer` field (`… #### 1,234`): the text after the last `####`,

@@ -1,5 +1,5 @@
 /// The reference's string normalization of a MATH answer (`_strip_string` in `fura/math_utils.py`,
-/// spec §5.2), step by step and in the reference's order.
+/// Docs/tracks.md §6), step by step and in the reference's order.
 ///
 /// Each helper returns nil where the Python raises (an `assert` or an index error); `is_equiv` then
 /// falls back to comparing the raw strings.

@@ -1,6 +1,6 @@
 import FuRATrain
 
-/// The math-correctness reward of spec §5.2: 1 when an answer is extracted from the completion and
+/// The math-correctness reward of Docs/tracks.md §6: 1 when an answer is extracted from the completion and
 /// equals the gold answer, else 0.
 ///
 /// `boxed` with the `reference` rule is exactly the reference (`is_equiv` on the last `\boxed{}`);

@@ -1,6 +1,6 @@
 // Legend: K absmax values (one per NF4 block), blocks of 256 of them.
 
-/// Double quantization of NF4 absmax values, as bitsandbytes `compress_statistics=True` (spec §3.2).
+/// Double quantization of NF4 absmax values, as bitsandbytes `compress_statistics=True` (Docs/methods.md §10).
 ///
 /// `offset = mean(absmax)`; `absmax − offset` is quantized blockwise (256 values per block) with
 /// 8-bit codes into the signed dynamic map, one `Float` `absmax2` per block; dequantization is

@@ -1,6 +1,6 @@
 // Legend: n elements of the flattened tensor, blocks of B = 64 (NF4) and 256 (double quantization).
 
-/// The 4-bit NormalFloat codec in the exact layout of bitsandbytes `Params4bit` (spec §3.2).
+/// The 4-bit NormalFloat codec in the exact layout of bitsandbytes `Params4bit` (Docs/methods.md §10).
 ///
 /// Flatten row-major; blocks of 64 consecutive values; per block `absmax = max|x|`; each value's
 /// code is the NF4 level nearest to `x · (1/absmax)` (bitsandbytes multiplies by the reciprocal,

@@ -4,7 +4,7 @@ public enum GRPORewardScaling: String, Codable, Sendable, CaseIterable {
     case group
     /// Divide by the (unbiased) standard deviation of the whole batch, plus 1e-4.
     case batch
-    /// No scaling (the reference's `R − mean_over_group(R)`, spec §5.3 step 3).
+    /// No scaling (the reference's `R − mean_over_group(R)`, Docs/tracks.md §7 step 3).
     case none
 }
 

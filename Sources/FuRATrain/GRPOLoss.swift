@@ -3,7 +3,7 @@ import Foundation
 /// The policy loss of GRPO and its derivative with respect to each token's log-probability, written by
 /// hand so the model's backward receives `∂L/∂log p` per token.
 ///
-/// Both variants normalize the same way (spec §5.3 step 6, TRL `loss_type="grpo"`): the per-token losses
+/// Both variants normalize the same way (Docs/tracks.md §7 step 6, TRL `loss_type="grpo"`): the per-token losses
 /// of a completion are averaged over its tokens, then the completions are averaged:
 /// `L = (1/S) Σ_s (1/max(1, n_s)) Σ_t ℓ_st`, with S the completions of the optimizer update.
 ///

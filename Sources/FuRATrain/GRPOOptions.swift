@@ -2,7 +2,7 @@ import FuRAModels
 
 /// Everything a GRPO run is configured by (the CLI only builds this; checked in `validate`).
 ///
-/// Defaults follow spec §5.4 where they fit a CPU: AdamW betas (0.9, 0.999), eps 1e-8, weight decay 0,
+/// Defaults follow Docs/recipes.md §4 where they fit a CPU: AdamW betas (0.9, 0.999), eps 1e-8, weight decay 0,
 /// constant learning rate 1e-4 (the paper rows' value; the launch script's default is 9e-5), gradient
 /// clipping 1.0, temperature 1, top-p 1, one epoch per step, group size 8. Prompts per step, new
 /// tokens and the micro-batch are smaller than the reference's 32 / 1024 / 2 so a run fits a CPU.

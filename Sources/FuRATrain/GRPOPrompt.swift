@@ -1,6 +1,6 @@
 import FuRAFormats
 
-/// The prompt of the math RL track (spec §5.1): the `boxed.prompt` template with the question put in
+/// The prompt of the math RL track (Docs/tracks.md §5): the `boxed.prompt` template with the question put in
 /// by plain replacement, then the model's chat template (user turn + generation prompt) when it has one.
 public enum GRPOPrompt {
     /// The exact bytes of `boxed.prompt` after `.strip()`, including the literal doubled backslash `\\boxed`.

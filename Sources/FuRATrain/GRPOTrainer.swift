@@ -19,7 +19,7 @@ public struct GRPOCodec {
     }
 }
 
-/// One GRPO step (spec §5.3 with TRL's clipped variant), run by `TrainingLoop`: sample prompts (a pure function of
+/// One GRPO step (Docs/tracks.md §7 with TRL's clipped variant), run by `TrainingLoop`: sample prompts (a pure function of
 /// seed and step), roll out G completions each, reward them, compute group advantages, then `epochsPerStep` passes
 /// over the completions in micro-batches, each pass one clipped AdamW update.
 ///
@@ -224,7 +224,7 @@ public final class GRPOStep: TrainingStep {
     }
 
     /// The policy with every projection materialized to a dense weight (as the reference syncs dense weights
-    /// into vLLM before each generation, spec §5.3 step 8): decoding then costs what the base model costs.
+    /// into vLLM before each generation, Docs/tracks.md §7 step 8): decoding then costs what the base model costs.
     /// Embeddings, norms and the LM head are shared, not copied; the model itself is returned when every
     /// slot is already dense.
     public func rolloutModel() throws -> CausalLM {

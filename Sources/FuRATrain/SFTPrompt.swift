@@ -1,7 +1,7 @@
-/// The prompt and target of the reference's commonsense SFT (spec §4.3, `data_utils.py`).
+/// The prompt and target of the reference's commonsense SFT (Docs/tracks.md §2, `data_utils.py`).
 public enum SFTPrompt {
     /// The training prompt (`BASE_PROMPT`), exact bytes: two spaces after "request.", and a line of
-    /// 16 spaces after the instruction. Note it differs from the evaluation prompt (spec §4.6).
+    /// 16 spaces after the instruction. Note it differs from the evaluation prompt (Docs/tracks.md §3).
     public static func llmAdaptersTraining(instruction: String) -> String {
         "<s> Below is an instruction that describes a task. Write a response that appropriately completes the request.  \n\n"
             + "### Instruction:\n\(instruction)\n" + String(repeating: " ", count: 16) + "\n### Response:\n"

@@ -4,7 +4,7 @@ import FuRAFormats
 /// Reads supervised fine-tuning data into `SFTExample`s.
 ///
 /// Formats, detected per file (a JSON list if the first non-blank byte is `[`, else JSON Lines) and per record:
-/// - LLM-Adapters (`instruction`, `input`, `output`, `answer`): the reference training prompt of spec §4.3;
+/// - LLM-Adapters (`instruction`, `input`, `output`, `answer`): the reference training prompt of Docs/tracks.md §2;
 /// - `prompt` + `completion`: the completion (plus end-of-sequence text) takes loss;
 /// - `messages` (`role`/`content` list ending with an assistant turn): rendered by the caller's chat
 ///   template; only the last assistant turn takes loss;

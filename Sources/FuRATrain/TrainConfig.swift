@@ -7,7 +7,7 @@ public typealias TrainMethod = MethodName
 
 /// The resolved settings of an SFT run (snake_case JSON, saved as `DIR/config.json`).
 ///
-/// Built from the method's recipe defaults (spec §4.5, §7), then a config file, then flags.
+/// Built from the method's recipe defaults (Docs/recipes.md §2, §7), then a config file, then flags.
 @dynamicMemberLookup
 public struct TrainConfig: Codable, Equatable, Sendable {
     public var model: String
@@ -108,7 +108,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// Every key a config file may hold.
     public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) + MethodSettings.keys }
 
-    /// The recipe defaults of `method` (spec §4.5 and §7): lr 2e-4, betas (0.9, 0.95), linear schedule,
+    /// The recipe defaults of `method` (Docs/recipes.md §2 and §7): lr 2e-4, betas (0.9, 0.95), linear schedule,
     /// warmup 0.03, seed 43, batch 8 × 2, 3 epochs, max length 2048, gradient checkpointing on.
     /// FuRA holds out 100 validation examples and never evaluates (`--load_last_model`); the baselines hold out
     /// 120 and evaluate every 400 steps; full fine-tuning gets torch's default weight decay 0.01.
@@ -118,7 +118,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             lr: 2e-4, schedule: .linear, warmup: .fraction(0.03), weightDecay: 0, betas: [0.9, 0.95], eps: 1e-8,
             maxGradNorm: nil, maxSeqLen: 2048, seed: 43, valData: nil, valSize: 120, evalEvery: 400, saveEvery: 500,
             keepCheckpoints: 2, gradientCheckpointing: true, threads: nil, resume: false, trainOnInputs: false)
-        // What the reference changes per method (spec §4.5, §7) is the method's own recipe.
+        // What the reference changes per method (Docs/recipes.md §2, §7) is the method's own recipe.
         if let recipe = try? MethodRegistry.recipe(method, .sft) {
             if let v = recipe.valSize { config.valSize = v }
             if !recipe.evaluates { config.evalEvery = nil }

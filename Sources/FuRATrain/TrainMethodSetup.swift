@@ -13,9 +13,9 @@ public struct TrainMethodSetup {
     /// The method as applied (its adapter description and plan come from it).
     public var method: any FineTuningMethod
 
-    /// The LoRA reference's target modules (`finetune_commonsense_lora.sh`, spec §4.5).
+    /// The LoRA reference's target modules (`finetune_commonsense_lora.sh`, Docs/recipes.md §2).
     public static let loraTargets = ["q_proj", "k_proj", "v_proj", "up_proj", "down_proj"]
-    /// The quantized baselines' default: all seven projections (spec §7).
+    /// The quantized baselines' default: all seven projections (Docs/recipes.md §6).
     public static let allProjections = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
     /// Applies `config.method` to `model` (whose projections must still be dense); `conversion` and `quantization`

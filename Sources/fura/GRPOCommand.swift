@@ -8,7 +8,7 @@ import FuRANN
 import FuRATensor
 import FuRATrain
 
-/// `fura grpo`: reinforcement learning on math problems (Track 2, spec §5) with FuRA or a baseline.
+/// `fura grpo`: reinforcement learning on math problems (Track 2, Docs/recipes.md §4) with FuRA or a baseline.
 struct GRPOCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "grpo",

@@ -12,7 +12,7 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Fine-tune a model on instruction data (LLM-Adapters JSON or JSONL) with FuRA or a baseline.",
         discussion: """
-        Defaults follow the reference recipes (spec §4.5): FuRA lr 2e-4, betas 0.9/0.95, weight decay 0, linear schedule \
+        Defaults follow the reference recipes (Docs/recipes.md §2): FuRA lr 2e-4, betas 0.9/0.95, weight decay 0, linear schedule \
         with warmup 0.03, batch 8 × 2, 3 epochs, seed 43. A --config file (YAML, or JSON by a .json name) may set any \
         option with its snake_case name (max_seq_len, grad_accum, …); unknown keys are errors; flags override it. DIR receives config.json, metrics.jsonl, loss.svg and \
         checkpoint-N/ directories; --resume continues from the newest complete checkpoint, bit-identically.

@@ -45,3 +45,25 @@ import Testing
         for n in peft.tensorNames { #expect(try ours.tensor(named: n).storage == peft.tensor(named: n).storage, "\(n)") }
     }
 }
+
+/// PiSSA as PEFT shares it (`scripts/fixtures/peft_pissa.py`): the converted rank-2r LoRA that PEFT writes loads here
+/// and gives the trained PiSSA model's logits; our own PiSSA adapters are written in that same form
+/// (`MethodRegistryTests.pissaAdapterRoundTripsAsRank2rLoRA`).
+@Suite struct AdapterPEFTPiSSATests {
+    @Test(arguments: ["pissa", "pissa_rslora"])
+    func peftPiSSAAdapterGivesPEFTLogits(name: String) throws {
+        let root = AdapterPEFTTests.fixtures
+        let reference = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: root + "/pissa_logits.json"))) as? [String: Any] ?? [:]
+        let ids = try #require(reference["ids"] as? [[Int]])
+        let expected = try #require(reference[name] as? [Double])
+        let loaded = try ModelLoader.load(path: root + "/base")
+        let method = try AdapterFiles.load(root + "/" + name, into: loaded.model)
+        #expect(method.method == .lora && method.lora.rank == 8 && method.lora.useRSLoRA == (name == "pissa_rslora"))
+        let logits = try loaded.model.logits(for: ids, allPositions: true).storage
+        let scale = expected.map { abs($0) }.max() ?? 1
+        let worst = zip(logits, expected).map { abs(Double($0) - $1) }.max() ?? 1
+        #expect(worst <= 1e-4 * scale, "\(name): logits differ from PEFT's by \(worst) (scale \(scale))")
+        let base = try #require(try AdapterPEFTTests.reference()["base"] as? [Double])
+        #expect(zip(base, expected).map { abs($0 - $1) }.max() ?? 0 > 1e-3, "the fixture adapter must change the logits")
+    }
+}

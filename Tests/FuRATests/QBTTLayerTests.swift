@@ -4,7 +4,7 @@ import Testing
 @testable import FuRA
 @testable import FuRATensor
 
-/// QFuRA (spec §3): a BTT layer whose frozen core is NF4.
+/// QFuRA (Docs/methods.md §9): a BTT layer whose frozen core is NF4.
 @Suite struct QBTTLayerTests {
     /// (d_out, d_in, mode, s_merged_to, train_position): frozen left (m = 1 and m > 1) and frozen right cores.
     static let configs: [(Int, Int, DecompMode, SMergedTo?, TrainPosition)] = [

@@ -54,6 +54,9 @@ extension AdapterFiles {
             throw AdapterError.badConfig(path: path, key: "init_lora_weights", value: "\(config.initLoraWeights)",
                                          expected: "true: save PiSSA adapters converted to LoRA (PEFT's path_initial_model_for_weight_conversion); fura writes them so")
         }
+        if let (key, pattern) = [("rank_pattern", config.rankPattern), ("alpha_pattern", config.alphaPattern)].first(where: { !$0.1.isEmpty }) {
+            throw AdapterError.badConfig(path: path, key: key, value: "\(pattern)", expected: "{} (one rank and alpha for every module)")
+        }
         var targets = config.targetModules
         if targets == ["all-linear"] { targets = ProjectionGroups.allLinear }
         targets = targets.map { $0.split(separator: ".").last.map(String.init) ?? $0 }

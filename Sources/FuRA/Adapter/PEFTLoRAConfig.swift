@@ -17,6 +17,9 @@ public struct PEFTLoRAConfig: Codable, Equatable, Sendable {
     public var inferenceMode = true
     /// `true` for a plain LoRA start; PiSSA adapters are saved converted to plain LoRA, so `true` as well.
     public var initLoraWeights: InitLoraWeights = .bool(true)
+    /// Per-module ranks and alphas (PEFT `rank_pattern`, `alpha_pattern`); read so that a non-empty one is refused.
+    public var rankPattern: [String: Double] = [:]
+    public var alphaPattern: [String: Double] = [:]
 
     /// `init_lora_weights`: a flag or a named scheme (`"pissa"`, `"gaussian"`, …).
     public enum InitLoraWeights: Codable, Equatable, Sendable {
@@ -36,6 +39,7 @@ public struct PEFTLoRAConfig: Codable, Equatable, Sendable {
         case useDora = "use_dora", useRslora = "use_rslora", bias, targetModules = "target_modules"
         case baseModelNameOrPath = "base_model_name_or_path", fanInFanOut = "fan_in_fan_out", inferenceMode = "inference_mode"
         case initLoraWeights = "init_lora_weights", modulesToSave = "modules_to_save", revision
+        case rankPattern = "rank_pattern", alphaPattern = "alpha_pattern"
     }
 
     public init(r: Int, loraAlpha: Double, loraDropout: Double, useDora: Bool, useRslora: Bool, targetModules: [String], baseModel: String) {
@@ -61,6 +65,8 @@ public struct PEFTLoRAConfig: Codable, Equatable, Sendable {
         fanInFanOut = try c.decodeIfPresent(Bool.self, forKey: .fanInFanOut) ?? false
         inferenceMode = try c.decodeIfPresent(Bool.self, forKey: .inferenceMode) ?? true
         initLoraWeights = try c.decodeIfPresent(InitLoraWeights.self, forKey: .initLoraWeights) ?? .bool(true)
+        rankPattern = try c.decodeIfPresent([String: Double].self, forKey: .rankPattern) ?? [:]
+        alphaPattern = try c.decodeIfPresent([String: Double].self, forKey: .alphaPattern) ?? [:]
     }
 
     public func encode(to encoder: Encoder) throws {

@@ -116,7 +116,7 @@ public enum Conversion {
         return ConvertedModule(layer: layer, error: error, seconds: seconds)
     }
 
-    /// Sets what trains in the whole host (spec §1.12 for FuRA, §2 for SVD): everything frozen, then per converted
+    /// Sets what trains in the whole host (Docs/factorization.md §9 for FuRA, §2 for SVD): everything frozen, then per converted
     /// layer the chosen core(s), S iff `keep_trainable`, biases iff `train_bias`.
     ///
     /// FuRA with `train_position both` is the reference's "FuRA (full)": every parameter of the host trains.

@@ -68,7 +68,7 @@ public enum ProjectionGroups {
     }
 }
 
-/// `decomp_mode`: one mode for every module, or a per-group dict (spec §1.3).
+/// `decomp_mode`: one mode for every module, or a per-group dict (Docs/factorization.md §4).
 public enum DecompModeSpec: Equatable, Sendable, Codable, CustomStringConvertible {
     case uniform(DecompMode)
     /// Canonical group name → mode; missing groups use `output_one_block`.
@@ -136,7 +136,7 @@ public enum DecompModeSpec: Equatable, Sendable, Codable, CustomStringConvertibl
     }
 }
 
-/// One input factorization choice (spec §1.4).
+/// One input factorization choice (Docs/factorization.md §5).
 public enum InputFactorizationChoice: Equatable, Sendable, CustomStringConvertible {
     /// (num_heads, head_dim) for q/k/v/o when d_in = num_heads·head_dim, else the closest pair.
     case head
@@ -233,9 +233,9 @@ public enum InputFactorizationSpec: Equatable, Sendable, Codable, CustomStringCo
 
 /// Which adapter a conversion builds.
 public enum ConversionMethod: String, Codable, Sendable, CaseIterable {
-    /// BTT (spec §1).
+    /// BTT (Docs/factorization.md).
     case fura
-    /// Whole-matrix SVD reparameterization (spec §2).
+    /// Whole-matrix SVD reparameterization (Docs/methods.md §4).
     case svd
 }
 
@@ -399,7 +399,7 @@ public struct ConversionOptions: Codable, Equatable, Sendable {
         }
     }
 
-    /// The resolved BTT options of one module (spec §1.4: `factorize_by_head`, then `input_factorization`).
+    /// The resolved BTT options of one module (Docs/factorization.md §5: `factorize_by_head`, then `input_factorization`).
     ///
     /// - Parameters: `slot` is the full slot name, `headShape` the model's heads (nil: no head rules).
     public func layerOptions(slot: String, inFeatures: Int, outFeatures: Int, headShape: HeadShape?) throws -> BTTLayerOptions {

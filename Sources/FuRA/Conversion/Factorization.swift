@@ -1,6 +1,6 @@
 // Legend: m output blocks of size a (d_out = m·a), n input blocks of size b (d_in = n·b), r rank per block.
 
-/// The closest factor pair of `d` (spec §1.2): among divisors x ≤ √d, the one with the smallest
+/// The closest factor pair of `d` (Docs/factorization.md §3): among divisors x ≤ √d, the one with the smallest
 /// |d/x − x| (the first such on ties); returns (x, d/x), the smaller first. (1, d) for a prime d.
 public func closestFactorPair(_ d: Int) -> (Int, Int) {
     precondition(d > 0, "closestFactorPair needs a positive integer")
@@ -18,7 +18,7 @@ public func closestFactorPair(_ d: Int) -> (Int, Int) {
     return best
 }
 
-/// The block structure of one BTT layer: an m × n grid of a × b blocks with rank r (spec §1.1, §1.3, §1.5).
+/// The block structure of one BTT layer: an m × n grid of a × b blocks with rank r (Docs/factorization.md §2, §1.3, §1.5).
 public struct BTTGeometry: Equatable, Codable, Sendable, CustomStringConvertible {
     public var m: Int, a: Int, n: Int, b: Int, r: Int
 
@@ -47,7 +47,7 @@ public struct BTTGeometry: Equatable, Codable, Sendable, CustomStringConvertible
 
     public var description: String { "blocks \(m)×\(n) of \(a)×\(b), rank \(r)" }
 
-    /// Resolves the grid and rank of a layer (spec §1.3, §1.5).
+    /// Resolves the grid and rank of a layer (Docs/factorization.md §4, §1.5).
     ///
     /// - Parameters: `outputFactorization` / `inputFactorization` are (blocks, block size) pairs that must
     ///   multiply to d_out / d_in; nil means the closest factor pair.
@@ -74,7 +74,7 @@ public struct BTTGeometry: Equatable, Codable, Sendable, CustomStringConvertible
         return g
     }
 
-    /// r from the rank option (spec §1.5): full ⇒ min(a, b); int ⇒ itself; fraction ⇒ the r whose
+    /// r from the rank option (Docs/factorization.md §6): full ⇒ min(a, b); int ⇒ itself; fraction ⇒ the r whose
     /// m·n·r·(a+b) is closest to fraction·d_out·d_in (ties to the lower r).
     public static func resolveRank(_ rank: BTTRank, m: Int, a: Int, n: Int, b: Int) -> Int {
         switch rank {
@@ -101,7 +101,7 @@ public struct BTTGeometry: Equatable, Codable, Sendable, CustomStringConvertible
         return (blocks, size)
     }
 
-    /// Which cores train (spec §1.12), from the element counts: `small` trains the smaller core,
+    /// Which cores train (Docs/factorization.md §9), from the element counts: `small` trains the smaller core,
     /// `large` the larger, both tie-break to the left core; `both` trains both.
     public func trainableSides(_ position: TrainPosition) -> (left: Bool, right: Bool) {
         switch position {
@@ -115,7 +115,7 @@ public struct BTTGeometry: Equatable, Codable, Sendable, CustomStringConvertible
         }
     }
 
-    /// Resolves `s_merged_to` to the place S goes (spec §1.7 step 5).
+    /// Resolves `s_merged_to` to the place S goes (Docs/factorization.md §8).
     ///
     /// nil ⇒ `split` for `both`, else `frozen`; `trainable` ⇒ the trainable core; `frozen` ⇒ the frozen core;
     /// `frozen`/`trainable` with `both` is an error; QR conversion has no S (keep_* is an error there).

@@ -1,6 +1,6 @@
 import Foundation
 
-/// How a weight matrix is cut into blocks (spec §1.3).
+/// How a weight matrix is cut into blocks (Docs/factorization.md §4).
 public enum DecompMode: String, Codable, Sendable, CaseIterable {
     /// m × n grid from the closest factor pairs of both dimensions.
     case square
@@ -22,7 +22,7 @@ public enum DecompMode: String, Codable, Sendable, CaseIterable {
     }
 }
 
-/// The per-block rank (spec §1.5).
+/// The per-block rank (Docs/factorization.md §6).
 public enum BTTRank: Equatable, Sendable, Codable, CustomStringConvertible {
     /// r = min(a, b): lossless.
     case full
@@ -81,7 +81,7 @@ public enum BTTRank: Equatable, Sendable, Codable, CustomStringConvertible {
     }
 }
 
-/// Where the singular values go (spec §1.7 step 5; for the SVD layer spec §2).
+/// Where the singular values go (Docs/factorization.md §8; for the SVD layer Docs/methods.md §4).
 public enum SMergedTo: String, Codable, Sendable, CaseIterable {
     /// Into the frozen core (an alias resolved from the trainable side).
     case frozen
@@ -99,17 +99,17 @@ public enum SMergedTo: String, Codable, Sendable, CaseIterable {
     case keepTrainable = "keep_trainable"
 }
 
-/// Which BTT core trains (spec §1.12).
+/// Which BTT core trains (Docs/factorization.md §9).
 public enum TrainPosition: String, Codable, Sendable, CaseIterable {
     case small, large, both
 }
 
-/// Which SVD-layer factor trains (spec §2).
+/// Which SVD-layer factor trains (Docs/methods.md §4).
 public enum SVDTrainPosition: String, Codable, Sendable, CaseIterable {
     case output, input, both
 }
 
-/// How each block is factored (spec §1.7).
+/// How each block is factored (Docs/factorization.md §7).
 public enum ConvertMode: String, Codable, Sendable, CaseIterable {
     case svd, qr
 }

@@ -11,9 +11,9 @@ public protocol FineTuningMethod {
     static var name: MethodName { get }
     /// One line for `--help`.
     static var help: String { get }
-    /// The reference SFT recipe's values for this method (spec §4.5, §7).
+    /// The reference SFT recipe's values for this method (Docs/recipes.md §2, §7).
     static var sftRecipe: MethodRecipe { get }
-    /// The reference RL recipe's values (spec §5.4).
+    /// The reference RL recipe's values (Docs/recipes.md §4).
     static var rlRecipe: MethodRecipe { get }
     /// What the trained model is saved as.
     static var adapterFormat: AdapterFormat { get }

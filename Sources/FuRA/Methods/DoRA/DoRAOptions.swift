@@ -5,7 +5,7 @@ public enum DoRAFormula: String, Codable, Sendable {
     /// PEFT `use_dora=True`: `y = x·Wᵀ + b + (m/‖·‖ − 1)⊙(x̃·Wᵀ) + (m/‖·‖)⊙(s·x̃·Aᵀ·Bᵀ)`, x̃ = dropout(x)
     /// (without dropout this is `(m/‖·‖)⊙(x·(W+sBA)ᵀ) + b`).
     case peft
-    /// The QDoRA baseline's fast layer (spec §3.5): `y = (m/‖·‖)⊙(x·Wᵀ + b + s·x̃·Aᵀ·Bᵀ)` — the bias is
+    /// The QDoRA baseline's fast layer (Docs/methods.md §6): `y = (m/‖·‖)⊙(x·Wᵀ + b + s·x̃·Aᵀ·Bᵀ)` — the bias is
     /// scaled too and the base path never sees dropout.
     case qdoraFast = "qdora_fast"
 }

@@ -4,7 +4,7 @@ import FuRATensor
 // Legend: m output blocks of size a (O = m·a); n input blocks of size b (I = n·b); r rank per block.
 
 extension BTTLayer {
-    /// The dense weight (O, I) this layer computes (spec §1.10): block (i, j) is
+    /// The dense weight (O, I) this layer computes (Docs/factorization.md §13): block (i, j) is
     /// `U_ij · diag(s_ij) · V_ijᵀ` with U_ij = `btt_l[i, j·r..<(j+1)·r, :]ᵀ` and V_ijᵀ[k, q] = `btt_r[j, q, i·r+k]`.
     public func denseWeight() throws -> Tensor {
         let g = geometry
@@ -30,7 +30,7 @@ extension BTTLayer {
         return w
     }
 
-    /// Rescales the trainable cores after an optimizer step (spec §1.13): every `btt_r[j, :, c]` (over b) and every
+    /// Rescales the trainable cores after an optimizer step (Docs/factorization.md §15): every `btt_r[j, :, c]` (over b) and every
     /// `btt_l[i, row, :]` (over a) of a trainable core gets unit norm (norms clamped below at `eps`).
     public func normalizeAfterUpdate(eps: Float = 1e-12) {
         if right.trainable { geometry.normalizeRightCore(&right.value, eps: eps) }

@@ -43,8 +43,8 @@ public struct FactorPair: Equatable, Sendable, Codable {
 }
 
 extension BTTLayer {
-    /// Converts a dense weight losslessly (at full rank) into a BTT layer (spec §1.7) and sets its
-    /// trainability (spec §1.12: the cores by `trainPosition`, `btt_s` iff S is `keep_trainable`, bias by `trainBias`).
+    /// Converts a dense weight losslessly (at full rank) into a BTT layer (Docs/factorization.md §7) and sets its
+    /// trainability (Docs/factorization.md §9: the cores by `trainPosition`, `btt_s` iff S is `keep_trainable`, bias by `trainBias`).
     ///
     /// - Parameters: `weight` (O, I); `bias` (O,) or nil.
     public convenience init(converting weight: Tensor, bias: Tensor?, options: BTTLayerOptions = BTTLayerOptions(),
@@ -79,7 +79,7 @@ extension BTTLayer {
                               trainSingularValues: target == .keepTrainable)
     }
 
-    /// Per-block SVD (or QR) of W, merged per `target` and packed in the reference's index orders (spec §1.7).
+    /// Per-block SVD (or QR) of W, merged per `target` and packed in the reference's index orders (Docs/factorization.md §7).
     ///
     /// Blocks run in parallel with `Threading.parallelFor`, each factorization on one BLAS thread.
     /// - Parameter weight: (m·a, n·b). Returns `btt_l` (m, r·n, a), `btt_r` (n, b, m·r), `btt_s` (m, n, r) or nil.

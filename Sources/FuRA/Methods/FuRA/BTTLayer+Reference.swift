@@ -3,7 +3,7 @@ import FuRATensor
 
 // Legend: N rows; m output blocks of size a (O = m·a); n input blocks of size b (I = n·b); r rank per block.
 
-/// The simple twin of `BTTLayer`'s fast forward and backward: the formula of spec §1.9 with loops in `Double`.
+/// The simple twin of `BTTLayer`'s fast forward and backward: the formula of Docs/factorization.md §11 with loops in `Double`.
 /// Slow; for tests only.
 public enum BTTReference {
     /// Per-block coordinates `c[row, i, j, k] = Σ_q btt_r[j, q, i·r+k] · x[row, j·b+q]`, flat (N, m, n, r).
@@ -110,7 +110,7 @@ public enum BTTReference {
                 tensor(dS, g.singularShape), tensor(dB, [g.outFeatures]))
     }
 
-    /// The dense weight (O, I) from the formula of spec §1.10, element by element.
+    /// The dense weight (O, I) from the formula of Docs/factorization.md §13, element by element.
     public static func denseWeight(right: Tensor, left: Tensor, singular: Tensor?, geometry g: BTTGeometry) -> Tensor {
         var w = Tensor.zeros([g.outFeatures, g.inFeatures])
         for i in 0..<g.m {

@@ -3,9 +3,9 @@ import FuRATensor
 
 // Legend: N rows; m output blocks of size a (O = m·a); n input blocks of size b (I = n·b); r rank per block.
 
-/// The FuRA layer: a dense weight held as a block tensor train `W_ij = U_ij · diag(S_ij) · V_ijᵀ` (spec §1).
+/// The FuRA layer: a dense weight held as a block tensor train `W_ij = U_ij · diag(S_ij) · V_ijᵀ` (Docs/factorization.md).
 ///
-/// Parameters (spec §1.1, names are the reference's checkpoint keys):
+/// Parameters (Docs/factorization.md §2, names are the reference's checkpoint keys):
 /// - `btt_r` (n, b, m·r) with `btt_r[j, q, i·r + k] = V_ijᵀ[k, q]`,
 /// - `btt_l` (m, r·n, a) with `btt_l[i, j·r + k, p] = U_ij[p, k]`,
 /// - `btt_s` (m, n, r) with `btt_s[i, j, k] = S_ij[k]` (only when S is kept separately),
@@ -17,7 +17,7 @@ import FuRATensor
 /// one product (N × n·r)·(n·r × a). When the left core is frozen and the weight is smaller than the activations,
 /// the forward instead forms W_eff = blockdiag(R')·L and runs y = x·W_eff (`BTTLayer+Fused.swift`).
 /// The backward forms `dZ = G · Lᵀ` once and reuses it for dX and for the gradients of the right core and of S
-/// (spec §1.9b); no work is done for a frozen left core. The n small block products run on `SmallProduct`'s packed
+/// (Docs/factorization.md §12); no work is done for a frozen left core. The n small block products run on `SmallProduct`'s packed
 /// SIMD kernels (`BTTLayer+Blocks.swift`) when the blocks are many and small, with dX_j and the right-core gradient
 /// fused in one pass over dH; one sgemm per block otherwise. With one output block and the packed kernels, dZ is
 /// formed 64 rows at a time and consumed at once (`fusedBackwardProducts`), never whole; otherwise whole
@@ -112,7 +112,7 @@ public final class BTTLayer: LinearLayer {
         scratchBackward = Tensor.zeros([0])
     }
 
-    /// Sets which tensors train (spec §1.12): the cores by `trainPosition` and their element counts,
+    /// Sets which tensors train (Docs/factorization.md §9): the cores by `trainPosition` and their element counts,
     /// `btt_s` by `trainSingularValues`, `bias` by `trainBias`.
     public func configureTrainability(trainPosition: TrainPosition, trainBias: Bool, trainSingularValues: Bool) {
         let sides = geometry.trainableSides(trainPosition)

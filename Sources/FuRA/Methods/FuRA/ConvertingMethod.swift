@@ -63,7 +63,7 @@ extension ConvertingMethod {
         try conversion.targetLeaves().contains(p.leaf) ? nil : PlannedModule(trainable: 0, frozen: p.denseCount)
     }
 
-    /// BTT counts of one projection (spec §1.8), shared by FuRA and QFuRA.
+    /// BTT counts of one projection (Docs/factorization.md §10), shared by FuRA and QFuRA.
     func bttModule(_ p: PlannedProjection) throws -> (PlannedModule, sides: (left: Bool, right: Bool)) {
         let lo = try conversion.layerOptions(slot: p.slot, inFeatures: p.inFeatures, outFeatures: p.outFeatures, headShape: p.headShape)
         let g = try lo.geometry(inFeatures: p.inFeatures, outFeatures: p.outFeatures, module: p.slot)

@@ -3,7 +3,7 @@ import FuRANN
 
 extension MethodName { public static let fura: MethodName = "fura" }
 
-/// FuRA: every targeted projection factored losslessly into BTT cores, the small core and S train (spec §1).
+/// FuRA: every targeted projection factored losslessly into BTT cores, the small core and S train (Docs/factorization.md).
 public struct FuRAMethod: ConvertingMethod {
     public static let name = MethodName.fura
     public static let help = "FuRA: lossless block tensor-train factorization, the small core and the singular values train"

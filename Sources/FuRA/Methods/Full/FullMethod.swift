@@ -7,7 +7,7 @@ extension MethodName { public static let full: MethodName = "full" }
 public struct FullMethod: FineTuningMethod {
     public static let name = MethodName.full
     public static let help = "full: every weight trains (saves a dense model, no adapter)"
-    /// Torch's default AdamW weight decay 0.01 (spec §4.5).
+    /// Torch's default AdamW weight decay 0.01 (Docs/recipes.md §2).
     public static var sftRecipe: MethodRecipe { MethodRecipe(weightDecay: 0.01) }
     public static var rlRecipe: MethodRecipe { MethodRecipe() }
     public static let adapterFormat = AdapterFormat.denseModel

@@ -104,10 +104,10 @@ extension LoRAFamilyMethod {
     public var activationsPerAdaptedProjection: Int { lora.rank }
 }
 
-/// The reference recipes' LoRA settings (spec §4.5): r 64, α 128, dropout 0.05 on q, k, v, up, down.
+/// The reference recipes' LoRA settings (Docs/recipes.md §2): r 64, α 128, dropout 0.05 on q, k, v, up, down.
 enum LoRARecipes {
     static let referenceTargets = "q_proj,k_proj,v_proj,up_proj,down_proj"
     static let sft = MethodSettings(loraRank: 64, loraAlpha: 128, loraDropout: 0.05, targetModules: referenceTargets)
-    /// The RL recipe (spec §5.4): r 32, α 32, no dropout.
+    /// The RL recipe (Docs/recipes.md §4): r 32, α 32, no dropout.
     static let rl = MethodSettings(loraRank: 32, loraAlpha: 32, loraDropout: 0, targetModules: referenceTargets)
 }

@@ -2,7 +2,7 @@ import FuRANN
 
 extension MethodName { public static let qdora: MethodName = "qdora" }
 
-/// QDoRA: DoRA over an NF4 (double-quantized) frozen base (spec §3.5).
+/// QDoRA: DoRA over an NF4 (double-quantized) frozen base (Docs/methods.md §6).
 public struct QDoRAMethod: LoRAFamilyMethod {
     public static let name = MethodName.qdora
     public static let help = "QDoRA: DoRA over an NF4 frozen base (PEFT files; the base is quantized on load)"

@@ -3,7 +3,7 @@ import FuRATensor
 
 // Legend: N rows; m output blocks of size a (O = m·a); n input blocks of size b (I = n·b); r rank per block.
 
-/// QFuRA: a BTT layer whose frozen core is stored in NF4 (spec §3, the reference's `QBTTLayer`).
+/// QFuRA: a BTT layer whose frozen core is stored in NF4 (Docs/methods.md §9, the reference's `QBTTLayer`).
 ///
 /// The output is the BTT output with the frozen core replaced by its dequantized value:
 /// `y[:, i·a+p] = Σ_j Σ_k L̂[i, j·r+k, p] · s[i,j,k] · Σ_q R[j, q, i·r+k] · x[:, j·b+q] + bias` where one of L, R is
@@ -42,7 +42,7 @@ public final class QBTTLayer: LinearLayer {
     /// The bound on one decoded tile of the frozen core, in floats.
     public var tileElements = QuantizedCore.defaultTileElements
 
-    /// Quantizes the frozen core of `btt` (spec §3.1 `quantize_frozen_core_`): the core that does not train is stored
+    /// Quantizes the frozen core of `btt` (Docs/methods.md §9 `quantize_frozen_core_`): the core that does not train is stored
     /// in NF4 and dropped; the trainable core, S and bias are shared with `btt` (same `Parameter` objects).
     ///
     /// - Throws: `ConversionError.incompatible` unless exactly one core trains; `NF4Error.nonFinite` for NaN/inf.
@@ -100,7 +100,7 @@ public final class QBTTLayer: LinearLayer {
         return layer
     }
 
-    /// The dense weight (O, I): the dequantized frozen core times the trained factors (spec §3.1; what merge writes).
+    /// The dense weight (O, I): the dequantized frozen core times the trained factors (Docs/methods.md §9; what merge writes).
     public func denseWeight() throws -> Tensor { try dequantizedBTT().denseWeight() }
 
     /// Multiplies a decoded tile of `btt_r` slab j (rows q0..<q1, m·r columns) by s[i, j, k] column-wise.

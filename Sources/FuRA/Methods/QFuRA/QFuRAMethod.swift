@@ -4,7 +4,7 @@ import FuRANN
 
 extension MethodName { public static let qfura: MethodName = "qfura" }
 
-/// QFuRA: FuRA with the frozen core stored in NF4 (spec §3.1–§3.3).
+/// QFuRA: FuRA with the frozen core stored in NF4 (Docs/methods.md §9).
 public struct QFuRAMethod: ConvertingMethod {
     public static let name = MethodName.qfura
     public static let help = "QFuRA: FuRA with the frozen core in NF4 (quant_block_layout, double_quant)"

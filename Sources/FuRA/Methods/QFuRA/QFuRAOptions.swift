@@ -1,6 +1,6 @@
 import Foundation
 
-/// How QFuRA lays its frozen core out for NF4 (spec §3.1 `quant_block_layout`).
+/// How QFuRA lays its frozen core out for NF4 (Docs/methods.md §9 `quant_block_layout`).
 public enum QFuRALayout: String, Codable, Sendable, CaseIterable {
     /// One NF4 tensor over the whole core, flattened row-major (`Params4bit(frozen.reshape(-1, 1))`, the default).
     case flat
@@ -16,7 +16,7 @@ public enum CoreSide: String, Codable, Sendable {
     case right = "btt_r"
 }
 
-/// The quantization settings of QFuRA (spec §3.1–§3.2): NF4 with blocks of 64, the layout, and whether the
+/// The quantization settings of QFuRA (Docs/methods.md §9–§10): NF4 with blocks of 64, the layout, and whether the
 /// absmax values are double-quantized (`compress_statistics`, on in the reference).
 public struct QFuRAOptions: Codable, Equatable, Sendable {
     public var layout: QFuRALayout

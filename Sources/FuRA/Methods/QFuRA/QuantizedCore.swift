@@ -3,7 +3,7 @@ import FuRATensor
 
 // Legend: a core of shape (S, R, C): S slabs (its outer index), each an R × C row-major matrix.
 
-/// The frozen BTT core of QFuRA stored in NF4 (spec §3.1): `btt_l` (m, r·n, a) or `btt_r` (n, b, m·r).
+/// The frozen BTT core of QFuRA stored in NF4 (Docs/methods.md §9): `btt_l` (m, r·n, a) or `btt_r` (n, b, m·r).
 ///
 /// Layout `flat` quantizes the whole core as one flattened tensor (blocks of 64 run across slab borders);
 /// `per_core_block` quantizes each slab on its own. Products read the core a few rows of one slab at a time

@@ -2,7 +2,7 @@ import FuRANN
 
 extension MethodName { public static let qlora: MethodName = "qlora" }
 
-/// QLoRA: LoRA over an NF4 (double-quantized) frozen base (spec §3.4).
+/// QLoRA: LoRA over an NF4 (double-quantized) frozen base (Docs/methods.md §11).
 public struct QLoRAMethod: LoRAFamilyMethod {
     public static let name = MethodName.qlora
     public static let help = "QLoRA: LoRA over an NF4 frozen base (PEFT files; the base is quantized on load)"

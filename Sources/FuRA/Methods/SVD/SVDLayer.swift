@@ -3,7 +3,7 @@ import FuRATensor
 
 // Legend: N rows, I input features, O output features, r = min(I, O).
 
-/// The whole-matrix SVD reparameterization baseline (spec §2): `W = svd_a · diag(svd_s) · svd_b`.
+/// The whole-matrix SVD reparameterization baseline (Docs/methods.md §4): `W = svd_a · diag(svd_s) · svd_b`.
 ///
 /// Parameters: `svd_a` (O, r) (U side, "output"), `svd_b` (r, I) (Vᵀ side, "input"), `svd_s` (r,) when S is kept,
 /// `bias` (O,). The reference materializes W on every forward; this layer computes the same product as
@@ -40,7 +40,7 @@ public final class SVDLayer: LinearLayer {
         self.bias = bias.map { Parameter(name: "bias", value: $0) }
     }
 
-    /// Resolves `s_merged_to` for the SVD layer (spec §2): nil ⇒ split for both, else frozen;
+    /// Resolves `s_merged_to` for the SVD layer (Docs/methods.md §4): nil ⇒ split for both, else frozen;
     /// `trainable` ⇒ split for both, else the trained side; `frozen` ⇒ split for both, else the other side.
     public static func mergeTarget(_ option: SMergedTo?, trainPosition: SVDTrainPosition) -> MergeTarget {
         let both = trainPosition == .both
@@ -56,7 +56,7 @@ public final class SVDLayer: LinearLayer {
         }
     }
 
-    /// Converts a dense weight (O, I) by one thin SVD (spec §2) and sets trainability: `svd_a` for output/both,
+    /// Converts a dense weight (O, I) by one thin SVD (Docs/methods.md §4) and sets trainability: `svd_a` for output/both,
     /// `svd_b` for input/both, `svd_s` iff `keep_trainable`, bias by `trainBias`.
     public convenience init(converting weight: Tensor, bias: Tensor?, trainPosition: SVDTrainPosition = .output,
                             sMergedTo: SMergedTo? = .frozen, trainBias: Bool = true,

@@ -3,7 +3,7 @@ import FuRANN
 
 extension MethodName { public static let svd: MethodName = "svd" }
 
-/// The SVD baseline: each targeted projection as U·diag(S)·Vᵀ with one factor (and S) training (spec §2).
+/// The SVD baseline: each targeted projection as U·diag(S)·Vᵀ with one factor (and S) training (Docs/methods.md §4).
 public struct SVDMethod: ConvertingMethod {
     public static let name = MethodName.svd
     public static let help = "SVD: each projection as U·S·Vᵀ, one factor and the singular values train"
