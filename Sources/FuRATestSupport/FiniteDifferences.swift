@@ -25,6 +25,24 @@ public enum TestSupport {
         return result
     }
 
+    /// Central finite differences of `loss` with respect to elements held elsewhere (a model's parameter, changed in
+    /// place): each listed element is set to value ± `step` through `write`, then restored exactly.
+    public static func numericGradient(
+        indices: [Int], step: Float = 1e-2, read: (Int) -> Float, write: (Int, Float) -> Void, loss: () throws -> Double
+    ) rethrows -> [Double] {
+        var result = [Double]()
+        for i in indices {
+            let old = read(i)
+            write(i, old + step)
+            let plus = try loss()
+            write(i, old - step)
+            let minus = try loss()
+            write(i, old)
+            result.append((plus - minus) / (Double(old + step) - Double(old - step)))
+        }
+        return result
+    }
+
     /// max |a − b| / max(1, max |b|) over two equal-length lists.
     public static func maxRelativeDifference(_ a: [Double], _ b: [Double]) -> Double {
         precondition(a.count == b.count)

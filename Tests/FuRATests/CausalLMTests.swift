@@ -30,16 +30,8 @@ import Testing
         var kinds = Set<String>()
         for (name, p) in model.namedParameters {
             let indices = TestSupport.sampleIndices(count: p.count, maximum: 3)
-            var numeric: [Double] = []
-            for i in indices {
-                let old = p.value.storage[i]
-                p.value.storage[i] = old + 1e-2
-                let plus = try Self.lossSum(model)
-                p.value.storage[i] = old - 1e-2
-                let minus = try Self.lossSum(model)
-                p.value.storage[i] = old
-                numeric.append((plus - minus) / 2e-2)
-            }
+            let numeric = try TestSupport.numericGradient(indices: indices, read: { p.value.storage[$0] },
+                                                          write: { p.value.storage[$0] = $1 }) { try Self.lossSum(model) }
             let analytic = indices.map { Double(p.gradient!.storage[$0]) }
             let scale = max(1e-2, numeric.map(abs).max() ?? 0)
             let gap = zip(analytic, numeric).map { abs($0 - $1) }.max()! / scale

@@ -122,15 +122,8 @@ import Testing
         #expect(zip(seen.joined(), start.joined()).allSatisfy { abs($0 - $1) < 1e-5 })
         for (name, p) in model.namedParameters where !name.contains("embed") {
             let indices = TestSupport.sampleIndices(count: p.count, maximum: 3)
-            var numeric: [Double] = []
-            for i in indices {
-                let keep = p.value.storage[i]
-                p.value.storage[i] = keep + 1e-2
-                let plus = batchLoss(try model.labelLogProbabilities(batch, temperature: temperature)).loss
-                p.value.storage[i] = keep - 1e-2
-                let minus = batchLoss(try model.labelLogProbabilities(batch, temperature: temperature)).loss
-                p.value.storage[i] = keep
-                numeric.append((plus - minus) / 2e-2)
+            let numeric = try TestSupport.numericGradient(indices: indices, read: { p.value.storage[$0] }, write: { p.value.storage[$0] = $1 }) {
+                batchLoss(try model.labelLogProbabilities(batch, temperature: temperature)).loss
             }
             let analytic = indices.map { Double(p.gradient!.storage[$0]) }
             let scale = max(1e-3, numeric.map(abs).max() ?? 0)
