@@ -28,6 +28,7 @@ public final class CausalLM: LanguageModel {
                 tensor: (String) throws -> Tensor?) throws {
         try config.validate(source: source)
         self.config = config
+        let family = config.family
         let (c, f, v, d) = (config.hiddenSize, config.intermediateSize, config.vocabSize, config.headDim)
         let (h, g) = (config.numAttentionHeads, config.numKeyValueHeads)
         func load(_ name: String, _ shape: [Int]) throws -> Tensor {
@@ -39,7 +40,7 @@ public final class CausalLM: LanguageModel {
             try DenseLinear(weight: load(name + ".weight", [o, i]), bias: bias ? load(name + ".bias", [o]) : nil)
         }
         func norm(_ name: String, _ n: Int) throws -> RMSNorm {
-            try RMSNorm(weight: Parameter(name: name, value: load(name, [n])), epsilon: Float(config.rmsNormEps))
+            try RMSNorm(weight: Parameter(name: name, value: load(name, [n])), epsilon: Float(config.rmsNormEps), form: family.normForm)
         }
         let embed = Parameter(name: "model.embed_tokens.weight", value: try load("model.embed_tokens.weight", [v, c]))
         embedding = try Embedding(weight: embed)
@@ -67,7 +68,7 @@ public final class CausalLM: LanguageModel {
                 kNorm: config.qkNorm ? try norm(a + "k_norm.weight", d) : nil,
                 mlp: try SwiGLU(gate: linear(p + "mlp.gate_proj", f, c, bias: config.mlpBias),
                                 up: linear(p + "mlp.up_proj", f, c, bias: config.mlpBias),
-                                down: linear(p + "mlp.down_proj", c, f, bias: config.mlpBias)),
+                                down: linear(p + "mlp.down_proj", c, f, bias: config.mlpBias), activation: family.activation),
                 rope: rope, attention: try CausalAttention(heads: h, keyValueHeads: g, headDim: d))
         }
     }

@@ -146,13 +146,13 @@ public final class GenerationModel {
             // (N, 2·I): each row holds gate then up.
             let width = gateUp.count / max(1, n) / 2
             act = gateUp.withUnsafeBufferPointer { pg in
-                Self.gatedActivation(rows: n, width: width, gate: pg.baseAddress!, ldg: 2 * width, up: pg.baseAddress! + width, ldu: 2 * width)
+                Self.gatedActivation(block.mlp.activation, rows: n, width: width, gate: pg.baseAddress!, ldg: 2 * width, up: pg.baseAddress! + width, ldu: 2 * width)
             }
         } else {
             let gateUp = try p.gateUp.apply(h2)
             let width = gateUp[0].count / max(1, n)
             act = gateUp[0].withUnsafeBufferPointer { pg in gateUp[1].withUnsafeBufferPointer { pu in
-                Self.gatedActivation(rows: n, width: width, gate: pg.baseAddress!, ldg: width, up: pu.baseAddress!, ldu: width)
+                Self.gatedActivation(block.mlp.activation, rows: n, width: width, gate: pg.baseAddress!, ldg: width, up: pu.baseAddress!, ldu: width)
             } }
         }
         var y = try p.down.apply(act)
@@ -160,15 +160,16 @@ public final class GenerationModel {
         return y
     }
 
-    /// silu(gate) ⊙ up → (N, width), rows split over threads; gate row r at gate + r·ldg, up row r at up + r·ldu.
-    static func gatedActivation(rows n: Int, width: Int, gate: UnsafePointer<Float>, ldg: Int,
+    /// act(gate) ⊙ up → (N, width) with the block's activation, rows split over threads; gate row r
+    /// at gate + r·ldg, up row r at up + r·ldu.
+    static func gatedActivation(_ activation: GatedActivation, rows n: Int, width: Int, gate: UnsafePointer<Float>, ldg: Int,
                                 up: UnsafePointer<Float>, ldu: Int) -> Tensor {
         Tensor.filled([n, width]) { out in
             Threading.parallelFor(n, minimumPerChunk: max(1, 32_768 / max(1, width))) { start, end in
                 for r in start..<end {
-                    let o = out + r * width, u = up + r * ldu
-                    Kernels.silu(gate + r * ldg, o, width)
-                    for i in 0..<width { o[i] *= u[i] }
+                    let o = out + r * width
+                    o.update(from: gate + r * ldg, count: width)
+                    activation.gated(gate: o, up: up + r * ldu, count: width)
                 }
             }
         }

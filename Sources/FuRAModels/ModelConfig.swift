@@ -85,6 +85,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         self.qkNorm = qkNorm; self.bosTokenId = bosTokenId; self.eosTokenId = eosTokenId
     }
 
+    /// The architecture's family (`validate` rejects a `model_type` that has none).
+    public var family: ModelFamily { ModelFamily.named(modelType) ?? .llama }
+
     /// The per-head dimension.
     public var headDim: Int { headDimOverride ?? hiddenSize / max(1, numAttentionHeads) }
 
@@ -126,10 +129,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             ?? (try? extra.decodeIfPresent(RopeScaling.self, forKey: .ropeParameters)).flatMap { $0.ropeType == "default" ? nil : $0 }
         maxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings) ?? 2048
         tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? false
-        // Qwen2 has q/k/v biases without saying so in config.json.
-        attentionBias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? (modelType == "qwen2")
+        // The family knows what its configs leave out (Qwen2's q/k/v biases, Qwen3's q/k norms).
+        let family = ModelFamily.named(modelType) ?? .llama
+        attentionBias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? family.defaultAttentionBias
         mlpBias = try c.decodeIfPresent(Bool.self, forKey: .mlpBias) ?? false
-        qkNorm = try c.decodeIfPresent(Bool.self, forKey: .qkNorm) ?? (modelType == "qwen3")
+        qkNorm = try c.decodeIfPresent(Bool.self, forKey: .qkNorm) ?? family.defaultQKNorm
         bosTokenId = try? c.decodeIfPresent(Int.self, forKey: .bosTokenId)
         eosTokenId = try? c.decodeIfPresent(Int.self, forKey: .eosTokenId)
     }
@@ -153,6 +157,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         func require(_ ok: Bool, _ field: String, _ value: Any, _ reason: String) throws {
             if !ok { throw ModelConfigError.invalid(path: source, field: field, value: "\(value)", reason: reason) }
         }
+        try require(ModelFamily.named(modelType) != nil, "model_type", modelType, "is not a supported architecture (supported: \(ModelFamily.supportedModelTypes))")
         try require(hiddenSize > 0, "hidden_size", hiddenSize, "must be positive")
         try require(intermediateSize > 0, "intermediate_size", intermediateSize, "must be positive")
         try require(numHiddenLayers > 0, "num_hidden_layers", numHiddenLayers, "must be positive")

@@ -22,10 +22,9 @@ public enum MergedModel {
         guard var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(config)) as? [String: Any] else {
             throw ModelError.unsupported(source: "config", what: "writing config.json", reason: "the config does not encode to an object")
         }
-        let family = ["qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "mistral": "MistralForCausalLM"]
-        object["architectures"] = [family[config.modelType] ?? "LlamaForCausalLM"]
+        object["architectures"] = [config.family.className]
         object["torch_dtype"] = dtype == .bf16 ? "bfloat16" : dtype == .f16 ? "float16" : "float32"
-        object["hidden_act"] = "silu"
+        object["hidden_act"] = config.family.activation.rawValue
         object["head_dim"] = config.headDim
         return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     }
