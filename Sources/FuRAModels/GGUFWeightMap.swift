@@ -98,7 +98,7 @@ public enum GGUFWeightMap {
         }
         var scaled = config
         if divisors != nil { scaled.ropeScaling = nil }  // the divisors already encode it
-        return try CausalLM(config: scaled, source: file.path, ropeFrequencyDivisors: divisors) { name in
+        let stored: (String) throws -> Tensor? = { name in
             guard let g = family.ggufName(ofHF: name), file.tensorInfo(named: g) != nil else { return nil }
             var t = try file.tensor(named: g)
             if let heads = family.permutedHeads(ofHF: name, config: config) { return try unpermuteRows(t, heads: heads) }
@@ -107,5 +107,7 @@ public enum GGUFWeightMap {
             }
             return t
         }
+        return try CausalLM(config: scaled, source: file.path, ropeFrequencyDivisors: divisors,
+                            tensor: family.splittingFused(stored, config: config))
     }
 }

@@ -5,6 +5,7 @@ extension ModelFamily {
         .mistral,
         .qwen2,
         .qwen3,
+        .phi3,
     ]
 
     /// The family of an HF `model_type`, nil when none is registered.

@@ -6,7 +6,8 @@ import FuRATensor
 /// Writes a (possibly adapted) model as a dense Hugging Face directory: `config.json`, safetensors shards with
 /// `model.safetensors.index.json` (HF tensor names), and tokenizer files.
 public enum MergedModel {
-    /// Every tensor of the dense model under its HF name: adapted projections are folded (`denseWeight()`).
+    /// Every tensor of the dense model under its HF name: adapted projections are folded (`denseWeight()`),
+    /// and re-fused where the family's checkpoint fuses them (Phi-3's `qkv_proj`, `gate_up_proj`).
     public static func denseTensors(_ model: CausalLM) throws -> [(String, Tensor)] {
         var out = model.otherParameters.map { ($0.name, $0.parameter.value) }
         for slot in model.linearSlotNames {
@@ -14,7 +15,7 @@ public enum MergedModel {
             out.append((slot + ".weight", try layer.denseWeight()))
             if let b = layer.denseBias { out.append((slot + ".bias", b)) }
         }
-        return out
+        return try model.config.family.fusingProjections(out)
     }
 
     /// `config.json` of `config` with HF keys, `architectures` and `torch_dtype`.
