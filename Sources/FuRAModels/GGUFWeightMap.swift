@@ -42,7 +42,8 @@ public enum GGUFWeightMap {
             tieWordEmbeddings: file.tensorInfo(named: "output.weight") == nil,
             attentionBias: file.tensorInfo(named: "blk.0.attn_q.bias") != nil,
             qkNorm: file.tensorInfo(named: "blk.0.attn_q_norm.weight") != nil,
-            bosTokenId: m["tokenizer.ggml.bos_token_id"]?.asInt, eosTokenId: m["tokenizer.ggml.eos_token_id"]?.asInt)
+            bosTokenId: m["tokenizer.ggml.bos_token_id"]?.asInt, eosTokenId: m["tokenizer.ggml.eos_token_id"]?.asInt,
+            slidingWindow: m[arch + ".attention.sliding_window"]?.asInt)
         try config.validate(source: file.path)
         return config
     }

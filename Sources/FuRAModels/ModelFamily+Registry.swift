@@ -6,6 +6,7 @@ extension ModelFamily {
         .qwen2,
         .qwen3,
         .phi3,
+        .gemma3,
     ]
 
     /// The family of an HF `model_type`, nil when none is registered.

@@ -24,6 +24,29 @@ public struct ModelFamily: Sendable, Equatable {
         public init(_ gguf: String, _ hf: String) { self.gguf = gguf; self.hf = hf }
     }
 
+    /// The HF names (after `model.layers.N.`) of a layer's norms: two, or four with sandwich norms.
+    public struct LayerNorms: Sendable, Equatable {
+        /// Before attention.
+        public var input: String
+        /// Before the MLP.
+        public var preMLP: String
+        /// On the attention output, before the residual add (Gemma); nil when absent.
+        public var attentionOutput: String?
+        /// On the MLP output, before the residual add (Gemma); nil when absent.
+        public var mlpOutput: String?
+
+        public init(input: String, preMLP: String, attentionOutput: String? = nil, mlpOutput: String? = nil) {
+            self.input = input; self.preMLP = preMLP; self.attentionOutput = attentionOutput; self.mlpOutput = mlpOutput
+        }
+
+        /// Llama's pair: `input_layernorm.weight`, `post_attention_layernorm.weight` (before the MLP).
+        public static let llama = LayerNorms(input: "input_layernorm.weight", preMLP: "post_attention_layernorm.weight")
+        /// Gemma's four: pre/post around attention and around the MLP.
+        public static let sandwich = LayerNorms(input: "input_layernorm.weight", preMLP: "pre_feedforward_layernorm.weight",
+                                                attentionOutput: "post_attention_layernorm.weight",
+                                                mlpOutput: "post_feedforward_layernorm.weight")
+    }
+
     /// HF `config.json` `model_type` (`llama`).
     public var modelType: String
     /// HF `architectures[0]` (`LlamaForCausalLM`).
@@ -39,9 +62,9 @@ public struct ModelFamily: Sendable, Equatable {
     /// Whether token embeddings are multiplied by √C (rounded to the weight dtype, as transformers does).
     public var scalesEmbedding: Bool
     public var projectionLayout: ProjectionLayout
-    /// Whether the attention and MLP outputs are normed again before the residual add (Gemma's sandwich):
-    /// four norms per layer instead of two.
-    public var sandwichNorms: Bool
+    /// The layer's norms; with `attentionOutput`/`mlpOutput` the outputs are normed again before the
+    /// residual add (Gemma's sandwich).
+    public var layerNorms: LayerNorms
     /// q/k/v biases when `attention_bias` is absent from the config (Qwen2 has them without saying so).
     public var defaultAttentionBias: Bool
     /// Per-head q/k RMSNorm when `qk_norm` is absent (Qwen3, Gemma 3).
@@ -59,12 +82,12 @@ public struct ModelFamily: Sendable, Equatable {
 
     public init(modelType: String, className: String, ggufArchitecture: String, permutesQueryKeyInGGUF: Bool = false,
                 activation: GatedActivation = .silu, normForm: RMSNorm.Form = .weight, scalesEmbedding: Bool = false,
-                projectionLayout: ProjectionLayout = .separate, sandwichNorms: Bool = false, defaultAttentionBias: Bool = false,
+                projectionLayout: ProjectionLayout = .separate, layerNorms: LayerNorms = .llama, defaultAttentionBias: Bool = false,
                 defaultQKNorm: Bool = false, defaultSlidingWindowPattern: Int? = nil, defaultLocalRopeTheta: Double? = nil,
                 tokenizerPre: String = "default", ggufNormOffset: Float = 0, blockTensorNames: [TensorName] = ModelFamily.llamaTensorNames) {
         self.modelType = modelType; self.className = className; self.ggufArchitecture = ggufArchitecture
         self.permutesQueryKeyInGGUF = permutesQueryKeyInGGUF; self.activation = activation; self.normForm = normForm
-        self.scalesEmbedding = scalesEmbedding; self.projectionLayout = projectionLayout; self.sandwichNorms = sandwichNorms
+        self.scalesEmbedding = scalesEmbedding; self.projectionLayout = projectionLayout; self.layerNorms = layerNorms
         self.defaultAttentionBias = defaultAttentionBias; self.defaultQKNorm = defaultQKNorm
         self.defaultSlidingWindowPattern = defaultSlidingWindowPattern; self.defaultLocalRopeTheta = defaultLocalRopeTheta
         self.tokenizerPre = tokenizerPre; self.ggufNormOffset = ggufNormOffset; self.blockTensorNames = blockTensorNames

@@ -37,6 +37,9 @@ public enum GGUFExport {
             metadata.append((arch + ".rope.scaling.factor", .float32(Float(s.factor))))
             if let o = s.originalMaxPositionEmbeddings { metadata.append((arch + ".rope.scaling.original_context_length", .uint32(UInt32(o)))) }
         }
+        if let w = c.slidingWindow, family.defaultSlidingWindowPattern != nil {
+            metadata.append((arch + ".attention.sliding_window", .uint32(UInt32(w))))
+        }
         for key in (tokenizer ?? [:]).keys.sorted() { metadata.append((key, tokenizer![key]!)) }
         var tensors = [(name: String, tensor: Tensor, type: GGMLType)]()
         for (hf, value) in try MergedModel.denseTensors(model) {

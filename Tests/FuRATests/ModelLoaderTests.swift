@@ -121,12 +121,14 @@ enum TestModel {
     }
 
     /// Tiny random BF16 HF models saved by transformers (Llama 3 rope scaling, Qwen2 biases, Qwen3 q/k norms
-    /// and head_dim ≠ C/H, Phi-3 fused projections) give transformers' log-probabilities.
-    @Test(arguments: ["llama3_scaled", "qwen2_bias", "qwen3_qknorm", "phi3_fused"])
+    /// and head_dim ≠ C/H, Phi-3 fused projections, Gemma 3 with sliding windows shorter than the sequences)
+    /// give transformers' log-probabilities.
+    @Test(arguments: ["llama3_scaled", "qwen2_bias", "qwen3_qknorm", "phi3_fused", "gemma3_sliding"])
     func tinyHFModelsMatchTransformers(name: String) throws {
         let dir = Self.tinyDirectory(name)
         let loaded = try ModelLoader.load(path: dir.path)
-        #expect(loaded.config.attentionBias == (name == "qwen2_bias") && loaded.config.qkNorm == (name == "qwen3_qknorm"))
+        #expect(loaded.config.attentionBias == (name == "qwen2_bias"))
+        #expect(loaded.config.qkNorm == (name == "qwen3_qknorm" || name == "gemma3_sliding"))
         #expect((loaded.config.ropeScaling?.ropeType == "llama3") == (name == "llama3_scaled"))
         let worst = try Self.worstLogProbabilityGap(loaded.model, reference: dir)
         #expect(worst < 1e-4, "max |Δ log p| = \(worst)")
