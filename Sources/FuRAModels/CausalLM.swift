@@ -28,6 +28,7 @@ public final class CausalLM: LanguageModel {
                 tensor: (String) throws -> Tensor?) throws {
         try config.validate(source: source)
         self.config = config
+        let family = config.family
         let (c, f, v, d) = (config.hiddenSize, config.intermediateSize, config.vocabSize, config.headDim)
         let (h, g) = (config.numAttentionHeads, config.numKeyValueHeads)
         func load(_ name: String, _ shape: [Int]) throws -> Tensor {
@@ -39,10 +40,11 @@ public final class CausalLM: LanguageModel {
             try DenseLinear(weight: load(name + ".weight", [o, i]), bias: bias ? load(name + ".bias", [o]) : nil)
         }
         func norm(_ name: String, _ n: Int) throws -> RMSNorm {
-            try RMSNorm(weight: Parameter(name: name, value: load(name, [n])), epsilon: Float(config.rmsNormEps))
+            try RMSNorm(weight: Parameter(name: name, value: load(name, [n])), epsilon: Float(config.rmsNormEps), form: family.normForm)
         }
         let embed = Parameter(name: "model.embed_tokens.weight", value: try load("model.embed_tokens.weight", [v, c]))
-        embedding = try Embedding(weight: embed)
+        // Gemma scales by √C rounded to the weight dtype; our weights are Float.
+        embedding = try Embedding(weight: embed, scale: family.scalesEmbedding ? Float(Double(c).squareRoot()) : 1)
         lmHead = config.tieWordEmbeddings ? embed : Parameter(name: "lm_head.weight", value: try load("lm_head.weight", [v, c]))
         finalNorm = try norm("model.norm.weight", c)
         var scaling: RotaryEmbedding.Llama3Scaling?
@@ -54,11 +56,16 @@ public final class CausalLM: LanguageModel {
                             originalContextLength: s.originalMaxPositionEmbeddings ?? 8192)
         }
         let rope = try RotaryEmbedding(headDim: d, theta: config.ropeTheta, scaling: scaling, frequencyDivisors: ropeFrequencyDivisors)
+        // Sliding-window layers rotate with their own base and no scaling (Gemma 3's local layers).
+        let localTheta = (0..<config.numHiddenLayers).first { config.usesSlidingWindow(layer: $0) }.map { config.ropeTheta(layer: $0) }
+        let localRope = try localTheta.map { try RotaryEmbedding(headDim: d, theta: $0) }
+        let names = family.layerNorms
         blocks = try (0..<config.numHiddenLayers).map { i in
             let p = "model.layers.\(i)."
             let a = p + "self_attn."
+            let sliding = config.usesSlidingWindow(layer: i)
             return DecoderBlock(
-                index: i, inputNorm: try norm(p + "input_layernorm.weight", c), postAttentionNorm: try norm(p + "post_attention_layernorm.weight", c),
+                index: i, inputNorm: try norm(p + names.input, c), postAttentionNorm: try norm(p + names.preMLP, c),
                 q: try linear(a + "q_proj", h * d, c, bias: config.attentionBias),
                 k: try linear(a + "k_proj", g * d, c, bias: config.attentionBias),
                 v: try linear(a + "v_proj", g * d, c, bias: config.attentionBias),
@@ -67,8 +74,12 @@ public final class CausalLM: LanguageModel {
                 kNorm: config.qkNorm ? try norm(a + "k_norm.weight", d) : nil,
                 mlp: try SwiGLU(gate: linear(p + "mlp.gate_proj", f, c, bias: config.mlpBias),
                                 up: linear(p + "mlp.up_proj", f, c, bias: config.mlpBias),
-                                down: linear(p + "mlp.down_proj", c, f, bias: config.mlpBias)),
-                rope: rope, attention: try CausalAttention(heads: h, keyValueHeads: g, headDim: d))
+                                down: linear(p + "mlp.down_proj", c, f, bias: config.mlpBias), activation: family.activation),
+                rope: sliding ? localRope ?? rope : rope,
+                attention: try CausalAttention(heads: h, keyValueHeads: g, headDim: d, scale: config.attentionScale,
+                                               window: sliding ? config.slidingWindow : nil),
+                attentionOutputNorm: try names.attentionOutput.map { try norm(p + $0, c) },
+                mlpOutputNorm: try names.mlpOutput.map { try norm(p + $0, c) })
         }
     }
 
@@ -79,7 +90,7 @@ public final class CausalLM: LanguageModel {
             let shape = try Self.expectedShape(of: name, config: config)
             if name.hasSuffix("norm.weight") || name.hasSuffix("layernorm.weight") {
                 var t = Tensor.randomNormal(shape, std: 0.1, rng: &rng)
-                for i in 0..<t.count { t.storage[i] += 1 }
+                if config.family.normForm == .weight { for i in 0..<t.count { t.storage[i] += 1 } }
                 return t
             }
             return Tensor.randomNormal(shape, std: name.hasSuffix(".bias") ? 0.1 : 0.3 / Float(max(1, shape.last ?? 1)).squareRoot(), rng: &rng)
@@ -93,7 +104,8 @@ public final class CausalLM: LanguageModel {
         let leaf = name.split(separator: ".").suffix(2).joined(separator: ".")
         switch leaf {
         case "embed_tokens.weight", "lm_head.weight": return [v, c]
-        case "norm.weight", "input_layernorm.weight", "post_attention_layernorm.weight": return [c]
+        case "norm.weight", "input_layernorm.weight", "post_attention_layernorm.weight", "pre_feedforward_layernorm.weight",
+             "post_feedforward_layernorm.weight": return [c]
         case "q_norm.weight", "k_norm.weight": return [d]
         case "q_proj.weight": return [h * d, c]
         case "k_proj.weight", "v_proj.weight": return [g * d, c]

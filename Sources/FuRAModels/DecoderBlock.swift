@@ -13,11 +13,18 @@ public struct KeyValue: Sendable {
     public init(keys: Tensor, values: Tensor, length: Int) { self.keys = keys; self.values = values; self.length = length }
 }
 
-/// One Llama decoder layer: x + attn(norm(x)), then + mlp(norm(·)), with its mirror-image backward.
+/// One decoder layer: x + attn(norm(x)), then + mlp(norm(·)), with its mirror-image backward. With
+/// sandwich norms (Gemma) the attention and MLP outputs are normed again before each residual add:
+/// x + outNorm(attn(norm(x))).
 public final class DecoderBlock {
     public let index: Int
     public let inputNorm: RMSNorm
+    /// The norm before the MLP (HF `post_attention_layernorm` in Llama, `pre_feedforward_layernorm` in Gemma).
     public let postAttentionNorm: RMSNorm
+    /// Gemma's norm on the attention output (HF `post_attention_layernorm`); nil in Llama.
+    public let attentionOutputNorm: RMSNorm?
+    /// Gemma's norm on the MLP output (HF `post_feedforward_layernorm`); nil in Llama.
+    public let mlpOutputNorm: RMSNorm?
     public var qProj: any LinearLayer
     public var kProj: any LinearLayer
     public var vProj: any LinearLayer
@@ -32,8 +39,9 @@ public final class DecoderBlock {
 
     init(index: Int, inputNorm: RMSNorm, postAttentionNorm: RMSNorm, q: any LinearLayer, k: any LinearLayer,
          v: any LinearLayer, o: any LinearLayer, qNorm: RMSNorm?, kNorm: RMSNorm?, mlp: SwiGLU,
-         rope: RotaryEmbedding, attention: CausalAttention) {
+         rope: RotaryEmbedding, attention: CausalAttention, attentionOutputNorm: RMSNorm? = nil, mlpOutputNorm: RMSNorm? = nil) {
         self.index = index; self.inputNorm = inputNorm; self.postAttentionNorm = postAttentionNorm
+        self.attentionOutputNorm = attentionOutputNorm; self.mlpOutputNorm = mlpOutputNorm
         qProj = q; kProj = k; vProj = v; oProj = o; self.qNorm = qNorm; self.kNorm = kNorm
         self.mlp = mlp; self.rope = rope; self.attention = attention
     }
@@ -63,9 +71,11 @@ public final class DecoderBlock {
         let a = try attention.forward(q: q, k: present.keys, v: present.values, batch: batch, keyLengths: keyLengths,
                                       queryOffset: pastLength, keepForBackward: keepForBackward)
         var x2 = try oProj.forward(a, keepForBackward: keepForBackward)
+        if let n = attentionOutputNorm { x2 = try n.forward(x2, keepForBackward: keepForBackward) }
         try x2.add(x)
         let h2 = try postAttentionNorm.forward(x2, keepForBackward: keepForBackward)
         var y = try mlp.forward(h2, keepForBackward: keepForBackward)
+        if let n = mlpOutputNorm { y = try n.forward(y, keepForBackward: keepForBackward) }
         try y.add(x2)
         shape = keepForBackward ? (batch, time) : nil
         return (y, present)
@@ -75,9 +85,10 @@ public final class DecoderBlock {
     public func backward(_ dY: Tensor) throws -> Tensor {
         guard let (batch, time) = shape else { throw LayerError.noForwardCache(layer: "layer \(index)") }
         let (h, g, d) = (attention.heads, attention.keyValueHeads, attention.headDim)
-        var dX2 = try postAttentionNorm.backward(try mlp.backward(dY))
+        let dMLP = try mlpOutputNorm?.backward(dY) ?? dY
+        var dX2 = try postAttentionNorm.backward(try mlp.backward(dMLP))
         try dX2.add(dY)
-        let dA = try oProj.backward(dX2)
+        let dA = try oProj.backward(try attentionOutputNorm?.backward(dX2) ?? dX2)
         var (dQ, dK, dV) = try attention.backward(dA)
         try rope.apply(&dQ, batch: batch, time: time, heads: h, inverse: true)
         try rope.apply(&dK, batch: batch, time: time, heads: g, inverse: true)
@@ -95,7 +106,7 @@ public final class DecoderBlock {
     public func releaseForwardCache() {
         shape = nil
         for l in [qProj, kProj, vProj, oProj] { l.releaseForwardCache() }
-        for n in [inputNorm, postAttentionNorm, qNorm, kNorm].compactMap({ $0 }) { n.releaseForwardCache() }
+        for n in [inputNorm, postAttentionNorm, qNorm, kNorm, attentionOutputNorm, mlpOutputNorm].compactMap({ $0 }) { n.releaseForwardCache() }
         attention.releaseForwardCache()
         mlp.releaseForwardCache()
     }

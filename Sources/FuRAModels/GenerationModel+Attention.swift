@@ -65,7 +65,9 @@ extension GenerationModel {
         }
     }
 
-    /// Causal attention of q (N, H·D) over each row's own slot, positions 0...position → (N, H·D).
+    /// Causal attention of q (N, H·D) over each row's own slot, positions 0...position → (N, H·D);
+    /// on a sliding-window layer only the last `window` positions get weight (the others get 0). Scores
+    /// use the layer's scale.
     ///
     /// One task per (row, key/value head): the H/G query heads that share the head's keys read each
     /// key and value once, as SIMD16 vectors (D a multiple of 16; other D use `attendReference`).
@@ -86,7 +88,8 @@ extension GenerationModel {
             store(k, newKeys.v, rows: rows, layer: layer, cache: cache)
             return attendReference(q, rows: rows, layer: layer, cache: cache, heads: h)
         }
-        let group = h / g, scale = 1 / Float(d).squareRoot(), chunks = d / 16, half = d / 2
+        let attention = model.blocks[layer].attention
+        let group = h / g, scale = attention.scale, window = attention.window, chunks = d / 16, half = d / 2
         let empty = Tensor.zeros([0])
         let (newK, newV) = (newKeys?.k ?? empty, newKeys?.v ?? empty)
         var out = Tensor.zeros([rows.count, h * d])
@@ -160,7 +163,11 @@ extension GenerationModel {
                         if group > 7 { put(s7, 7) }
                         j0 += 16
                     }
-                    for a in 0..<group { Kernels.softmax(scores + a * n, n) }
+                    let first = window.map { max(0, n - $0) } ?? 0
+                    for a in 0..<group {
+                        Kernels.softmax(scores + a * n + first, n - first)
+                        (scores + a * n).update(repeating: 0, count: first)
+                    }
                     // Outputs (group, D) = scores · values, one 16-dimension chunk at a time: the chunk of
                     // every position is contiguous (KVCache.valueIndex), read once for all heads of the
                     // group; even and odd positions go to two accumulator sets (twice the independent FMAs).
@@ -223,7 +230,8 @@ extension GenerationModel {
     /// Reference twin of `attend`: one query head at a time, scalar loops per key.
     func attendReference(_ q: Tensor, rows: [(slot: Int, position: Int)], layer: Int, cache: KVCache, heads h: Int) -> Tensor {
         let (g, d) = (cache.keyValueHeads, cache.headDim)
-        let group = h / g, scale = 1 / Float(d).squareRoot()
+        let attention = model.blocks[layer].attention
+        let group = h / g, scale = attention.scale, window = attention.window
         var out = Tensor.zeros([rows.count, h * d])
         var scores = [Float](repeating: 0, count: cache.capacity)
         q.withUnsafeBufferPointer { pq in out.withUnsafeMutableBufferPointer { po in scores.withUnsafeMutableBufferPointer { ps in
@@ -237,7 +245,9 @@ extension GenerationModel {
                         for i in 0..<d { dot += Double(qr[i]) * Double(cache.key(layer: layer, slot: row.slot, head: kv, position: j, i)) }
                         ps[j] = Float(dot) * scale
                     }
-                    Kernels.softmaxRowsReference(ps.baseAddress!, rows: 1, columns: n)
+                    let first = window.map { max(0, n - $0) } ?? 0
+                    Kernels.softmaxRowsReference(ps.baseAddress! + first, rows: 1, columns: n - first)
+                    (ps.baseAddress!).update(repeating: 0, count: first)
                     for j in 0..<n { for i in 0..<d { o[i] += ps[j] * cache.value(layer: layer, slot: row.slot, head: kv, position: j, i) } }
                 }
             }

@@ -13,11 +13,17 @@ import FuRATensor
 /// weight copies made by `compactWeights` for frozen dense layers.
 public final class GenerationModel {
     public let model: CausalLM
-    let rope: RotaryEmbedding
-    /// RoPE cos and sin tables (P, D/2) for positions 0..<tablePositions, grown on demand.
-    var cosTable: [Float] = []
-    var sinTable: [Float] = []
+    /// The distinct rotary embeddings of the blocks (one; Gemma's global and local), and each block's index into them.
+    let ropes: [RotaryEmbedding]
+    let ropeOfBlock: [Int]
+    /// Per rope: cos and sin tables (P, D/2) for positions 0..<tablePositions, grown on demand.
+    var cosTables: [[Float]] = []
+    var sinTables: [[Float]] = []
     var tablePositions = 0
+    /// The rope whose tables `cosTable`/`sinTable` give (set per block).
+    var activeRope = 0
+    var cosTable: [Float] { activeRope < cosTables.count ? cosTables[activeRope] : [] }
+    var sinTable: [Float] { activeRope < sinTables.count ? sinTables[activeRope] : [] }
     /// Per block: (q, k, v), o, (gate, up), down.
     var projections: [(qkv: GenerationProjectionGroup, o: GenerationProjection, gateUp: GenerationProjectionGroup, down: GenerationProjection)]
     var head: GenerationProjection
@@ -32,7 +38,13 @@ public final class GenerationModel {
     /// Q4_1/Q8_0 blocks `.gguf` reads (`LoadedModel.gguf`).
     public init(model: CausalLM, precision: GenerationWeightPrecision = .float32, gguf: GGUFFile? = nil) throws {
         self.model = model
-        rope = try model.blocks.first?.rope ?? RotaryEmbedding(headDim: model.config.headDim, theta: model.config.ropeTheta)
+        var ropes: [RotaryEmbedding] = []
+        ropeOfBlock = model.blocks.map { b in
+            if let i = ropes.firstIndex(of: b.rope) { return i }
+            ropes.append(b.rope)
+            return ropes.count - 1
+        }
+        self.ropes = ropes
         let packer = try GenerationPacker(precision: precision, gguf: gguf, config: model.config)
         projections = try model.blocks.enumerated().map { i, b in
             let n = "model.layers.\(i)."
@@ -95,7 +107,8 @@ public final class GenerationModel {
             throw GenerationError.badInput(reason: "the cache (layers \(cache.layers), heads \(cache.keyValueHeads), dim \(cache.headDim)) does not match the model")
         }
         if tablePositions < cache.capacity {
-            (cosTable, sinTable) = rope.tables(positions: cache.capacity, start: 0)
+            let tables = ropes.map { $0.tables(positions: cache.capacity, start: 0) }
+            (cosTables, sinTables) = (tables.map(\.cos), tables.map(\.sin))
             tablePositions = cache.capacity
         }
         let v = model.config.vocabSize
@@ -121,6 +134,7 @@ public final class GenerationModel {
     func blockForward(_ block: DecoderBlock, _ p: (qkv: GenerationProjectionGroup, o: GenerationProjection, gateUp: GenerationProjectionGroup, down: GenerationProjection), _ x: Tensor,
                       rows: [(slot: Int, position: Int)], cache: KVCache, oneRowPerSlot: Bool = false) throws -> Tensor {
         let (h, g, d) = (block.attention.heads, block.attention.keyValueHeads, block.attention.headDim)
+        activeRope = ropeOfBlock[block.index]
         let h1 = try block.inputNorm.forward(x, keepForBackward: false)
         let qkv = try p.qkv.apply(h1)
         var q = qkv[0], k = qkv[1]
@@ -138,6 +152,7 @@ public final class GenerationModel {
             a = attend(q, rows: rows, layer: block.index, cache: cache, heads: h)
         }
         var x2 = try p.o.apply(a)
+        if let n = block.attentionOutputNorm { x2 = try n.forward(x2, keepForBackward: false) }
         try x2.add(x)
         let h2 = try block.postAttentionNorm.forward(x2, keepForBackward: false)
         let n = h2.count / max(1, model.config.hiddenSize)
@@ -146,29 +161,31 @@ public final class GenerationModel {
             // (N, 2·I): each row holds gate then up.
             let width = gateUp.count / max(1, n) / 2
             act = gateUp.withUnsafeBufferPointer { pg in
-                Self.gatedActivation(rows: n, width: width, gate: pg.baseAddress!, ldg: 2 * width, up: pg.baseAddress! + width, ldu: 2 * width)
+                Self.gatedActivation(block.mlp.activation, rows: n, width: width, gate: pg.baseAddress!, ldg: 2 * width, up: pg.baseAddress! + width, ldu: 2 * width)
             }
         } else {
             let gateUp = try p.gateUp.apply(h2)
             let width = gateUp[0].count / max(1, n)
             act = gateUp[0].withUnsafeBufferPointer { pg in gateUp[1].withUnsafeBufferPointer { pu in
-                Self.gatedActivation(rows: n, width: width, gate: pg.baseAddress!, ldg: width, up: pu.baseAddress!, ldu: width)
+                Self.gatedActivation(block.mlp.activation, rows: n, width: width, gate: pg.baseAddress!, ldg: width, up: pu.baseAddress!, ldu: width)
             } }
         }
         var y = try p.down.apply(act)
+        if let n = block.mlpOutputNorm { y = try n.forward(y, keepForBackward: false) }
         try y.add(x2)
         return y
     }
 
-    /// silu(gate) ⊙ up → (N, width), rows split over threads; gate row r at gate + r·ldg, up row r at up + r·ldu.
-    static func gatedActivation(rows n: Int, width: Int, gate: UnsafePointer<Float>, ldg: Int,
+    /// act(gate) ⊙ up → (N, width) with the block's activation, rows split over threads; gate row r
+    /// at gate + r·ldg, up row r at up + r·ldu.
+    static func gatedActivation(_ activation: GatedActivation, rows n: Int, width: Int, gate: UnsafePointer<Float>, ldg: Int,
                                 up: UnsafePointer<Float>, ldu: Int) -> Tensor {
         Tensor.filled([n, width]) { out in
             Threading.parallelFor(n, minimumPerChunk: max(1, 32_768 / max(1, width))) { start, end in
                 for r in start..<end {
-                    let o = out + r * width, u = up + r * ldu
-                    Kernels.silu(gate + r * ldg, o, width)
-                    for i in 0..<width { o[i] *= u[i] }
+                    let o = out + r * width
+                    o.update(from: gate + r * ldg, count: width)
+                    activation.gated(gate: o, up: up + r * ldu, count: width)
                 }
             }
         }

@@ -8,8 +8,7 @@ import FuRATensor
 final class GenerationPacker {
     let precision: GenerationWeightPrecision
     let gguf: GGUFFile?
-    /// Whether llama.cpp permuted the q/k rows in the file (Llama and Mistral), with the head counts.
-    let permutedHeads: (query: Int, keyValue: Int)?
+    let config: ModelConfig
     /// Matrices packed from the file's blocks, and matrices that fell back to f32.
     private(set) var fromFile = 0
     private(set) var fellBack: [String] = []
@@ -22,8 +21,7 @@ final class GenerationPacker {
         }
         self.precision = precision
         self.gguf = gguf
-        let permuted = config.modelType == "llama" || config.modelType == "mistral"
-        permutedHeads = permuted ? (config.numAttentionHeads, config.numKeyValueHeads) : nil
+        self.config = config
     }
 
     /// The weights (O_i, I) of `parts`, stacked in order, as one packed matrix.
@@ -59,15 +57,13 @@ final class GenerationPacker {
         var type: GGMLType?
         var columns = 0
         for part in parts {
-            guard let name = part.name, let g = GGUFWeightMap.ggufName(ofHF: name), let info = file.tensorInfo(named: g),
+            guard let name = part.name, let g = config.family.ggufName(ofHF: name), let info = file.tensorInfo(named: g),
                   info.type == .q4_1 || info.type == .q8_0, type == nil || type == info.type,
                   info.shape == part.weight.shape, info.shape.count == 2, info.shape[1] % 32 == 0,
                   columns == 0 || columns == info.shape[1] else { return nil }
             type = info.type; columns = info.shape[1]
-            var heads: Int?
-            if let p = permutedHeads {
-                if name.hasSuffix("q_proj.weight") { heads = p.query } else if name.hasSuffix("k_proj.weight") { heads = p.keyValue }
-            }
+            // llama.cpp permuted the q/k rows of some families; read the file row that holds each HF row.
+            let heads = config.family.permutedHeads(ofHF: name, config: config)
             sources.append((file.rawBytes(of: info), info.shape[0], heads, part.weight))
         }
         guard let type, !sources.isEmpty else { return nil }

@@ -29,6 +29,14 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var qkNorm: Bool
     public var bosTokenId: Int?
     public var eosTokenId: Int?
+    /// Keys per query on sliding-window layers (Gemma 3); families without a window pattern ignore it.
+    public var slidingWindow: Int?
+    /// Per layer `sliding_attention` or `full_attention`; nil: the family's pattern.
+    public var layerTypes: [String]?
+    /// The RoPE base of sliding-window layers (`rope_local_base_freq`); nil: the family's default.
+    public var localRopeTheta: Double?
+    /// Attention scores are scaled by its −½ power (Gemma's `query_pre_attn_scalar`); nil: head_dim.
+    public var queryPreAttnScalar: Double?
 
     /// Llama 3 style frequency scaling of RoPE.
     public struct RopeScaling: Codable, Equatable, Sendable {
@@ -74,7 +82,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         numAttentionHeads: Int, numKeyValueHeads: Int? = nil, headDim: Int? = nil, vocabSize: Int,
         rmsNormEps: Double = 1e-5, ropeTheta: Double = 10000, ropeScaling: RopeScaling? = nil,
         maxPositionEmbeddings: Int = 2048, tieWordEmbeddings: Bool = false, attentionBias: Bool = false,
-        mlpBias: Bool = false, qkNorm: Bool = false, bosTokenId: Int? = nil, eosTokenId: Int? = nil
+        mlpBias: Bool = false, qkNorm: Bool = false, bosTokenId: Int? = nil, eosTokenId: Int? = nil,
+        slidingWindow: Int? = nil, layerTypes: [String]? = nil, localRopeTheta: Double? = nil, queryPreAttnScalar: Double? = nil
     ) {
         self.modelType = modelType; self.hiddenSize = hiddenSize; self.intermediateSize = intermediateSize
         self.numHiddenLayers = numHiddenLayers; self.numAttentionHeads = numAttentionHeads
@@ -83,7 +92,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         self.ropeScaling = ropeScaling; self.maxPositionEmbeddings = maxPositionEmbeddings
         self.tieWordEmbeddings = tieWordEmbeddings; self.attentionBias = attentionBias; self.mlpBias = mlpBias
         self.qkNorm = qkNorm; self.bosTokenId = bosTokenId; self.eosTokenId = eosTokenId
+        self.slidingWindow = slidingWindow; self.layerTypes = layerTypes; self.localRopeTheta = localRopeTheta
+        self.queryPreAttnScalar = queryPreAttnScalar
     }
+
+    /// The architecture's family (`validate` rejects a `model_type` that has none).
+    public var family: ModelFamily { ModelFamily.named(modelType) ?? .llama }
 
     /// The per-head dimension.
     public var headDim: Int { headDimOverride ?? hiddenSize / max(1, numAttentionHeads) }
@@ -99,12 +113,23 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case maxPositionEmbeddings = "max_position_embeddings", tieWordEmbeddings = "tie_word_embeddings"
         case attentionBias = "attention_bias", mlpBias = "mlp_bias", qkNorm = "qk_norm"
         case bosTokenId = "bos_token_id", eosTokenId = "eos_token_id"
+        case slidingWindow = "sliding_window", layerTypes = "layer_types", localRopeTheta = "rope_local_base_freq"
+        case queryPreAttnScalar = "query_pre_attn_scalar"
     }
 
     enum ExtraKeys: String, CodingKey { case ropeParameters = "rope_parameters" }
+    /// transformers 5's `rope_parameters`: flat, or per layer type (Gemma 3).
     struct RopeParameters: Decodable {
+        struct Theta: Decodable {
+            var ropeTheta: Double?
+            enum CodingKeys: String, CodingKey { case ropeTheta = "rope_theta" }
+        }
         var ropeTheta: Double?
-        enum CodingKeys: String, CodingKey { case ropeTheta = "rope_theta" }
+        var fullAttention: Theta?
+        var slidingAttention: Theta?
+        enum CodingKeys: String, CodingKey {
+            case ropeTheta = "rope_theta", fullAttention = "full_attention", slidingAttention = "sliding_attention"
+        }
     }
 
     public init(from decoder: Decoder) throws {
@@ -121,17 +146,23 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         // transformers 5 writes `rope_parameters` {rope_theta, rope_type, factor, …} instead.
         let extra = try decoder.container(keyedBy: ExtraKeys.self)
         let parameters = try? extra.decodeIfPresent(RopeParameters.self, forKey: .ropeParameters)
-        ropeTheta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? parameters?.ropeTheta ?? 10000
+        ropeTheta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? parameters?.ropeTheta
+            ?? parameters?.fullAttention?.ropeTheta ?? 10000
+        localRopeTheta = try c.decodeIfPresent(Double.self, forKey: .localRopeTheta) ?? parameters?.slidingAttention?.ropeTheta
         ropeScaling = (try? c.decodeIfPresent(RopeScaling.self, forKey: .ropeScaling))
             ?? (try? extra.decodeIfPresent(RopeScaling.self, forKey: .ropeParameters)).flatMap { $0.ropeType == "default" ? nil : $0 }
         maxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings) ?? 2048
         tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? false
-        // Qwen2 has q/k/v biases without saying so in config.json.
-        attentionBias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? (modelType == "qwen2")
+        // The family knows what its configs leave out (Qwen2's q/k/v biases, Qwen3's q/k norms).
+        let family = ModelFamily.named(modelType) ?? .llama
+        attentionBias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? family.defaultAttentionBias
         mlpBias = try c.decodeIfPresent(Bool.self, forKey: .mlpBias) ?? false
-        qkNorm = try c.decodeIfPresent(Bool.self, forKey: .qkNorm) ?? (modelType == "qwen3")
+        qkNorm = try c.decodeIfPresent(Bool.self, forKey: .qkNorm) ?? family.defaultQKNorm
         bosTokenId = try? c.decodeIfPresent(Int.self, forKey: .bosTokenId)
         eosTokenId = try? c.decodeIfPresent(Int.self, forKey: .eosTokenId)
+        slidingWindow = try c.decodeIfPresent(Int.self, forKey: .slidingWindow)
+        layerTypes = try c.decodeIfPresent([String].self, forKey: .layerTypes)
+        queryPreAttnScalar = try c.decodeIfPresent(Double.self, forKey: .queryPreAttnScalar)
     }
 
     /// Reads and validates `config.json`.
@@ -153,6 +184,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         func require(_ ok: Bool, _ field: String, _ value: Any, _ reason: String) throws {
             if !ok { throw ModelConfigError.invalid(path: source, field: field, value: "\(value)", reason: reason) }
         }
+        try require(ModelFamily.named(modelType) != nil, "model_type", modelType, "is not a supported architecture (supported: \(ModelFamily.supportedModelTypes))")
         try require(hiddenSize > 0, "hidden_size", hiddenSize, "must be positive")
         try require(intermediateSize > 0, "intermediate_size", intermediateSize, "must be positive")
         try require(numHiddenLayers > 0, "num_hidden_layers", numHiddenLayers, "must be positive")
@@ -164,7 +196,30 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         try require(headDim % 2 == 0, "head_dim", headDim, "must be even for rotary embeddings")
         try require(vocabSize > 0, "vocab_size", vocabSize, "must be positive")
         try require(rmsNormEps > 0, "rms_norm_eps", rmsNormEps, "must be positive")
+        if let w = slidingWindow { try require(w > 0, "sliding_window", w, "must be positive") }
+        if let types = layerTypes {
+            try require(types.count == numHiddenLayers, "layer_types", types.count, "entries; need one per layer (\(numHiddenLayers))")
+            let bad = types.first { $0 != "sliding_attention" && $0 != "full_attention" }
+            try require(bad == nil, "layer_types", bad ?? "", "is not sliding_attention or full_attention")
+            try require(slidingWindow != nil || !types.contains("sliding_attention"), "sliding_window", "null", "is needed by sliding_attention layers")
+        }
+        if let s = queryPreAttnScalar { try require(s > 0, "query_pre_attn_scalar", s, "must be positive") }
     }
+
+    /// Whether layer `i` attends over a sliding window of `slidingWindow` keys (only in families with a window pattern).
+    public func usesSlidingWindow(layer i: Int) -> Bool {
+        guard let pattern = family.defaultSlidingWindowPattern, slidingWindow != nil else { return false }
+        if let types = layerTypes, i < types.count { return types[i] == "sliding_attention" }
+        return (i + 1) % max(1, pattern) != 0
+    }
+
+    /// The RoPE base of layer `i`: the local base on sliding-window layers, `rope_theta` on the others.
+    public func ropeTheta(layer i: Int) -> Double {
+        usesSlidingWindow(layer: i) ? (localRopeTheta ?? family.defaultLocalRopeTheta ?? ropeTheta) : ropeTheta
+    }
+
+    /// The factor on attention scores: query_pre_attn_scalar^−½, or 1/√head_dim.
+    public var attentionScale: Float { Float(1 / (queryPreAttnScalar ?? Double(headDim)).squareRoot()) }
 }
 
 /// Errors reading or validating a model configuration.

@@ -13,9 +13,8 @@ extension ModelLoader {
         }
         let config = try ModelConfig.load(contentsOf: configURL)
         let store = try SafetensorsStore(directory: path)
-        let model = try CausalLM(config: config, source: path) { name in
-            store.info(named: name) == nil ? nil : try store.tensor(named: name)
-        }
+        let stored: (String) throws -> Tensor? = { name in store.info(named: name) == nil ? nil : try store.tensor(named: name) }
+        let model = try CausalLM(config: config, source: path, tensor: config.family.splittingFused(stored, config: config))
         let tokenizerPath = directory.appendingPathComponent("tokenizer.json").path
         let tokenizerConfigPath = directory.appendingPathComponent("tokenizer_config.json").path
         var tokenizer: Tokenizer?

@@ -7,23 +7,39 @@ import FuRATensor
 ///
 /// Query i of sequence b sees key j iff j ≤ queryOffset + i and j < keyLengths[b]; both masks
 /// together leave a prefix of the keys, so the softmax runs over that prefix. `queryOffset` is the
-/// number of cached past positions (0 in training); keys and values include the past.
+/// number of cached past positions (0 in training); keys and values include the past. With a sliding
+/// `window` W, query i also sees only the W most recent keys: j > queryOffset + i − W (Gemma's local layers).
+/// Scores are q·k times `scale` (1/√D by default; Gemma's query_pre_attn_scalar^−½).
 /// Work is split over (sequence, head) with BLAS single-threaded inside.
 public final class CausalAttention {
     public let heads: Int
     public let keyValueHeads: Int
     public let headDim: Int
+    /// The factor on q·k.
+    public let scale: Float
+    /// Keys per query of a sliding-window layer; nil attends to every past key.
+    public let window: Int?
     private var cache: (q: Tensor, k: Tensor, v: Tensor, probabilities: [Float], batch: Int, tq: Int, tk: Int,
                         offset: Int, keyLengths: [Int])?
     /// Query rows per block of the blocked causal products (a tuning knob; any value ≥ 1 gives the same result).
     public var blockRows = 64
 
-    public init(heads: Int, keyValueHeads: Int, headDim: Int) throws {
+    public init(heads: Int, keyValueHeads: Int, headDim: Int, scale: Float? = nil, window: Int? = nil) throws {
         guard heads > 0, keyValueHeads > 0, heads % keyValueHeads == 0, headDim > 0 else {
             throw LayerError.invalidOption(layer: "CausalAttention", option: "heads/key_value_heads", value: "\(heads)/\(keyValueHeads)",
                                            reason: "key/value heads must divide query heads")
         }
+        if let window, window < 1 {
+            throw LayerError.invalidOption(layer: "CausalAttention", option: "sliding_window", value: "\(window)", reason: "must be at least 1")
+        }
         self.heads = heads; self.keyValueHeads = keyValueHeads; self.headDim = headDim
+        self.scale = scale ?? 1 / Float(headDim).squareRoot()
+        self.window = window
+    }
+
+    /// The first key query i sees (0 without a window); keys before it get probability 0.
+    @inline(__always) static func firstVisible(_ i: Int, offset: Int, window: Int?) -> Int {
+        window.map { max(0, offset + i + 1 - $0) } ?? 0
     }
 
     /// The length of the visible key prefix for query i of a sequence of `length` keys.
@@ -44,7 +60,7 @@ public final class CausalAttention {
         guard keyLengths.count == batch, keyLengths.allSatisfy({ $0 >= 0 && $0 <= tk }), offset >= 0 else {
             throw LayerError.badInput(layer: "CausalAttention", expected: "\(batch) key lengths in 0...\(tk)", actual: keyLengths)
         }
-        let scale = 1 / Float(d).squareRoot()
+        let (scale, window) = (self.scale, self.window)
         var probabilities = [Float](repeating: 0, count: batch * h * tq * tk)
         var out = Tensor.zeros([batch * tq, h * d])
         q.withUnsafeBufferPointer { pq in k.withUnsafeBufferPointer { pk in v.withUnsafeBufferPointer { pv in
@@ -71,7 +87,9 @@ public final class CausalAttention {
                         for i in i0..<i1 {
                             let row = p + i * tk
                             let n = Self.visible(i, offset: offset, length: keyLengths[b], tk: tk)
-                            if n > 0 { Kernels.softmax(row, n) }
+                            let first = min(n, Self.firstVisible(i, offset: offset, window: window))
+                            if n > first { Kernels.softmax(row + first, n - first) }
+                            if first > 0 { row.update(repeating: 0, count: first) }
                             if n < tk { (row + n).update(repeating: 0, count: tk - n) }
                         }
                         // O = P·V for the block, into the head's columns.
@@ -88,14 +106,15 @@ public final class CausalAttention {
 
     /// dOut (B, Tq, H, D) → (dQ (B, Tq, H, D), dK (B, Tk, G, D), dV (B, Tk, G, D)).
     ///
-    /// dP = dO·Vᵀ, dV = Pᵀ·dO, dS = P ⊙ (dP − rowsum(P ⊙ dP)), dQ = dS·K/√D, dK = dSᵀ·Q/√D.
+    /// dP = dO·Vᵀ, dV = Pᵀ·dO, dS = P ⊙ (dP − rowsum(P ⊙ dP)), dQ = dS·K·scale, dK = dSᵀ·Q·scale
+    /// (keys outside the window have P = 0, so dS = 0 there).
     public func backward(_ dOut: Tensor) throws -> (dQ: Tensor, dK: Tensor, dV: Tensor) {
         guard let c = cache else { throw LayerError.noForwardCache(layer: "CausalAttention") }
         let (h, g, d, batch, tq, tk) = (heads, keyValueHeads, headDim, c.batch, c.tq, c.tk)
         guard dOut.count == batch * tq * h * d else {
             throw LayerError.badInput(layer: "CausalAttention backward", expected: "(\(batch), \(tq), \(h), \(d))", actual: dOut.shape)
         }
-        let scale = 1 / Float(d).squareRoot()
+        let scale = self.scale
         var dQ = Tensor.zeros(c.q.shape), dK = Tensor.zeros(c.k.shape), dV = Tensor.zeros(c.v.shape)
         let group = h / g
         c.q.withUnsafeBufferPointer { pq in c.k.withUnsafeBufferPointer { pk in c.v.withUnsafeBufferPointer { pv in

@@ -2,15 +2,18 @@ import FuRATensor
 
 // Legend: N tokens, V vocabulary size, C model dim.
 
-/// A token embedding table: row `id` of the weight (V, C) is the vector of token `id`.
+/// A token embedding table: row `id` of the weight (V, C), times `scale`, is the vector of token `id`.
 public final class Embedding {
     /// The table (V, C), checkpoint key `…embed_tokens.weight`.
     public let weight: Parameter
+    /// The factor on every looked-up row (1; Gemma's √C).
+    public let scale: Float
 
     /// - Parameter weight: (V, C).
-    public init(weight: Parameter) throws {
+    public init(weight: Parameter, scale: Float = 1) throws {
         _ = try weight.value.dims2("Embedding weight")
         self.weight = weight
+        self.scale = scale
     }
 
     /// V.
@@ -29,6 +32,7 @@ public final class Embedding {
             out.withUnsafeMutableBufferPointer { o in
                 for (n, id) in ids.enumerated() {
                     (o.baseAddress! + n * c).update(from: w.baseAddress! + id * c, count: c)
+                    if scale != 1 { Kernels.scale(o.baseAddress! + n * c, scale, c) }
                 }
             }
         }
@@ -46,7 +50,7 @@ public final class Embedding {
         dY.withUnsafeBufferPointer { g in
             weight.gradient!.withUnsafeMutableBufferPointer { dw in
                 for (n, id) in ids.enumerated() {
-                    Kernels.axpy(1, g.baseAddress! + n * c, dw.baseAddress! + id * c, c)
+                    Kernels.axpy(scale, g.baseAddress! + n * c, dw.baseAddress! + id * c, c)
                 }
             }
         }

@@ -2,21 +2,40 @@ import FuRATensor
 
 // Legend: N rows, C features normalized together.
 
-/// Llama-style RMSNorm: y = x / √(mean(x²) + ε) ⊙ w, computed in `Float`.
+/// RMSNorm: y = x / √(mean(x²) + ε) ⊙ γ, computed in `Float`, with the gain γ = w (Llama) or
+/// γ = 1 + w (Gemma), as the model family says.
 ///
-/// Used for the block norms (over C), the final norm, and Qwen3's per-head q/k norms (over D).
+/// Used for the block norms (over C), the final norm, and per-head q/k norms (over D).
 public final class RMSNorm {
-    /// The gain w (C,); trains or not.
+    /// How the stored weight w becomes the gain γ.
+    public enum Form: String, Sendable {
+        /// γ = w.
+        case weight
+        /// γ = 1 + w (Gemma stores the offset from one).
+        case onePlusWeight = "one_plus_weight"
+    }
+
+    /// The stored weight w (C,); trains or not.
     public let weight: Parameter
     public let epsilon: Float
+    public let form: Form
     private var cachedInput: Tensor?
     private var cachedInverseRMS: [Float] = []
 
     /// - Parameter weight: (C,).
-    public init(weight: Parameter, epsilon: Float) throws {
+    public init(weight: Parameter, epsilon: Float, form: Form = .weight) throws {
         _ = try weight.value.dims1("RMSNorm weight")
         self.weight = weight
         self.epsilon = epsilon
+        self.form = form
+    }
+
+    /// The gain γ (C,): w, or 1 + w.
+    public var gain: Tensor {
+        guard form == .onePlusWeight else { return weight.value }
+        var g = weight.value
+        for i in 0..<g.count { g.storage[i] += 1 }
+        return g
     }
 
     /// C.
@@ -29,8 +48,9 @@ public final class RMSNorm {
         let n = x.count / max(1, c)
         var y = x
         var inverse = [Float](repeating: 0, count: n)
+        let gain = self.gain
         x.withUnsafeBufferPointer { px in
-            weight.value.withUnsafeBufferPointer { w in
+            gain.withUnsafeBufferPointer { w in
                 y.withUnsafeMutableBufferPointer { py in
                     inverse.withUnsafeMutableBufferPointer { r in
                         let (x, out, rs, w) = (px.baseAddress!, py.baseAddress!, r.baseAddress!, w.baseAddress!)
@@ -54,9 +74,10 @@ public final class RMSNorm {
         return y
     }
 
-    /// dY (…, C) → dX (…, C); accumulates dW = Σ_rows dY ⊙ x·r when the weight trains.
+    /// dY (…, C) → dX (…, C); accumulates dW = Σ_rows dY ⊙ x·r when the weight trains (dγ/dw = 1
+    /// in both forms).
     ///
-    /// With r = 1/rms and g = w ⊙ dY: dX = r·g − x · r³/C · Σ(g ⊙ x).
+    /// With r = 1/rms and g = γ ⊙ dY: dX = r·g − x · r³/C · Σ(g ⊙ x).
     public func backward(_ dY: Tensor) throws -> Tensor {
         guard let x = cachedInput else { throw LayerError.noForwardCache(layer: "RMSNorm") }
         try dY.requireSameShape(x, "RMSNorm backward")
@@ -65,9 +86,10 @@ public final class RMSNorm {
         var dX = dY
         let trains = weight.trainable && weight.gradient != nil
         var dW = [Float](repeating: 0, count: trains ? c : 0)
+        let gain = self.gain
         x.withUnsafeBufferPointer { px in
             dY.withUnsafeBufferPointer { pg in
-                weight.value.withUnsafeBufferPointer { w in
+                gain.withUnsafeBufferPointer { w in
                     dX.withUnsafeMutableBufferPointer { pd in
                         for row in 0..<n {
                             let xr = px.baseAddress! + row * c, gr = pg.baseAddress! + row * c

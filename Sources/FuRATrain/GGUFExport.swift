@@ -4,7 +4,8 @@ import FuRAModels
 import FuRATensor
 
 /// Writes a (possibly adapted) model as a llama.cpp GGUF: `<arch>.*` metadata, the tokenizer metadata, llama.cpp
-/// tensor names, and llama.cpp's q/k row permutation re-applied for `llama`/`mistral` (the loader undoes it).
+/// tensor names, and what llama.cpp's converter does to the family's tensors (q/k row permutation, norm offset),
+/// re-applied (the loader undoes it).
 public enum GGUFExport {
     /// Writes `model` to `path` with matrices as `type` (f32, f16 or q8_0; vectors and matrices whose rows are
     /// not a multiple of 32 stay f32). `tokenizer` is the source GGUF's `tokenizer.*` metadata or one built from
@@ -14,7 +15,8 @@ public enum GGUFExport {
             throw GGUFError.cannotWrite(path: path, reason: "tensor type \(type) cannot be written (use f32, f16 or q8_0)")
         }
         let c = model.config
-        let arch = GGUFWeightMap.architectures.contains(c.modelType) ? c.modelType : "llama"
+        let family = c.family
+        let arch = family.ggufArchitecture
         var metadata: [(key: String, value: GGUFValue)] = [
             ("general.architecture", .string(arch)), ("general.name", .string(name)),
             (arch + ".context_length", .uint32(UInt32(c.maxPositionEmbeddings))),
@@ -35,16 +37,20 @@ public enum GGUFExport {
             metadata.append((arch + ".rope.scaling.factor", .float32(Float(s.factor))))
             if let o = s.originalMaxPositionEmbeddings { metadata.append((arch + ".rope.scaling.original_context_length", .uint32(UInt32(o)))) }
         }
+        if let w = c.slidingWindow, family.defaultSlidingWindowPattern != nil {
+            metadata.append((arch + ".attention.sliding_window", .uint32(UInt32(w))))
+        }
         for key in (tokenizer ?? [:]).keys.sorted() { metadata.append((key, tokenizer![key]!)) }
-        let permuted = arch == "llama" || arch == "mistral"
         var tensors = [(name: String, tensor: Tensor, type: GGMLType)]()
         for (hf, value) in try MergedModel.denseTensors(model) {
-            guard let gguf = GGUFWeightMap.ggufName(ofHF: hf) else {
+            guard let gguf = family.ggufName(ofHF: hf) else {
                 throw GGUFError.cannotWrite(path: path, reason: "tensor \(hf) has no llama.cpp name")
             }
             var t = value
-            if permuted && hf.hasSuffix("q_proj.weight") { t = try GGUFWeightMap.permuteRows(t, heads: c.numAttentionHeads) }
-            if permuted && hf.hasSuffix("k_proj.weight") { t = try GGUFWeightMap.permuteRows(t, heads: c.numKeyValueHeads) }
+            if let heads = family.permutedHeads(ofHF: hf, config: c) { t = try GGUFWeightMap.permuteRows(t, heads: heads) }
+            if family.ggufNormOffset != 0 && ModelFamily.isNormWeight(hf) {
+                for i in 0..<t.count { t.storage[i] += family.ggufNormOffset }
+            }
             let matrix = t.shape.count == 2
             let chosen: GGMLType = !matrix ? .f32 : type == .q8_0 && t.shape[1] % 32 != 0 ? .f16 : type
             tensors.append((gguf, t, chosen))

@@ -6,7 +6,8 @@ import FuRATensor
 /// Writes a (possibly adapted) model as a dense Hugging Face directory: `config.json`, safetensors shards with
 /// `model.safetensors.index.json` (HF tensor names), and tokenizer files.
 public enum MergedModel {
-    /// Every tensor of the dense model under its HF name: adapted projections are folded (`denseWeight()`).
+    /// Every tensor of the dense model under its HF name: adapted projections are folded (`denseWeight()`),
+    /// and re-fused where the family's checkpoint fuses them (Phi-3's `qkv_proj`, `gate_up_proj`).
     public static func denseTensors(_ model: CausalLM) throws -> [(String, Tensor)] {
         var out = model.otherParameters.map { ($0.name, $0.parameter.value) }
         for slot in model.linearSlotNames {
@@ -14,7 +15,7 @@ public enum MergedModel {
             out.append((slot + ".weight", try layer.denseWeight()))
             if let b = layer.denseBias { out.append((slot + ".bias", b)) }
         }
-        return out
+        return try model.config.family.fusingProjections(out)
     }
 
     /// `config.json` of `config` with HF keys, `architectures` and `torch_dtype`.
@@ -22,10 +23,9 @@ public enum MergedModel {
         guard var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(config)) as? [String: Any] else {
             throw ModelError.unsupported(source: "config", what: "writing config.json", reason: "the config does not encode to an object")
         }
-        let family = ["qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "mistral": "MistralForCausalLM"]
-        object["architectures"] = [family[config.modelType] ?? "LlamaForCausalLM"]
+        object["architectures"] = [config.family.className]
         object["torch_dtype"] = dtype == .bf16 ? "bfloat16" : dtype == .f16 ? "float16" : "float32"
-        object["hidden_act"] = "silu"
+        object["hidden_act"] = config.family.activation.rawValue
         object["head_dim"] = config.headDim
         return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     }

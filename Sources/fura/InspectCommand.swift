@@ -42,7 +42,7 @@ struct InspectCommand: ParsableCommand {
             let file = try GGUFFile(path: model)
             config = try GGUFWeightMap.config(of: file)
             rows = file.tensors.map {
-                TensorRow(name: $0.name, hfName: GGUFWeightMap.hfName(ofGGUF: $0.name), dtype: "\($0.type)", shape: $0.shape, parameters: $0.elementCount)
+                TensorRow(name: $0.name, hfName: config.family.hfName(ofGGUF: $0.name), dtype: "\($0.type)", shape: $0.shape, parameters: $0.elementCount)
             }
             format = "gguf v\(file.version)"
         }
@@ -60,7 +60,7 @@ struct InspectCommand: ParsableCommand {
             return
         }
         let c = config
-        print("\(model)  (\(report.format), architecture \(c.modelType))")
+        print("\(model)  (\(report.format), architecture \(c.modelType), \(c.family.className))")
         print("  layers \(c.numHiddenLayers), hidden \(c.hiddenSize), intermediate \(c.intermediateSize), heads \(c.numAttentionHeads) (kv \(c.numKeyValueHeads), head dim \(c.headDim))")
         print("  vocab \(c.vocabSize), context \(c.maxPositionEmbeddings), rope theta \(c.ropeTheta)\(c.ropeScaling.map { ", scaling \($0.ropeType) ×\($0.factor)" } ?? ""), rms eps \(c.rmsNormEps)")
         print("  tied embeddings \(c.tieWordEmbeddings), attention bias \(c.attentionBias), q/k norm \(c.qkNorm)")

@@ -67,6 +67,39 @@ import Testing
         } } } }
     }
 
+    /// Gemma 3 in the engine (head dim 16, so the vectorized attention): sliding windows of 3 on two of
+    /// three layers, prefill and decode past the window, against the training model's full forward.
+    @Test func gemma3CachedLogitsEqualFullRecompute() throws {
+        let config = ModelConfig(modelType: "gemma3_text", hiddenSize: 32, intermediateSize: 40, numHiddenLayers: 3,
+                                 numAttentionHeads: 4, numKeyValueHeads: 2, headDim: 16, vocabSize: 29, rmsNormEps: 1e-6,
+                                 ropeTheta: 1000, maxPositionEmbeddings: 64, tieWordEmbeddings: true, qkNorm: true,
+                                 slidingWindow: 3, layerTypes: ["sliding_attention", "full_attention", "sliding_attention"],
+                                 localRopeTheta: 10, queryPreAttnScalar: 12)
+        let model = try CausalLM.random(config: config, seed: 8)
+        let engine = try GenerationModel(model: model)
+        let cache = try engine.makeCache(slots: 2, capacity: 16)
+        var sequences = [[1, 5, 9, 2, 7, 3], [4, 0]]
+        let v = config.vocabSize
+        _ = try engine.step(cache: cache, slots: [0, 1], tokens: sequences)
+        for step in 0..<4 {
+            let next = [[(step * 7) % v], [(step * 5 + 1) % v]]
+            let logits = try engine.step(cache: cache, slots: [0, 1], tokens: next)
+            for s in 0..<2 {
+                sequences[s] += next[s]
+                let expected = try model.logits(for: [sequences[s]]).storage
+                let worst = zip(logits.storage[(s * v)..<((s + 1) * v)], expected).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+                #expect(worst <= 1e-4, "step \(step) slot \(s)")
+            }
+        }
+        var q = TestSupport.random([2, 64], seed: 3)
+        let rows: [(slot: Int, position: Int)] = [(0, 9), (1, 5)]
+        engine.activeRope = engine.ropeOfBlock[0]
+        engine.rotate(&q, rows: rows, heads: 4)
+        let fast = engine.attend(q, rows: rows, layer: 0, cache: cache, heads: 4)
+        let slow = engine.attendReference(q, rows: rows, layer: 0, cache: cache, heads: 4)
+        #expect(zip(fast.storage, slow.storage).allSatisfy { abs($0 - $1) <= 1e-5 })
+    }
+
     /// Cached decode with every precision against a from-scratch forward of the model whose weights
     /// are what that precision stores (so only summation order differs).
     @Test(arguments: [GenerationWeightPrecision.float32, .bfloat16, .int8])

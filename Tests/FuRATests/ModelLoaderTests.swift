@@ -121,22 +121,32 @@ enum TestModel {
     }
 
     /// Tiny random BF16 HF models saved by transformers (Llama 3 rope scaling, Qwen2 biases, Qwen3 q/k norms
-    /// and head_dim ≠ C/H) give transformers' log-probabilities.
-    @Test(arguments: ["llama3_scaled", "qwen2_bias", "qwen3_qknorm"])
+    /// and head_dim ≠ C/H, Phi-3 fused projections, Gemma 3 with sliding windows shorter than the sequences)
+    /// give transformers' log-probabilities.
+    @Test(arguments: ["llama3_scaled", "qwen2_bias", "qwen3_qknorm", "phi3_fused", "gemma3_sliding"])
     func tinyHFModelsMatchTransformers(name: String) throws {
-        let dir = TestModel.packageRoot.appendingPathComponent("Tests/Fixtures/tiny_hf/\(name)")
+        let dir = Self.tinyDirectory(name)
         let loaded = try ModelLoader.load(path: dir.path)
-        let reference = try JSONDecoder().decode(TinyReference.self, from: Data(contentsOf: dir.appendingPathComponent("logprobs.json")))
-        #expect(loaded.config.attentionBias == (name == "qwen2_bias") && loaded.config.qkNorm == (name == "qwen3_qknorm"))
+        #expect(loaded.config.attentionBias == (name == "qwen2_bias"))
+        #expect(loaded.config.qkNorm == (name == "qwen3_qknorm" || name == "gemma3_sliding"))
         #expect((loaded.config.ropeScaling?.ropeType == "llama3") == (name == "llama3_scaled"))
+        let worst = try Self.worstLogProbabilityGap(loaded.model, reference: dir)
+        #expect(worst < 1e-4, "max |Δ log p| = \(worst)")
+    }
+
+    static func tinyDirectory(_ name: String) -> URL { TestModel.packageRoot.appendingPathComponent("Tests/Fixtures/tiny_hf/\(name)") }
+
+    /// max |Δ log p| between `model` and the `logprobs.json` of the fixture directory `reference`.
+    static func worstLogProbabilityGap(_ model: CausalLM, reference dir: URL) throws -> Double {
+        let reference = try JSONDecoder().decode(TinyReference.self, from: Data(contentsOf: dir.appendingPathComponent("logprobs.json")))
         let sequences = reference.sequences.map(\.ids)
         let batch = TokenBatch.padded(sequences: sequences, targets: sequences.map { Array($0.dropFirst()) + [TokenBatch.ignoreIndex] }, padId: 0)
-        let got = try loaded.model.labelLogProbabilities(batch)
+        let got = try model.labelLogProbabilities(batch)
         var worst = 0.0
         for (b, s) in reference.sequences.enumerated() {
             for (t, lp) in s.token_logprobs.enumerated() { worst = max(worst, abs(Double(got[b][t]) - lp)) }
         }
-        #expect(worst < 1e-4, "max |Δ log p| = \(worst)")
+        return worst
     }
 
     @Test func missingFilesAndTensorsAreTypedErrors() throws {

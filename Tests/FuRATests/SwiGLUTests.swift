@@ -36,6 +36,31 @@ import FuRANN
         #expect(try gradientGap(analytic: grads[2], at: wd) { probe(try make(wg, wu, $0).forward(x, keepForBackward: false), r) } < 1e-2)
     }
 
+    /// GeGLU (tanh GELU): the vectorized kernels against the Double textbook formula (tanh) and their
+    /// derivative against finite differences, over more values than one SIMD width.
+    @Test(arguments: GatedActivation.allCases)
+    func activationKernelsMatchReference(activation: GatedActivation) throws {
+        let n = 37
+        let g = TestSupport.random([n], seed: 21, std: 3), u = TestSupport.random([n], seed: 22)
+        var a = g.storage, dG = [Float](repeating: 1, count: n), dU = dG
+        a.withUnsafeMutableBufferPointer { pa in u.storage.withUnsafeBufferPointer { pu in
+            activation.gated(gate: pa.baseAddress!, up: pu.baseAddress!, count: n)
+        } }
+        g.storage.withUnsafeBufferPointer { pg in u.storage.withUnsafeBufferPointer { pu in
+            dG.withUnsafeMutableBufferPointer { pdg in dU.withUnsafeMutableBufferPointer { pdu in
+                activation.gatedBackward(gate: pg.baseAddress!, up: pu.baseAddress!, dGate: pdg.baseAddress!, dUp: pdu.baseAddress!, count: n)
+            } }
+        } }
+        for i in 0..<n {
+            let x = Double(g.storage[i]), up = Double(u.storage[i])
+            let value = activation.reference(x)
+            #expect(abs(Double(a[i]) - value * up) < 1e-5 * max(1, abs(value * up)))
+            #expect(abs(Double(dU[i]) - value) < 1e-5 * max(1, abs(value)))
+            let slope = (activation.reference(x + 1e-4) - activation.reference(x - 1e-4)) / 2e-4
+            #expect(abs(Double(dG[i]) - slope * up) < 1e-4 * max(1, abs(slope * up)))
+        }
+    }
+
     @Test func rejectsMismatchedProjections() throws {
         #expect(throws: LayerError.self) {
             try make(Tensor.zeros([6, 4]), Tensor.zeros([5, 4]), Tensor.zeros([4, 6]))
