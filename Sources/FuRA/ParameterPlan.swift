@@ -177,7 +177,9 @@ public struct ParameterPlan: Codable, Equatable, Sendable {
         let c = config
         let embed = c.vocabSize * c.hiddenSize
         let head = c.tieWordEmbeddings ? 0 : c.vocabSize * c.hiddenSize
-        let norms = c.numHiddenLayers * (2 * c.hiddenSize + (c.qkNorm ? 2 * c.headDim : 0)) + c.hiddenSize
+        let layerNorms = c.family.layerNorms
+        let normsPerLayer = 2 + (layerNorms.attentionOutput == nil ? 0 : 1) + (layerNorms.mlpOutput == nil ? 0 : 1)
+        let norms = c.numHiddenLayers * (normsPerLayer * c.hiddenSize + (c.qkNorm ? 2 * c.headDim : 0)) + c.hiddenSize
         total += embed + head + norms
         switch method.nonProjectionTraining {
         case .all: trainable = total
