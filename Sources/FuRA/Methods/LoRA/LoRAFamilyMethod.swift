@@ -15,18 +15,35 @@ public struct LoRAVariant: Sendable {
     }
 }
 
-/// The LoRA family (LoRA, DoRA, PiSSA, QLoRA, QDoRA): PEFT adapters on the target projections. A member
-/// states its name, recipe and `variant`; wrapping, planning and adapter description are shared here.
-public protocol LoRAFamilyMethod: FineTuningMethod {
+/// What makes one member of the LoRA family: its name, help line, recipes and `variant`. A member is a caseless
+/// enum in its own folder; `LoRAFamilyMethod<Member>` is the method.
+public protocol LoRAFamilyMember {
+    static var name: MethodName { get }
+    static var help: String { get }
     static var variant: LoRAVariant { get }
-    var lora: LoRAOptions { get }
-    /// The `target_modules` list as given (leaves, groups or `all-linear`).
-    var targetModules: [String] { get }
-    init(lora: LoRAOptions, targetModules: [String]) throws
+    static var sftRecipe: MethodRecipe { get }
+    static var rlRecipe: MethodRecipe { get }
 }
 
-extension LoRAFamilyMethod {
+/// The LoRA family (LoRA, DoRA, PiSSA, QLoRA, QDoRA): PEFT adapters on the target projections; wrapping, planning
+/// and the adapter description are shared here, what differs is the member's `variant`.
+public struct LoRAFamilyMethod<Member: LoRAFamilyMember>: FineTuningMethod {
+    public static var name: MethodName { Member.name }
+    public static var help: String { Member.help }
+    public static var sftRecipe: MethodRecipe { Member.sftRecipe }
+    public static var rlRecipe: MethodRecipe { Member.rlRecipe }
+    public static var variant: LoRAVariant { Member.variant }
     public static var adapterFormat: AdapterFormat { .peftLoRA(dora: variant.dora, base: variant.base) }
+    /// Rank, α, dropout, rsLoRA.
+    public let lora: LoRAOptions
+    /// The `target_modules` list as given (leaves, groups or `all-linear`).
+    public let targetModules: [String]
+
+    public init(lora: LoRAOptions, targetModules: [String]) throws {
+        self.lora = lora
+        self.targetModules = targetModules
+        _ = try targetLeaves()
+    }
 
     public init(settings: MethodSettings) throws {
         try self.init(lora: settings.loraOptions(method: Self.name),
@@ -110,4 +127,9 @@ enum LoRARecipes {
     static let sft = MethodSettings(loraRank: 64, loraAlpha: 128, loraDropout: 0.05, targetModules: referenceTargets)
     /// The RL recipe (Docs/recipes.md §4): r 32, α 32, no dropout.
     static let rl = MethodSettings(loraRank: 32, loraAlpha: 32, loraDropout: 0, targetModules: referenceTargets)
+    /// The quantized baselines: dropout 0.05 on all seven projections (Docs/recipes.md §6).
+    static func quantized(rank: Int, alpha: Double) -> MethodSettings {
+        MethodSettings(loraRank: rank, loraAlpha: alpha, loraDropout: 0.05, targetModules: "all-linear")
+    }
+    static let quantizedRL = MethodSettings(loraRank: 32, loraAlpha: 32, loraDropout: 0, targetModules: "all-linear")
 }

@@ -3,16 +3,12 @@ import FuRANN
 extension MethodName { public static let lora: MethodName = "lora" }
 
 /// LoRA (PEFT semantics; `use_rslora` scales by α/√r).
-public struct LoRAMethod: LoRAFamilyMethod {
+public enum LoRA: LoRAFamilyMember {
     public static let name = MethodName.lora
     public static let help = "LoRA: a trained low-rank update B·A beside each frozen projection (PEFT files)"
     public static let variant = LoRAVariant()
     public static var sftRecipe: MethodRecipe { MethodRecipe(settings: LoRARecipes.sft) }
     public static var rlRecipe: MethodRecipe { MethodRecipe(settings: LoRARecipes.rl) }
-    public let lora: LoRAOptions
-    public let targetModules: [String]
-    public init(lora: LoRAOptions, targetModules: [String]) throws {
-        self.lora = lora; self.targetModules = targetModules
-        _ = try targetLeaves()
-    }
 }
+
+public typealias LoRAMethod = LoRAFamilyMethod<LoRA>
