@@ -81,21 +81,24 @@ public struct LoRAFamilyMethod<Member: LoRAFamilyMember>: FineTuningMethod {
     public func wrap(_ model: any LanguageModel, seed: UInt64, initialize: Bool) throws -> [String] {
         let targets = try targetLeaves()
         for (_, p) in model.namedParameters { p.trainable = false }
-        var slots = [String]()
-        for (index, slot) in model.linearSlotNames.enumerated() where targets.contains(slot.leafName) {
-            guard let layer = model.linear(named: slot) else { continue }
-            let layerSeed = seed &+ UInt64(index) &* 0x9E37_79B9
-            let adapter: any LinearLayer
-            if Self.variant.dora {
-                adapter = try DoRALinear(wrapping: layer, format: Self.variant.base, options: DoRAOptions(lora: lora), seed: layerSeed)
-            } else if Self.variant.principalInit && initialize {
-                adapter = try LoRALinear(principalOf: layer, options: lora, seed: layerSeed)
-            } else {
-                adapter = try LoRALinear(wrapping: layer, format: Self.variant.base, options: lora, seed: layerSeed)
+        let chosen = model.linearSlotNames.enumerated().compactMap { index, slot -> (seed: UInt64, slot: String, layer: any LinearLayer)? in
+            guard targets.contains(slot.leafName), let layer = model.linear(named: slot) else { return nil }
+            return (seed &+ UInt64(index) &* 0x9E37_79B9, slot, layer)
+        }
+        // Side by side (PiSSA's SVDs dominate); each adapter depends only on its own layer and seed.
+        let notRun = TensorError.invalidArgument(operation: Self.name.rawValue, message: "projection not wrapped")
+        var made = [Result<any LinearLayer, any Error>](repeating: .failure(notRun), count: chosen.count)
+        made.withUnsafeMutableBufferPointer { out in
+            ConversionSchedule.forEach(Array(chosen.indices)) { k in
+                out[k] = Result { try adapter(for: chosen[k].layer, seed: chosen[k].seed, initialize: initialize) }
             }
-            for (name, p) in adapter.parameters { p.name = slot + "." + name }
-            try model.setLinear(adapter, named: slot)
-            slots.append(slot)
+        }
+        var slots = [String]()
+        for (entry, result) in zip(chosen, made) {
+            let adapter = try result.get()
+            for (name, p) in adapter.parameters { p.name = entry.slot + "." + name }
+            try model.setLinear(adapter, named: entry.slot)
+            slots.append(entry.slot)
         }
         guard !slots.isEmpty else {
             throw MethodError.invalidOption(method: Self.name.rawValue, option: "target_modules", value: targetModules.joined(separator: ","),
@@ -108,6 +111,15 @@ public struct LoRAFamilyMethod<Member: LoRAFamilyMember>: FineTuningMethod {
         try wrap(model, seed: 0, initialize: false).flatMap { slot in
             (model.linear(named: slot)?.parameters ?? []).filter { $0.name != "bias" }.map { ("base_model.model." + slot + "." + $0.name, $0.parameter) }
         }
+    }
+
+    /// The adapter around one projection.
+    func adapter(for layer: any LinearLayer, seed: UInt64, initialize: Bool) throws -> any LinearLayer {
+        if Self.variant.dora {
+            return try DoRALinear(wrapping: layer, format: Self.variant.base, options: DoRAOptions(lora: lora), seed: seed)
+        }
+        if Self.variant.principalInit && initialize { return try LoRALinear(principalOf: layer, options: lora, seed: seed) }
+        return try LoRALinear(wrapping: layer, format: Self.variant.base, options: lora, seed: seed)
     }
 
     public func planModule(_ p: PlannedProjection) throws -> PlannedModule {
