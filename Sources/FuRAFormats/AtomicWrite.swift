@@ -16,4 +16,19 @@ public enum AtomicWrite {
             throw FileError.cannotWrite(path: path, reason: "rename failed: \(reason)")
         }
     }
+
+    /// Removes the temporary files that `write` leaves in `directory` when a process is killed between writing and
+    /// renaming (`NAME.tmp-<pid>` of other processes); returns their names.
+    @discardableResult
+    public static func removeLeftovers(in directory: String) -> [String] {
+        let own = ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let stray = names.filter { name in
+            guard let range = name.range(of: ".tmp-", options: .backwards), !name.hasSuffix(own) else { return false }
+            let digits = name[range.upperBound...]
+            return !digits.isEmpty && digits.allSatisfy(\.isNumber)
+        }
+        for name in stray { try? FileManager.default.removeItem(atPath: directory + "/" + name) }
+        return stray
+    }
 }

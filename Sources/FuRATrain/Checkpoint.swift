@@ -67,6 +67,13 @@ public struct Checkpoint {
         let fm = FileManager.default
         let final = directory.appendingPathComponent(Self.directoryName(step: state.step))
         let temporary = directory.appendingPathComponent(".\(Self.directoryName(step: state.step)).tmp-\(UUID().uuidString)")
+        for entry in state.tensors {
+            let arrays = [values[entry.name], moments[entry.name]?.exponentialAverage, moments[entry.name]?.exponentialAverageSquared]
+            if arrays.contains(where: { $0?.contains { !$0.isFinite } ?? false }) {
+                throw TrainingError.nonFinite(step: state.step, quantity: "\(entry.name) in checkpoint-\(state.step) (not written)",
+                                              value: .nan)
+            }
+        }
         do {
             try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
             var blob = Data()

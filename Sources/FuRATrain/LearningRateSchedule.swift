@@ -20,6 +20,9 @@ public struct LearningRateSchedule: Codable, Equatable, Sendable {
         case steps(Int)
         case fraction(Double)
 
+        /// The largest warmup step count accepted (larger values are a typo, and would not fit an `Int` conversion).
+        static let maximumSteps = 1e9
+
         /// Parses the reference's `--num_warmup_steps`: a value < 1 is a fraction, else a whole step count.
         public init(parsing text: String) throws {
             guard let value = Double(text), value >= 0, value.isFinite else {
@@ -27,6 +30,10 @@ public struct LearningRateSchedule: Codable, Equatable, Sendable {
                                                   reason: "expected a step count or a fraction in [0, 1)")
             }
             if value < 1 { self = .fraction(value); return }
+            guard value <= Self.maximumSteps else {
+                throw TrainingError.invalidOption(option: "warmup", value: text,
+                                                  reason: "a step count must be at most \(Int(Self.maximumSteps)) (or a fraction in [0, 1))")
+            }
             guard value == value.rounded() else {
                 throw TrainingError.invalidOption(option: "warmup", value: text,
                                                   reason: "a value ≥ 1 is a step count and must be whole")

@@ -1,4 +1,5 @@
 import Foundation
+import FuRAFormats
 
 /// An event that writes one line of `metrics.jsonl` (steps and evaluations; checkpoints write none).
 public protocol RecordableEvent {
@@ -58,7 +59,8 @@ public final class RunRecorder {
         }
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            try kept.write(to: url, options: .atomic)
+            AtomicWrite.removeLeftovers(in: directory.path)
+            try AtomicWrite.write(kept, to: url.path)
             handle = try FileHandle(forWritingTo: url)
             try handle.seekToEnd()
         } catch {
@@ -89,7 +91,7 @@ public final class RunRecorder {
     /// Rewrites the curve now (atomically).
     public func writeCurve() throws {
         lastCurve = Date()
-        do { try Data(curveSVG.utf8).write(to: curveURL, options: .atomic) } catch {
+        do { try AtomicWrite.write(Data(curveSVG.utf8), to: curveURL.path) } catch {
             throw TrainingError.writeFailed(path: curveURL.path, reason: "\(error)")
         }
     }

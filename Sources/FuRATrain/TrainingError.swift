@@ -28,8 +28,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case let .emptyData(path, reason):
             return "\(path): no training example: \(reason)"
         case let .nonFinite(step, quantity, value):
-            return "training stopped at step \(step): the \(quantity) is \(value); parameters were not updated "
-                + "and the last checkpoint is intact (lower the learning rate or set --max-grad-norm)"
+            return "training stopped at step \(step): the \(quantity) is \(value); no checkpoint holds a non-finite value "
+                + "(lower the learning rate or set --max-grad-norm)"
         case let .optimizerStateMismatch(parameter, expected, actual):
             return "optimizer state for \(parameter) has \(actual) elements, the parameter has \(expected)"
         case let .badCheckpoint(path, reason):

@@ -108,6 +108,10 @@ open class TrainingLoop<Step: TrainingStep> {
                 guard norm.isFinite else { throw TrainingError.nonFinite(step: index + 1, quantity: "gradient norm", value: norm) }
                 let learningRate = options.schedule.learningRate(at: index)
                 try optimizer.step(parameters, learningRate: learningRate)
+                // A step that overflows the weights stops the run here, before any checkpoint could hold it.
+                if let (name, value) = Self.firstNonFinite(parameters) {
+                    throw TrainingError.nonFinite(step: index + 1, quantity: "\(name) after the update at learning rate \(learningRate) (lower --lr)", value: value)
+                }
                 if final { step = index + 1 }
                 try postUpdate?(optimizer.stepCount)
                 return StepPasses.Update(gradNorm: norm, learningRate: learningRate)
@@ -123,6 +127,14 @@ open class TrainingLoop<Step: TrainingStep> {
                 try saveCheckpoint()
             }
         }
+    }
+
+    /// The first trainable tensor holding NaN or ±∞, with that value.
+    static func firstNonFinite(_ parameters: [(name: String, parameter: Parameter)]) -> (String, Double)? {
+        for (name, p) in parameters {
+            if let bad = p.value.storage.first(where: { !$0.isFinite }) { return (name, Double(bad)) }
+        }
+        return nil
     }
 
     /// Writes `checkpoint-<step>` now (with `adapter/` inside when `saveAdapter` is set), atomically.

@@ -48,3 +48,29 @@ import Testing
         }
     }
 }
+
+/// What a kill leaves behind is cleaned up, and no checkpoint ever holds a non-finite value.
+@Suite struct RunHygieneTests {
+    @Test func strayTemporaryFilesOfKilledWritersAreRemoved() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fura-stray-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for name in ["adapter_model.safetensors.tmp-999999", "loss.svg.tmp-12", "notes.tmp-x", "keep.txt"] {
+            try Data("x".utf8).write(to: directory.appendingPathComponent(name))
+        }
+        _ = try RunRecorder(directory: directory, resumedAtStep: nil)
+        let left = Set(try FileManager.default.contentsOfDirectory(atPath: directory.path))
+        #expect(left == ["notes.tmp-x", "keep.txt", "metrics.jsonl"])
+    }
+
+    @Test func aCheckpointWithANonFiniteValueIsNotWritten() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fura-nan-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let p = Parameter(name: "w", value: try Tensor(shape: [2], data: [1, .infinity]), trainable: true)
+        let checkpoint = Checkpoint(step: 1, schedule: LearningRateSchedule(kind: .constant, peakLearningRate: 1, warmup: .steps(0), totalSteps: 1),
+                                    optimizer: AdamW(options: .init(beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0)), rng: RNG(seed: 1),
+                                    cursor: DataCursor(epoch: 0, microBatch: 1), parameters: [("w", p)])
+        #expect(throws: TrainingError.self) { try checkpoint.write(into: directory, keep: 2) }
+        #expect(Checkpoint.steps(in: directory).isEmpty)
+    }
+}

@@ -36,6 +36,7 @@ public enum AdapterFiles {
     @discardableResult
     public static func save(_ model: any LanguageModel, method: AdapterMethod, to directory: String) throws -> [String] {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        AtomicWrite.removeLeftovers(in: directory)
         let dir = URL(fileURLWithPath: directory)
         let tensors: [(String, Tensor)]
         let config: Data
