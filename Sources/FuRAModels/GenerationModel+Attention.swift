@@ -89,7 +89,7 @@ extension GenerationModel {
             return attendReference(q, rows: rows, layer: layer, cache: cache, heads: h)
         }
         let attention = model.blocks[layer].attention
-        let group = h / g, scale = attention.scale, window = attention.window, chunks = d / 16, half = d / 2
+        let group = h / g, scale = attention.scale, window = attention.window, half = d / 2
         let empty = Tensor.zeros([0])
         let (newK, newV) = (newKeys?.k ?? empty, newKeys?.v ?? empty)
         var out = Tensor.zeros([rows.count, h * d])
@@ -131,94 +131,15 @@ extension GenerationModel {
                     let sharedKeys = UnsafePointer(cache.keyBase(E.self, layer: layer, slot: sources[row.slot], head: kv))
                     let sharedValues = UnsafePointer(cache.valueBase(E.self, layer: layer, slot: sources[row.slot], head: kv))
                     let o0 = ob + (r * h + kv * group) * d
-                    // Scores (group, n), 16 positions at a time: each block of keys (D, 16) read once for
-                    // all heads of the group, one SIMD16 multiply-add per dimension and head.
-                    var j0 = 0
-                    while j0 < n {
-                        let block = (j0 < split ? sharedKeys : keys) + j0 * d
-                        var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
-                        var s4 = SIMD16<Float>(), s5 = SIMD16<Float>(), s6 = SIMD16<Float>(), s7 = SIMD16<Float>()
-                        for i in 0..<d {
-                            let k = E.load16(block + i * 16)
-                            s0 = s0.addingProduct(k, SIMD16(repeating: q0[i]))
-                            if group > 1 { s1 = s1.addingProduct(k, SIMD16(repeating: q0[d + i])) }
-                            if group > 2 { s2 = s2.addingProduct(k, SIMD16(repeating: q0[2 * d + i])) }
-                            if group > 3 { s3 = s3.addingProduct(k, SIMD16(repeating: q0[3 * d + i])) }
-                            if group > 4 { s4 = s4.addingProduct(k, SIMD16(repeating: q0[4 * d + i])) }
-                            if group > 5 { s5 = s5.addingProduct(k, SIMD16(repeating: q0[5 * d + i])) }
-                            if group > 6 { s6 = s6.addingProduct(k, SIMD16(repeating: q0[6 * d + i])) }
-                            if group > 7 { s7 = s7.addingProduct(k, SIMD16(repeating: q0[7 * d + i])) }
-                        }
-                        let m = min(16, n - j0)
-                        func put(_ v: SIMD16<Float>, _ a: Int) {
-                            if m == 16 { Kernels.store(v * scale, scores + a * n + j0) } else { for t in 0..<m { scores[a * n + j0 + t] = v[t] * scale } }
-                        }
-                        put(s0, 0)
-                        if group > 1 { put(s1, 1) }
-                        if group > 2 { put(s2, 2) }
-                        if group > 3 { put(s3, 3) }
-                        if group > 4 { put(s4, 4) }
-                        if group > 5 { put(s5, 5) }
-                        if group > 6 { put(s6, 6) }
-                        if group > 7 { put(s7, 7) }
-                        j0 += 16
-                    }
+                    GroupedAttention.scores(q: q0, group: group, d: d, n: n, split: split, keys: keys, sharedKeys: sharedKeys,
+                                            scale: scale, into: scores)
                     let first = window.map { max(0, n - $0) } ?? 0
                     for a in 0..<group {
                         Kernels.softmax(scores + a * n + first, n - first)
                         (scores + a * n).update(repeating: 0, count: first)
                     }
-                    // Outputs (group, D) = scores · values, one 16-dimension chunk at a time: the chunk of
-                    // every position is contiguous (KVCache.valueIndex), read once for all heads of the
-                    // group; even and odd positions go to two accumulator sets (twice the independent FMAs).
-                    for c in 0..<chunks {
-                        var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
-                        var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
-                        var b0 = SIMD16<Float>(), b1 = SIMD16<Float>(), b2 = SIMD16<Float>(), b3 = SIMD16<Float>()
-                        var b4 = SIMD16<Float>(), b5 = SIMD16<Float>(), b6 = SIMD16<Float>(), b7 = SIMD16<Float>()
-                        // Shared positions 0..<split (a multiple of 16, so the even/odd pairing is the same
-                        // as for a copy) from the source slot, the rest from the slot's own storage.
-                        var segment = 0
-                        while segment < 2 {
-                            let (slotValues, lo, hi) = segment == 0 ? (sharedValues, 0, split) : (values, split, n)
-                            let base = slotValues + c * valueStride
-                            var j = lo
-                            while j + 2 <= hi {
-                                let v = E.load16(base + j * 16), u = E.load16(base + j * 16 + 16)
-                                a0 = a0.addingProduct(v, SIMD16(repeating: scores[j])); b0 = b0.addingProduct(u, SIMD16(repeating: scores[j + 1]))
-                                if group > 1 { a1 = a1.addingProduct(v, SIMD16(repeating: scores[n + j])); b1 = b1.addingProduct(u, SIMD16(repeating: scores[n + j + 1])) }
-                                if group > 2 { a2 = a2.addingProduct(v, SIMD16(repeating: scores[2 * n + j])); b2 = b2.addingProduct(u, SIMD16(repeating: scores[2 * n + j + 1])) }
-                                if group > 3 { a3 = a3.addingProduct(v, SIMD16(repeating: scores[3 * n + j])); b3 = b3.addingProduct(u, SIMD16(repeating: scores[3 * n + j + 1])) }
-                                if group > 4 { a4 = a4.addingProduct(v, SIMD16(repeating: scores[4 * n + j])); b4 = b4.addingProduct(u, SIMD16(repeating: scores[4 * n + j + 1])) }
-                                if group > 5 { a5 = a5.addingProduct(v, SIMD16(repeating: scores[5 * n + j])); b5 = b5.addingProduct(u, SIMD16(repeating: scores[5 * n + j + 1])) }
-                                if group > 6 { a6 = a6.addingProduct(v, SIMD16(repeating: scores[6 * n + j])); b6 = b6.addingProduct(u, SIMD16(repeating: scores[6 * n + j + 1])) }
-                                if group > 7 { a7 = a7.addingProduct(v, SIMD16(repeating: scores[7 * n + j])); b7 = b7.addingProduct(u, SIMD16(repeating: scores[7 * n + j + 1])) }
-                                j += 2
-                            }
-                            if j < hi {
-                                let v = E.load16(base + j * 16)
-                                a0 = a0.addingProduct(v, SIMD16(repeating: scores[j]))
-                                if group > 1 { a1 = a1.addingProduct(v, SIMD16(repeating: scores[n + j])) }
-                                if group > 2 { a2 = a2.addingProduct(v, SIMD16(repeating: scores[2 * n + j])) }
-                                if group > 3 { a3 = a3.addingProduct(v, SIMD16(repeating: scores[3 * n + j])) }
-                                if group > 4 { a4 = a4.addingProduct(v, SIMD16(repeating: scores[4 * n + j])) }
-                                if group > 5 { a5 = a5.addingProduct(v, SIMD16(repeating: scores[5 * n + j])) }
-                                if group > 6 { a6 = a6.addingProduct(v, SIMD16(repeating: scores[6 * n + j])) }
-                                if group > 7 { a7 = a7.addingProduct(v, SIMD16(repeating: scores[7 * n + j])) }
-                            }
-                            segment += 1
-                        }
-                        a0 += b0; a1 += b1; a2 += b2; a3 += b3; a4 += b4; a5 += b5; a6 += b6; a7 += b7
-                        let oc = o0 + 16 * c
-                        Kernels.store(a0, oc)
-                        if group > 1 { Kernels.store(a1, oc + d) }
-                        if group > 2 { Kernels.store(a2, oc + 2 * d) }
-                        if group > 3 { Kernels.store(a3, oc + 3 * d) }
-                        if group > 4 { Kernels.store(a4, oc + 4 * d) }
-                        if group > 5 { Kernels.store(a5, oc + 5 * d) }
-                        if group > 6 { Kernels.store(a6, oc + 6 * d) }
-                        if group > 7 { Kernels.store(a7, oc + 7 * d) }
-                    }
+                    GroupedAttention.weightedValues(scores: scores, group: group, d: d, n: n, split: split, values: values,
+                                                    sharedValues: sharedValues, valueStride: valueStride, into: o0)
                 }
             }
         } } } } } }
