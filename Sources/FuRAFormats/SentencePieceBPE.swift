@@ -4,9 +4,11 @@ import Foundation
 /// is one word, adjacent pieces merge while their concatenation is a token, and characters outside the
 /// vocabulary fall back to `<0xXX>` byte tokens.
 ///
-/// The merge order is transformers' for Gemma GGUF files: the pair whose merged token comes first in
-/// the file merges first (Gemma's scores do not follow its merge order), ties going to the longer left
-/// piece, then to the leftmost pair. Tokens that are runs of real spaces are looked up as runs of `▁`.
+/// With merge rules (a `tokenizer.json`) the pair of lowest rank merges first, as in HF BPE. Without
+/// (a GGUF file) the order is transformers' for Gemma GGUF files: the pair whose merged token comes
+/// first in the file merges first (Gemma's scores do not follow its merge order), ties going to the
+/// longer left piece. Ties then go to the leftmost pair. Tokens that are runs of real spaces are looked
+/// up as runs of `▁`.
 final class SentencePieceBPE: @unchecked Sendable {
     static let spaceMark = Array("\u{2581}".utf8)
     /// Respelled token bytes → id (the last id wins, as in transformers' vocabulary dict).
@@ -17,8 +19,11 @@ final class SentencePieceBPE: @unchecked Sendable {
     let byteFallbackIds: [Int: UInt8]
     /// Whether a `▁` is put before the text (`tokenizer.ggml.add_space_prefix`).
     let addSpacePrefix: Bool
+    /// (left id << 32 | right id) → rank, from merge rules; empty: rank by the merged token's id.
+    let ranks: [UInt64: Int32]
 
-    init(tokens: [String], unknownId: Int?, addSpacePrefix: Bool) {
+    /// - Parameter merges: rules "a b" in rank order (`tokenizer.json`); none for a GGUF vocabulary.
+    init(tokens: [String], unknownId: Int?, addSpacePrefix: Bool, merges: [(String, String)] = []) {
         var table = TokenTable(capacity: tokens.count)
         for token in tokens { table.append(Self.respell(token)) }
         for id in tokens.indices { table.insert(id, replace: true) }
@@ -30,6 +35,13 @@ final class SentencePieceBPE: @unchecked Sendable {
         }
         byteFallbackIds = fallback
         self.addSpacePrefix = addSpacePrefix
+        var ranks: [UInt64: Int32] = [:]
+        for (rank, (a, b)) in merges.enumerated() {
+            guard let l = table.find(a), let r = table.find(b) else { continue }
+            let key = UInt64(l) << 32 | UInt64(r)
+            if ranks[key] == nil { ranks[key] = Int32(rank) }
+        }
+        self.ranks = ranks
     }
 
     /// A token of two or more real spaces is spelled with `▁` (as the text will be).
@@ -72,12 +84,18 @@ final class SentencePieceBPE: @unchecked Sendable {
                 vocabulary.find(UnsafeBufferPointer(rebasing: p[start[left]..<end[left]]), UnsafeBufferPointer(rebasing: p[start[right]..<end[right]]))
             }
             guard let merged else { return }
-            heap.push(.init(merged: merged, leftLength: end[left] - start[left], left: left, rightEnd: end[right]))
+            var priority = merged, leftLength = end[left] - start[left]
+            if !ranks.isEmpty {
+                guard let rank = ranks[UInt64(id[left]) << 32 | UInt64(id[right])] else { return }
+                priority = Int(rank); leftLength = 0
+            }
+            heap.push(.init(priority: priority, leftLength: leftLength, left: left, rightEnd: end[right], merged: merged))
         }
         for k in 0..<(n - 1) { consider(k) }
         while let c = heap.pop() {
             let right = next[c.left]
-            guard alive[c.left], right >= 0, end[right] == c.rightEnd, end[c.left] - start[c.left] == c.leftLength else { continue }
+            guard alive[c.left], right >= 0, end[right] == c.rightEnd, id[c.left] >= 0,
+                  c.leftLength == 0 || end[c.left] - start[c.left] == c.leftLength else { continue }
             end[c.left] = end[right]; id[c.left] = c.merged
             alive[right] = false
             next[c.left] = next[right]
@@ -113,9 +131,9 @@ final class SentencePieceBPE: @unchecked Sendable {
     /// A binary min-heap of merge candidates.
     struct MinHeap {
         struct Candidate {
-            var merged: Int, leftLength: Int, left: Int, rightEnd: Int
+            var priority: Int, leftLength: Int, left: Int, rightEnd: Int, merged: Int
             func before(_ o: Candidate) -> Bool {
-                (merged, -leftLength, left) < (o.merged, -o.leftLength, o.left)
+                (priority, -leftLength, left) < (o.priority, -o.leftLength, o.left)
             }
         }
         var items: [Candidate] = []

@@ -95,7 +95,10 @@ extension Tokenizer {
         guard lines.isEmpty || pairs.isEmpty else {
             throw TokenizerError.invalidField(source: path, field: "model.merges", reason: "mixes 'a b' strings and [a, b] pairs")
         }
-        let pre = try Self.detectPreTokenizer(root["pre_tokenizer"], source: path)
+        // SentencePiece shape (Gemma): spaces replaced by ▁ in the normalizer, byte fallback, no byte-level alphabet.
+        let normalizer = root["normalizer"].map { "\($0)" } ?? ""
+        let sentencePieceShape = model["byte_fallback"]?.bool == true && normalizer.contains("Replace") && normalizer.contains("\u{2581}")
+        let pre = sentencePieceShape ? .gpt2 : try Self.detectPreTokenizer(root["pre_tokenizer"], source: path)
 
         var config: [String: Any] = [:]
         if let configPath { config = try Self.readJSONObject(configPath) }
@@ -114,9 +117,17 @@ extension Tokenizer {
            "\(post)".contains(bosText) {
             addBOS = true
         }
-        try self.init(tokens: tokens, merges: pairs.isEmpty ? .lines(lines) : .pairs(pairs), addedTokenIds: added,
+        var sentencePiece: SentencePieceBPE?
+        if sentencePieceShape {
+            let rules = lines.map { line -> (String, String) in
+                let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+                return (parts[0], parts.count > 1 ? parts[1] : "")
+            } + pairs.map { (String(decoding: $0.0, as: UTF8.self), String(decoding: $0.1, as: UTF8.self)) }
+            sentencePiece = SentencePieceBPE(tokens: tokens, unknownId: unk, addSpacePrefix: normalizer.contains("Prepend"), merges: rules)
+        }
+        try self.init(tokens: tokens, merges: sentencePieceShape ? .lines([]) : pairs.isEmpty ? .lines(lines) : .pairs(pairs), addedTokenIds: added,
                       specialTokenIds: special, preTokenizer: pre, bosId: bos, eosId: eos, padId: pad, unknownId: unk, addsBOSByDefault: addBOS,
-                      ignoreMerges: model["ignore_merges"]?.bool ?? false, source: path)
+                      ignoreMerges: model["ignore_merges"]?.bool ?? false, sentencePiece: sentencePiece, source: path)
         var template = config["chat_template"] as? String
         if template == nil, let named = config["chat_template"] as? [[String: Any]] {
             template = named.first { $0["name"] as? String == "default" }?["template"] as? String

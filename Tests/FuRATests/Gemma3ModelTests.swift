@@ -55,6 +55,23 @@ enum Gemma3Model {
         for g in try Gemma3Model.fixture().greedy { #expect(tokenizer.decode(g.greedy) == g.text) }
     }
 
+    /// The tokenizer.json that `fura merge` writes for this vocabulary encodes the texts alike when read back.
+    @Test(.enabled(if: Gemma3Model.available)) func tokenizerJSONFromGGUFEncodesAlike() throws {
+        let gguf = try #require(try Gemma3Model.load().gguf)
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("fura-gemma-tok-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let (json, config) = try TokenizerJSONExport.files(ggufMetadata: gguf.metadata, source: gguf.path)
+        try json.write(to: root.appendingPathComponent("tokenizer.json"))
+        try config.write(to: root.appendingPathComponent("tokenizer_config.json"))
+        let rebuilt = try Tokenizer(tokenizerJSON: root.appendingPathComponent("tokenizer.json").path,
+                                    tokenizerConfig: root.appendingPathComponent("tokenizer_config.json").path)
+        for t in try Gemma3Model.fixture().texts {
+            #expect(rebuilt.encode(t.text, addBOS: rebuilt.addsBOSByDefault) == t.ids, "\(t.text.prefix(40))")
+            #expect(rebuilt.decode(t.ids, skipSpecial: true) == t.text)
+        }
+    }
+
     @Test(.enabled(if: Gemma3Model.available)) func logProbabilitiesMatchTransformers() throws {
         let model = try Gemma3Model.load().model
         Threading.setThreadCount(2)
