@@ -66,6 +66,9 @@ public final class Tokenizer: @unchecked Sendable {
         encoder = BytePairEncoder(vocabulary: vocabulary, merges: merges, ignoreMerges: ignoreMerges, unknownId: unknownId)
     }
 
+    /// Whether this is a SentencePiece-style vocabulary (`▁` for spaces, byte fallback; GGUF model `llama`).
+    public var isSentencePiece: Bool { sentencePiece != nil }
+
     /// The number of token ids.
     public var vocabularySize: Int { tokens.count }
 
