@@ -47,7 +47,7 @@ public enum GGUFWeightMap {
         // GGUF keeps only the window; the layer pattern, local RoPE base and score scale are the family's
         // (llama.cpp scales by 1/√key_length). Written out so that a merged config.json says them.
         var resolved = config
-        if let pattern = family.defaultSlidingWindowPattern, config.slidingWindow != nil {
+        if let pattern = family.defaultSlidingWindowPattern, !family.slidingWindowOnEveryLayer, config.slidingWindow != nil {
             resolved.layerTypes = (0..<config.numHiddenLayers).map { ($0 + 1) % pattern == 0 ? "full_attention" : "sliding_attention" }
             resolved.localRopeTheta = family.defaultLocalRopeTheta
             resolved.queryPreAttnScalar = Double(config.headDim)

@@ -29,7 +29,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var qkNorm: Bool
     public var bosTokenId: Int?
     public var eosTokenId: Int?
-    /// Keys per query on sliding-window layers (Gemma 3); families without a window pattern ignore it.
+    /// Keys per query on sliding-window layers (Gemma 3's local layers, every layer of Mistral v0.1 and Phi-3);
+    /// families that do not use it (Llama, Qwen2 without `use_sliding_window`) ignore it.
     public var slidingWindow: Int?
     /// Per layer `sliding_attention` or `full_attention`; nil: the family's pattern.
     public var layerTypes: [String]?
@@ -206,9 +207,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         if let s = queryPreAttnScalar { try require(s > 0, "query_pre_attn_scalar", s, "must be positive") }
     }
 
-    /// Whether layer `i` attends over a sliding window of `slidingWindow` keys (only in families with a window pattern).
+    /// Whether layer `i` attends over a sliding window of `slidingWindow` keys (only in families that use the
+    /// window: every layer, or a pattern of local and global layers).
     public func usesSlidingWindow(layer i: Int) -> Bool {
-        guard let pattern = family.defaultSlidingWindowPattern, slidingWindow != nil else { return false }
+        guard slidingWindow != nil else { return false }
+        if family.slidingWindowOnEveryLayer { return true }
+        guard let pattern = family.defaultSlidingWindowPattern else { return false }
         if let types = layerTypes, i < types.count { return types[i] == "sliding_attention" }
         return (i + 1) % max(1, pattern) != 0
     }

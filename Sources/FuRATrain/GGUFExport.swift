@@ -37,7 +37,7 @@ public enum GGUFExport {
             metadata.append((arch + ".rope.scaling.factor", .float32(Float(s.factor))))
             if let o = s.originalMaxPositionEmbeddings { metadata.append((arch + ".rope.scaling.original_context_length", .uint32(UInt32(o)))) }
         }
-        if let w = c.slidingWindow, family.defaultSlidingWindowPattern != nil {
+        if let w = c.slidingWindow, family.defaultSlidingWindowPattern != nil || family.slidingWindowOnEveryLayer {
             metadata.append((arch + ".attention.sliding_window", .uint32(UInt32(w))))
         }
         for key in (tokenizer ?? [:]).keys.sorted() { metadata.append((key, tokenizer![key]!)) }
