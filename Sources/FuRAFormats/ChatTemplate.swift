@@ -22,8 +22,10 @@ public struct ChatMessage: Equatable, Sendable, Codable {
 /// - `llama31` (Llama 3.1/3.2/3.3 without tools): as `llama3`, but a system block always comes first:
 ///   `Cutting Knowledge Date: December 2023\nToday Date: {date}\n\n{system message, trimmed or empty}`; the date is
 ///   the template's literal default ("26 Jul 2024" in 3.1), or today's when it calls `strftime_now` (3.2, as transformers).
+/// - `gemma` (Gemma 2/3): `{bos}` then `<start_of_turn>{user|model}\n{content, trimmed}<end_of_turn>\n` per message, a
+///   system message put before the first turn's content followed by a blank line, generation prompt `<start_of_turn>model\n`.
 public struct ChatTemplate: Equatable, Sendable {
-    public enum Format: String, Sendable { case chatML, llama3, llama31 }
+    public enum Format: String, Sendable { case chatML, llama3, llama31, gemma }
 
     public var format: Format
     /// The system message inserted when a conversation has none (ChatML templates that define one).
@@ -66,6 +68,9 @@ public struct ChatTemplate: Equatable, Sendable {
             let date = template.contains("strftime_now") ? todayString() : (literalDate(in: template) ?? "26 Jul 2024")
             return ChatTemplate(format: .llama31, bosToken: bosToken ?? "<|begin_of_text|>", dateString: date)
         }
+        if template.contains("<start_of_turn>") && template.contains("<end_of_turn>") {
+            return ChatTemplate(format: .gemma, bosToken: bosToken ?? "<bos>")
+        }
         if template.contains("<|start_header_id|>") && template.contains("<|eot_id|>") {
             return ChatTemplate(format: .llama3, bosToken: bosToken ?? "<|begin_of_text|>")
         }
@@ -105,6 +110,19 @@ public struct ChatTemplate: Equatable, Sendable {
                 out += "<|start_header_id|>\(m.role)<|end_header_id|>\n\n\(Self.jinjaTrim(m.content))<|eot_id|>"
             }
             if addGenerationPrompt { out += "<|start_header_id|>assistant<|end_header_id|>\n\n" }
+        case .gemma:
+            var rest = messages[...]
+            var prefix = ""
+            if let first = rest.first, first.role == "system" {
+                prefix = first.content + "\n\n"
+                rest = rest.dropFirst()
+            }
+            out += bosToken
+            for (i, m) in rest.enumerated() {
+                let role = m.role == "assistant" ? "model" : m.role
+                out += "<start_of_turn>\(role)\n" + (i == 0 ? prefix : "") + Self.jinjaTrim(m.content) + "<end_of_turn>\n"
+            }
+            if addGenerationPrompt { out += "<start_of_turn>model\n" }
         case .llama31:
             var rest = messages[...]
             var system = ""

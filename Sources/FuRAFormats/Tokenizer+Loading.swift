@@ -1,14 +1,17 @@
 import Foundation
 
 extension Tokenizer {
-    /// A tokenizer from GGUF metadata (`tokenizer.ggml.*`; model `gpt2` = byte-level BPE).
+    /// A tokenizer from GGUF metadata (`tokenizer.ggml.*`; model `gpt2` = byte-level BPE, `llama` =
+    /// SentencePiece-style BPE as Gemma uses it, see `SentencePieceBPE`).
     ///
-    /// Control (type 3) and user-defined (type 4) tokens are matched verbatim before BPE; control tokens are special.
+    /// Control (type 3) and user-defined (type 4) tokens are matched verbatim before BPE; control tokens are
+    /// special. In a SentencePiece vocabulary, user-defined runs of spaces are ordinary pieces (spelled `▁`).
     public convenience init(ggufMetadata metadata: [String: GGUFValue], source: String = "GGUF metadata") throws {
         guard let model = metadata["tokenizer.ggml.model"]?.asString else {
             throw TokenizerError.missingField(source: source, field: "tokenizer.ggml.model")
         }
-        guard model == "gpt2" else { throw TokenizerError.unsupportedModel(source: source, model: model) }
+        guard model == "gpt2" || model == "llama" else { throw TokenizerError.unsupportedModel(source: source, model: model) }
+        let sentencePieceModel = model == "llama"
         guard let tokens = metadata["tokenizer.ggml.tokens"]?.asStringArray else {
             throw TokenizerError.missingField(source: source, field: "tokenizer.ggml.tokens")
         }
@@ -22,16 +25,20 @@ extension Tokenizer {
         }
         var added = Set<Int>(), special = Set<Int>()
         for (id, type) in types.enumerated() where type == 3 || type == 4 {
+            if sentencePieceModel && type == 4 && SentencePieceBPE.respell(tokens[id]) != tokens[id] { continue }
             added.insert(id)
             if type == 3 { special.insert(id) }
         }
-        let preName = metadata["tokenizer.ggml.pre"]?.asString ?? "default"
+        let preName = sentencePieceModel ? "default" : metadata["tokenizer.ggml.pre"]?.asString ?? "default"
         guard let pre = PreTokenizer(ggmlPre: preName) else { throw TokenizerError.unsupportedPreTokenizer(source: source, name: preName) }
         func id(_ key: String) -> Int? { metadata["tokenizer.ggml.\(key)"]?.asInt }
         try self.init(tokens: tokens, merges: .lines(mergeStrings), addedTokenIds: added, specialTokenIds: special, preTokenizer: pre,
                       bosId: id("bos_token_id"), eosId: id("eos_token_id"), padId: id("padding_token_id"), unknownId: id("unknown_token_id"),
                       addsBOSByDefault: metadata["tokenizer.ggml.add_bos_token"]?.asBool ?? false,
-                      ignoreMerges: pre == .llama3, source: source)
+                      ignoreMerges: pre == .llama3,
+                      sentencePiece: sentencePieceModel ? SentencePieceBPE(tokens: tokens, unknownId: id("unknown_token_id"),
+                                                                           addSpacePrefix: metadata["tokenizer.ggml.add_space_prefix"]?.asBool ?? false) : nil,
+                      source: source)
         let bosText = bosId.flatMap { token(for: $0) }
         chatTemplate = ChatTemplate.detect(templateString: metadata["tokenizer.chat_template"]?.asString, bosToken: bosText,
                                            eosToken: eosId.flatMap { token(for: $0) })
@@ -88,7 +95,10 @@ extension Tokenizer {
         guard lines.isEmpty || pairs.isEmpty else {
             throw TokenizerError.invalidField(source: path, field: "model.merges", reason: "mixes 'a b' strings and [a, b] pairs")
         }
-        let pre = try Self.detectPreTokenizer(root["pre_tokenizer"], source: path)
+        // SentencePiece shape (Gemma): spaces replaced by ▁ in the normalizer, byte fallback, no byte-level alphabet.
+        let normalizer = root["normalizer"].map { "\($0)" } ?? ""
+        let sentencePieceShape = model["byte_fallback"]?.bool == true && normalizer.contains("Replace") && normalizer.contains("\u{2581}")
+        let pre = sentencePieceShape ? .gpt2 : try Self.detectPreTokenizer(root["pre_tokenizer"], source: path)
 
         var config: [String: Any] = [:]
         if let configPath { config = try Self.readJSONObject(configPath) }
@@ -107,9 +117,17 @@ extension Tokenizer {
            "\(post)".contains(bosText) {
             addBOS = true
         }
-        try self.init(tokens: tokens, merges: pairs.isEmpty ? .lines(lines) : .pairs(pairs), addedTokenIds: added,
+        var sentencePiece: SentencePieceBPE?
+        if sentencePieceShape {
+            let rules = lines.map { line -> (String, String) in
+                let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+                return (parts[0], parts.count > 1 ? parts[1] : "")
+            } + pairs.map { (String(decoding: $0.0, as: UTF8.self), String(decoding: $0.1, as: UTF8.self)) }
+            sentencePiece = SentencePieceBPE(tokens: tokens, unknownId: unk, addSpacePrefix: normalizer.contains("Prepend"), merges: rules)
+        }
+        try self.init(tokens: tokens, merges: sentencePieceShape ? .lines([]) : pairs.isEmpty ? .lines(lines) : .pairs(pairs), addedTokenIds: added,
                       specialTokenIds: special, preTokenizer: pre, bosId: bos, eosId: eos, padId: pad, unknownId: unk, addsBOSByDefault: addBOS,
-                      ignoreMerges: model["ignore_merges"]?.bool ?? false, source: path)
+                      ignoreMerges: model["ignore_merges"]?.bool ?? false, sentencePiece: sentencePiece, source: path)
         var template = config["chat_template"] as? String
         if template == nil, let named = config["chat_template"] as? [[String: Any]] {
             template = named.first { $0["name"] as? String == "default" }?["template"] as? String

@@ -1,6 +1,7 @@
 import Foundation
 
-/// A byte-level BPE tokenizer (GPT-2, SmolLM2, Llama-3, Qwen2 families) with special tokens and chat templates.
+/// A byte-level BPE tokenizer (GPT-2, SmolLM2, Llama-3, Qwen2 families), or a SentencePiece-style BPE
+/// one (Gemma, `SentencePieceBPE`), with special tokens and chat templates.
 public final class Tokenizer: @unchecked Sendable {
     /// Token strings by id (byte-level form for BPE tokens, plain text for added tokens).
     public let tokens: [String]
@@ -19,6 +20,8 @@ public final class Tokenizer: @unchecked Sendable {
     public var chatTemplate: ChatTemplate?
 
     let encoder: BytePairEncoder
+    /// Set for SentencePiece vocabularies: it encodes and spells tokens instead of the byte-level encoder.
+    let sentencePiece: SentencePieceBPE?
     /// Added tokens grouped by their first UTF-8 byte, longest first.
     let addedByFirstByte: [UInt8: [(bytes: [UInt8], id: Int)]]
 
@@ -33,7 +36,8 @@ public final class Tokenizer: @unchecked Sendable {
 
     init(tokens: [String], merges: BytePairEncoder.Merges, addedTokenIds: Set<Int>, specialTokenIds: Set<Int>,
          preTokenizer: PreTokenizer, bosId: Int?, eosId: Int?, padId: Int?, unknownId: Int?,
-         addsBOSByDefault: Bool, ignoreMerges: Bool, source: String) throws {
+         addsBOSByDefault: Bool, ignoreMerges: Bool, sentencePiece: SentencePieceBPE? = nil, source: String) throws {
+        self.sentencePiece = sentencePiece
         var vocabulary = TokenTable(capacity: tokens.count)
         for token in tokens { vocabulary.append(token) }
         for id in tokens.indices where !addedTokenIds.contains(id) { vocabulary.insert(id, replace: true) }
@@ -61,6 +65,9 @@ public final class Tokenizer: @unchecked Sendable {
         addedByFirstByte = groups.mapValues { $0.sorted { $0.bytes.count > $1.bytes.count } }
         encoder = BytePairEncoder(vocabulary: vocabulary, merges: merges, ignoreMerges: ignoreMerges, unknownId: unknownId)
     }
+
+    /// Whether this is a SentencePiece-style vocabulary (`▁` for spaces, byte fallback; GGUF model `llama`).
+    public var isSentencePiece: Bool { sentencePiece != nil }
 
     /// The number of token ids.
     public var vocabularySize: Int { tokens.count }
@@ -98,6 +105,10 @@ public final class Tokenizer: @unchecked Sendable {
     /// Pre-tokenizes and encodes text that holds no added token.
     func encodeOrdinary(_ bytes: ArraySlice<UInt8>, into out: inout [Int]) {
         guard !bytes.isEmpty else { return }
+        if let sentencePiece {
+            out += sentencePiece.encode(bytes)
+            return
+        }
         // Decode the (valid) UTF-8 into scalars, remembering where each scalar starts.
         var scalars: [Unicode.Scalar] = []
         var starts: [Int] = []
@@ -136,6 +147,7 @@ public final class Tokenizer: @unchecked Sendable {
         guard id >= 0 && id < tokens.count else { return [] }
         let token = tokens[id]
         if addedTokenIds.contains(id) { return Array(token.utf8) }
+        if let sentencePiece { return sentencePiece.bytes(of: token, id: id) }
         if let b = encoder.byteFallbackIds[id] { return [b] }
         return ByteLevel.decode(token) ?? Array(token.utf8)
     }

@@ -8,6 +8,7 @@ public enum TokenizerJSONExport {
 
     /// (`tokenizer.json`, `tokenizer_config.json`) bytes.
     public static func files(ggufMetadata metadata: [String: GGUFValue], source: String) throws -> (Data, Data) {
+        if metadata["tokenizer.ggml.model"]?.asString == "llama" { return try sentencePieceFiles(ggufMetadata: metadata, source: source) }
         guard metadata["tokenizer.ggml.model"]?.asString == "gpt2" else {
             throw TokenizerError.unsupportedModel(source: source, model: metadata["tokenizer.ggml.model"]?.asString ?? "(none)")
         }

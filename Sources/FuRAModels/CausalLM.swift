@@ -56,8 +56,8 @@ public final class CausalLM: LanguageModel {
                             originalContextLength: s.originalMaxPositionEmbeddings ?? 8192)
         }
         let rope = try RotaryEmbedding(headDim: d, theta: config.ropeTheta, scaling: scaling, frequencyDivisors: ropeFrequencyDivisors)
-        // Sliding-window layers rotate with their own base and no scaling (Gemma 3's local layers).
-        let localTheta = (0..<config.numHiddenLayers).first { config.usesSlidingWindow(layer: $0) }.map { config.ropeTheta(layer: $0) }
+        // Sliding-window layers with their own base rotate with it and no scaling (Gemma 3's local layers).
+        let localTheta = (0..<config.numHiddenLayers).map { config.ropeTheta(layer: $0) }.first { $0 != config.ropeTheta }
         let localRope = try localTheta.map { try RotaryEmbedding(headDim: d, theta: $0) }
         let names = family.layerNorms
         blocks = try (0..<config.numHiddenLayers).map { i in
@@ -75,7 +75,7 @@ public final class CausalLM: LanguageModel {
                 mlp: try SwiGLU(gate: linear(p + "mlp.gate_proj", f, c, bias: config.mlpBias),
                                 up: linear(p + "mlp.up_proj", f, c, bias: config.mlpBias),
                                 down: linear(p + "mlp.down_proj", c, f, bias: config.mlpBias), activation: family.activation),
-                rope: sliding ? localRope ?? rope : rope,
+                rope: config.ropeTheta(layer: i) != config.ropeTheta ? localRope ?? rope : rope,
                 attention: try CausalAttention(heads: h, keyValueHeads: g, headDim: d, scale: config.attentionScale,
                                                window: sliding ? config.slidingWindow : nil),
                 attentionOutputNorm: try names.attentionOutput.map { try norm(p + $0, c) },

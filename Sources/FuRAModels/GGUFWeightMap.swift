@@ -44,8 +44,16 @@ public enum GGUFWeightMap {
             qkNorm: file.tensorInfo(named: "blk.0.attn_q_norm.weight") != nil,
             bosTokenId: m["tokenizer.ggml.bos_token_id"]?.asInt, eosTokenId: m["tokenizer.ggml.eos_token_id"]?.asInt,
             slidingWindow: m[arch + ".attention.sliding_window"]?.asInt)
-        try config.validate(source: file.path)
-        return config
+        // GGUF keeps only the window; the layer pattern, local RoPE base and score scale are the family's
+        // (llama.cpp scales by 1/√key_length). Written out so that a merged config.json says them.
+        var resolved = config
+        if let pattern = family.defaultSlidingWindowPattern, !family.slidingWindowOnEveryLayer, config.slidingWindow != nil {
+            resolved.layerTypes = (0..<config.numHiddenLayers).map { ($0 + 1) % pattern == 0 ? "full_attention" : "sliding_attention" }
+            resolved.localRopeTheta = family.defaultLocalRopeTheta
+            resolved.queryPreAttnScalar = Double(config.headDim)
+        }
+        try resolved.validate(source: file.path)
+        return resolved
     }
 
     /// The GGUF name of an HF tensor name under `family` (Llama's names by default).

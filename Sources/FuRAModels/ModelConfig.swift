@@ -2,10 +2,12 @@ import Foundation
 import FuRANN
 import FuRATensor
 
-/// The hyperparameters of a Llama-family causal LM, with the key names of HF `config.json`.
+/// The hyperparameters of a causal LM, with the key names of HF `config.json`.
 ///
-/// Covers Llama 2/3 (with `rope_scaling` of type `llama3`), SmolLM2, Mistral, Qwen2/2.5 (q/k/v
-/// biases) and Qwen3 (per-head q/k RMSNorm). Unknown keys in a file are ignored, as transformers does.
+/// Covers the registered `ModelFamily`s: Llama 2/3 (with `rope_scaling` of type `llama3`), SmolLM2, Mistral,
+/// Qwen2/2.5 (q/k/v biases), Qwen3 (per-head q/k RMSNorm), Phi-3 and Gemma 3 text (sliding-window layers,
+/// `query_pre_attn_scalar`). What the family implies is in `ModelConfig+Layers.swift`. Unknown keys in a
+/// file are ignored, as transformers does.
 public struct ModelConfig: Codable, Equatable, Sendable {
     public var modelType: String
     public var hiddenSize: Int
@@ -29,7 +31,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var qkNorm: Bool
     public var bosTokenId: Int?
     public var eosTokenId: Int?
-    /// Keys per query on sliding-window layers (Gemma 3); families without a window pattern ignore it.
+    /// Keys per query on sliding-window layers (Gemma 3's local layers, every layer of Mistral v0.1 and Phi-3);
+    /// families that do not use it (Llama, Qwen2 without `use_sliding_window`) ignore it.
     public var slidingWindow: Int?
     /// Per layer `sliding_attention` or `full_attention`; nil: the family's pattern.
     public var layerTypes: [String]?
@@ -95,9 +98,6 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         self.slidingWindow = slidingWindow; self.layerTypes = layerTypes; self.localRopeTheta = localRopeTheta
         self.queryPreAttnScalar = queryPreAttnScalar
     }
-
-    /// The architecture's family (`validate` rejects a `model_type` that has none).
-    public var family: ModelFamily { ModelFamily.named(modelType) ?? .llama }
 
     /// The per-head dimension.
     public var headDim: Int { headDimOverride ?? hiddenSize / max(1, numAttentionHeads) }
@@ -205,21 +205,6 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         }
         if let s = queryPreAttnScalar { try require(s > 0, "query_pre_attn_scalar", s, "must be positive") }
     }
-
-    /// Whether layer `i` attends over a sliding window of `slidingWindow` keys (only in families with a window pattern).
-    public func usesSlidingWindow(layer i: Int) -> Bool {
-        guard let pattern = family.defaultSlidingWindowPattern, slidingWindow != nil else { return false }
-        if let types = layerTypes, i < types.count { return types[i] == "sliding_attention" }
-        return (i + 1) % max(1, pattern) != 0
-    }
-
-    /// The RoPE base of layer `i`: the local base on sliding-window layers, `rope_theta` on the others.
-    public func ropeTheta(layer i: Int) -> Double {
-        usesSlidingWindow(layer: i) ? (localRopeTheta ?? family.defaultLocalRopeTheta ?? ropeTheta) : ropeTheta
-    }
-
-    /// The factor on attention scores: query_pre_attn_scalar^−½, or 1/√head_dim.
-    public var attentionScale: Float { Float(1 / (queryPreAttnScalar ?? Double(headDim)).squareRoot()) }
 }
 
 /// Errors reading or validating a model configuration.

@@ -1,5 +1,5 @@
 extension ModelFamily {
-    /// Mistral: Llama's layer under its own names; GGUF permutes q/k rows.
+    /// Mistral: Llama's layer under its own names, `sliding_window` (when set, v0.1) on every layer; GGUF permutes q/k rows.
     public static let mistral = ModelFamily(modelType: "mistral", className: "MistralForCausalLM", ggufArchitecture: "mistral",
-                                            permutesQueryKeyInGGUF: true)
+                                            permutesQueryKeyInGGUF: true, slidingWindowOnEveryLayer: true)
 }

@@ -71,6 +71,8 @@ public struct ModelFamily: Sendable, Equatable {
     public var defaultQKNorm: Bool
     /// When the config gives no pattern: every n-th layer attends globally, the others over a sliding window.
     public var defaultSlidingWindowPattern: Int?
+    /// Whether a config's `sliding_window` applies to every layer (Mistral v0.1, Phi-3); nil there means none.
+    public var slidingWindowOnEveryLayer: Bool
     /// The RoPE base of sliding-window layers when the config gives none (global layers use `rope_theta`).
     public var defaultLocalRopeTheta: Double?
     /// GGUF `tokenizer.ggml.pre` written when the tokenizer does not name one.
@@ -83,13 +85,14 @@ public struct ModelFamily: Sendable, Equatable {
     public init(modelType: String, className: String, ggufArchitecture: String, permutesQueryKeyInGGUF: Bool = false,
                 activation: GatedActivation = .silu, normForm: RMSNorm.Form = .weight, scalesEmbedding: Bool = false,
                 projectionLayout: ProjectionLayout = .separate, layerNorms: LayerNorms = .llama, defaultAttentionBias: Bool = false,
-                defaultQKNorm: Bool = false, defaultSlidingWindowPattern: Int? = nil, defaultLocalRopeTheta: Double? = nil,
+                defaultQKNorm: Bool = false, defaultSlidingWindowPattern: Int? = nil, slidingWindowOnEveryLayer: Bool = false, defaultLocalRopeTheta: Double? = nil,
                 tokenizerPre: String = "default", ggufNormOffset: Float = 0, blockTensorNames: [TensorName] = ModelFamily.llamaTensorNames) {
         self.modelType = modelType; self.className = className; self.ggufArchitecture = ggufArchitecture
         self.permutesQueryKeyInGGUF = permutesQueryKeyInGGUF; self.activation = activation; self.normForm = normForm
         self.scalesEmbedding = scalesEmbedding; self.projectionLayout = projectionLayout; self.layerNorms = layerNorms
         self.defaultAttentionBias = defaultAttentionBias; self.defaultQKNorm = defaultQKNorm
         self.defaultSlidingWindowPattern = defaultSlidingWindowPattern; self.defaultLocalRopeTheta = defaultLocalRopeTheta
+        self.slidingWindowOnEveryLayer = slidingWindowOnEveryLayer
         self.tokenizerPre = tokenizerPre; self.ggufNormOffset = ggufNormOffset; self.blockTensorNames = blockTensorNames
     }
 

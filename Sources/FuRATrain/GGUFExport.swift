@@ -37,7 +37,7 @@ public enum GGUFExport {
             metadata.append((arch + ".rope.scaling.factor", .float32(Float(s.factor))))
             if let o = s.originalMaxPositionEmbeddings { metadata.append((arch + ".rope.scaling.original_context_length", .uint32(UInt32(o)))) }
         }
-        if let w = c.slidingWindow, family.defaultSlidingWindowPattern != nil {
+        if let w = c.slidingWindow, family.defaultSlidingWindowPattern != nil || family.slidingWindowOnEveryLayer {
             metadata.append((arch + ".attention.sliding_window", .uint32(UInt32(w))))
         }
         for key in (tokenizer ?? [:]).keys.sorted() { metadata.append((key, tokenizer![key]!)) }
@@ -58,6 +58,29 @@ public enum GGUFExport {
         try GGUFWriter().write(metadata: metadata, tensors: tensors, to: path)
     }
 
+    /// `tokenizer.*` metadata of a SentencePiece vocabulary (Gemma) as llama.cpp's `llama` model: scores fall with
+    /// the token position, which is the merge order of such vocabularies (see `SentencePieceBPE`); types mark
+    /// control (special), user-defined (other added) and byte tokens.
+    static func sentencePieceMetadata(_ tokenizer: Tokenizer) -> [String: GGUFValue] {
+        let types = tokenizer.tokens.enumerated().map { id, token -> GGUFValue in
+            if tokenizer.specialTokenIds.contains(id) { return .int32(3) }
+            if tokenizer.addedTokenIds.contains(id) { return .int32(4) }
+            let isByte = token.count == 6 && token.hasPrefix("<0x") && token.hasSuffix(">")
+            return .int32(isByte ? 6 : 1)
+        }
+        var out: [String: GGUFValue] = [
+            "tokenizer.ggml.model": .string("llama"), "tokenizer.ggml.pre": .string("default"),
+            "tokenizer.ggml.tokens": .array(tokenizer.tokens.map { .string($0) }), "tokenizer.ggml.token_type": .array(types),
+            "tokenizer.ggml.scores": .array(tokenizer.tokens.indices.map { .float32(-Float($0)) }),
+            "tokenizer.ggml.add_bos_token": .bool(tokenizer.addsBOSByDefault), "tokenizer.ggml.add_space_prefix": .bool(false),
+        ]
+        if let v = tokenizer.bosId { out["tokenizer.ggml.bos_token_id"] = .uint32(UInt32(v)) }
+        if let v = tokenizer.eosId { out["tokenizer.ggml.eos_token_id"] = .uint32(UInt32(v)) }
+        if let v = tokenizer.padId { out["tokenizer.ggml.padding_token_id"] = .uint32(UInt32(v)) }
+        if let v = tokenizer.unknownId { out["tokenizer.ggml.unknown_token_id"] = .uint32(UInt32(v)) }
+        return out
+    }
+
     /// The `tokenizer.*` metadata of a GGUF file.
     public static func tokenizerMetadata(of file: GGUFFile) -> [String: GGUFValue] {
         file.metadata.filter { $0.key.hasPrefix("tokenizer.") }
@@ -69,6 +92,16 @@ public enum GGUFExport {
               let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let model = root["model"] as? [String: Any] else {
             throw TokenizerError.missingField(source: path, field: "model")
+        }
+        let configPath = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("tokenizer_config.json").path
+        var template: String?
+        if let d = FileManager.default.contents(atPath: configPath), let config = try? JSONSerialization.jsonObject(with: d) as? [String: Any] {
+            template = config["chat_template"] as? String
+        }
+        if tokenizer.isSentencePiece {
+            var out = sentencePieceMetadata(tokenizer)
+            if let template { out["tokenizer.chat_template"] = .string(template) }
+            return out
         }
         var merges = [String]()
         for m in model["merges"] as? [Any] ?? [] {
@@ -86,11 +119,7 @@ public enum GGUFExport {
         if let v = tokenizer.bosId { out["tokenizer.ggml.bos_token_id"] = .uint32(UInt32(v)) }
         if let v = tokenizer.eosId { out["tokenizer.ggml.eos_token_id"] = .uint32(UInt32(v)) }
         if let v = tokenizer.padId { out["tokenizer.ggml.padding_token_id"] = .uint32(UInt32(v)) }
-        let configPath = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("tokenizer_config.json").path
-        if let d = FileManager.default.contents(atPath: configPath), let config = try? JSONSerialization.jsonObject(with: d) as? [String: Any],
-           let template = config["chat_template"] as? String {
-            out["tokenizer.chat_template"] = .string(template)
-        }
+        if let template { out["tokenizer.chat_template"] = .string(template) }
         return out
     }
 }

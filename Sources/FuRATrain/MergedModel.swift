@@ -26,6 +26,7 @@ public enum MergedModel {
         object["architectures"] = [config.family.className]
         object["torch_dtype"] = dtype == .bf16 ? "bfloat16" : dtype == .f16 ? "float16" : "float32"
         object["hidden_act"] = config.family.activation.rawValue
+        object["hidden_activation"] = config.family.activation.rawValue  // Gemma's key
         object["head_dim"] = config.headDim
         return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     }

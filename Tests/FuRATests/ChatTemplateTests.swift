@@ -8,7 +8,7 @@ import FuRAFormats
         let templates = try #require(fixture["templates"] as? [String: String])
         let bos = try #require(fixture["bos"] as? [String: String])
         let cases = try #require(fixture["cases"] as? [[String: Any]])
-        #expect(cases.count == 40)
+        #expect(cases.count == 48)
         for entry in cases {
             let name = try #require(entry["template"] as? String)
             let template = try #require(ChatTemplate.detect(templateString: templates[name], bosToken: bos[name]), "\(name) not recognized")
@@ -27,6 +27,7 @@ import FuRAFormats
         #expect(ChatTemplate.detect(templateString: templates["qwen2.5"])?.defaultSystemMessage == "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.")
         #expect(ChatTemplate.detect(templateString: templates["llama3"])?.format == .llama3)
         #expect(ChatTemplate.detect(templateString: templates["llama3.1"])?.format == .llama31)
+        #expect(ChatTemplate.detect(templateString: templates["gemma3"])?.format == .gemma)
         #expect(ChatTemplate.detect(templateString: templates["llama3.1"])?.dateString == "26 Jul 2024")
         let llama32 = "{%- if strftime_now is defined %}{%- set date_string = strftime_now(\"%d %b %Y\") %}{%- endif %}<|start_header_id|>Cutting Knowledge Date"
         #expect(ChatTemplate.detect(templateString: llama32)?.dateString == ChatTemplate.todayString())

@@ -13,6 +13,7 @@ import Testing
         let loaded = try ModelLoader.load(path: Self.phi3.path)
         let c = loaded.config
         #expect(c.family == .phi3)
+        #expect(loaded.model.blocks.allSatisfy { $0.attention.window == 6 })  // Phi-3's sliding_window is on every layer
         let store = try SafetensorsStore(directory: Self.phi3.path)
         let qkv = try store.tensor(named: "model.layers.1.self_attn.qkv_proj.weight")
         let q = try #require(loaded.model.linear(named: "model.layers.1.self_attn.q_proj")).denseWeight()

@@ -22,6 +22,20 @@ import Testing
         do { try config.validate() } catch { #expect("\(error)".contains("model_type = gpt-neox")) }
     }
 
+    /// Who uses `sliding_window`: every layer in Mistral/Phi-3, Gemma's pattern (five local, one global), nobody in Llama/Qwen2.
+    @Test func slidingWindowLayersFollowTheFamily() throws {
+        func config(_ type: String) -> ModelConfig {
+            ModelConfig(modelType: type, hiddenSize: 8, intermediateSize: 16, numHiddenLayers: 6, numAttentionHeads: 2, vocabSize: 10,
+                        slidingWindow: 4)
+        }
+        #expect((0..<6).allSatisfy { config("mistral").usesSlidingWindow(layer: $0) && config("phi3").usesSlidingWindow(layer: $0) })
+        #expect(!(0..<6).contains { config("llama").usesSlidingWindow(layer: $0) || config("qwen2").usesSlidingWindow(layer: $0) })
+        #expect((0..<6).map { config("gemma3_text").usesSlidingWindow(layer: $0) } == [true, true, true, true, true, false])
+        var gemma = config("gemma3_text")
+        gemma.ropeTheta = 1_000_000
+        #expect(gemma.ropeTheta(layer: 0) == 10000 && gemma.ropeTheta(layer: 5) == 1_000_000)
+    }
+
     @Test func familyTensorNamesMapBothWays() throws {
         for family in ModelFamily.registered {
             for pair in family.blockTensorNames {

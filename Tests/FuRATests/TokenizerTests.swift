@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import FuRAFormats
+import FuRATrain
 import FuRATensor
 
 @Suite struct TokenizerTests {
@@ -109,6 +110,58 @@ import FuRATensor
         #expect(throws: TokenizerError.self) {
             try Tokenizer(ggufMetadata: ["tokenizer.ggml.model": .string("gpt2"), "tokenizer.ggml.tokens": .array([.string("a")]),
                                          "tokenizer.ggml.bos_token_id": .uint32(7)])
+        }
+    }
+}
+
+/// SentencePiece-style BPE (GGUF `llama` vocabularies, Gemma): merge order by the merged token's position,
+/// `▁` for spaces, runs of spaces as pieces, byte fallback, and added tokens matched whole.
+@Suite struct SentencePieceTokenizerTests {
+    static func make() throws -> Tokenizer { try Tokenizer(ggufMetadata: metadata()) }
+
+    static func metadata() -> [String: GGUFValue] {
+        var tokens = ["<pad>", "<eos>", "<bos>", "<unk>", "<start>", "\n"]
+        tokens += (0..<256).map { String(format: "<0x%02X>", $0) }
+        // "ab" comes before "bc", so "abc" is "ab" + "c"; "  " (two spaces) is the piece "▁▁".
+        tokens += ["\u{2581}", "a", "b", "c", "ab", "bc", "\u{2581}a", "  ", "\u{2581}ab"]
+        let types = [3, 3, 3, 2, 3, 4] + [Int](repeating: 6, count: 256) + [Int](repeating: 1, count: 7) + [4, 1]
+        let metadata: [String: GGUFValue] = [
+            "tokenizer.ggml.model": .string("llama"), "tokenizer.ggml.tokens": .array(tokens.map { .string($0) }),
+            "tokenizer.ggml.token_type": .array(types.map { .int32(Int32($0)) }), "tokenizer.ggml.bos_token_id": .uint32(2),
+            "tokenizer.ggml.eos_token_id": .uint32(1), "tokenizer.ggml.unknown_token_id": .uint32(3),
+            "tokenizer.ggml.add_bos_token": .bool(true),
+        ]
+        return metadata
+    }
+
+    @Test func encodesAndDecodesLikeSentencePiece() throws {
+        let t = try Self.make()
+        let id = { (s: String) in t.id(for: s)! }
+        #expect(t.encode("abc") == [id("ab"), id("c")])
+        #expect(t.encode(" ab") == [id("\u{2581}ab")])
+        #expect(t.encode("a  b") == [id("a"), id("  "), id("b")])  // "  " is looked up as ▁▁
+        #expect(t.encode("a<start>\nz", addBOS: true) == [2, id("a"), 4, 5, id("<0x7A>")])
+        #expect(t.decode(t.encode("a  b<start>\nz é"), skipSpecial: true) == "a  b\nz é")
+    }
+
+    /// GGUF → tokenizer.json (what `fura merge` writes) → GGUF metadata (what `fura export` writes from an HF
+    /// directory): every form encodes alike.
+    @Test func tokenizerJSONAndGGUFMetadataRoundTrip() throws {
+        let original = try Self.make()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("fura-spm-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let (json, config) = try TokenizerJSONExport.files(ggufMetadata: Self.metadata(), source: "test")
+        let jsonPath = root.appendingPathComponent("tokenizer.json").path
+        try json.write(to: URL(fileURLWithPath: jsonPath))
+        try config.write(to: root.appendingPathComponent("tokenizer_config.json"))
+        let fromJSON = try Tokenizer(tokenizerJSON: jsonPath, tokenizerConfig: root.appendingPathComponent("tokenizer_config.json").path)
+        let fromGGUF = try Tokenizer(ggufMetadata: try GGUFExport.tokenizerMetadata(tokenizerJSON: jsonPath, tokenizer: fromJSON))
+        for text in ["abc", " ab", "a  b", "a<start>\nz é", "bcab  abc\n\n"] {
+            let ids = original.encode(text, addBOS: true)
+            #expect(fromJSON.encode(text, addBOS: fromJSON.addsBOSByDefault) == ids, "\(text)")
+            #expect(fromGGUF.encode(text, addBOS: fromGGUF.addsBOSByDefault) == ids, "\(text)")
+            #expect(fromGGUF.decode(Array(ids.dropFirst())) == text)
         }
     }
 }
