@@ -40,6 +40,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var localRopeTheta: Double?
     /// Attention scores are scaled by its −½ power (Gemma's `query_pre_attn_scalar`); nil: head_dim.
     public var queryPreAttnScalar: Double?
+    /// Gemma 2's tanh soft-capping of attention scores and final logits; not implemented, so `validate`
+    /// rejects a config that sets either (Gemma 3 leaves both null).
+    public var attentionLogitSoftcapping: Double?
+    public var finalLogitSoftcapping: Double?
 
     /// Llama 3 style frequency scaling of RoPE.
     public struct RopeScaling: Codable, Equatable, Sendable {
@@ -115,6 +119,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case bosTokenId = "bos_token_id", eosTokenId = "eos_token_id"
         case slidingWindow = "sliding_window", layerTypes = "layer_types", localRopeTheta = "rope_local_base_freq"
         case queryPreAttnScalar = "query_pre_attn_scalar"
+        case attentionLogitSoftcapping = "attn_logit_softcapping", finalLogitSoftcapping = "final_logit_softcapping"
     }
 
     enum ExtraKeys: String, CodingKey { case ropeParameters = "rope_parameters" }
@@ -163,6 +168,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         slidingWindow = try c.decodeIfPresent(Int.self, forKey: .slidingWindow)
         layerTypes = try c.decodeIfPresent([String].self, forKey: .layerTypes)
         queryPreAttnScalar = try c.decodeIfPresent(Double.self, forKey: .queryPreAttnScalar)
+        attentionLogitSoftcapping = try c.decodeIfPresent(Double.self, forKey: .attentionLogitSoftcapping)
+        finalLogitSoftcapping = try c.decodeIfPresent(Double.self, forKey: .finalLogitSoftcapping)
     }
 
     /// Reads and validates `config.json`.
@@ -204,6 +211,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             try require(slidingWindow != nil || !types.contains("sliding_attention"), "sliding_window", "null", "is needed by sliding_attention layers")
         }
         if let s = queryPreAttnScalar { try require(s > 0, "query_pre_attn_scalar", s, "must be positive") }
+        for (field, value) in [("attn_logit_softcapping", attentionLogitSoftcapping), ("final_logit_softcapping", finalLogitSoftcapping)] {
+            try require(value == nil, field, value ?? 0, "is not supported (logit soft-capping is not implemented; expected null)")
+        }
     }
 }
 

@@ -36,6 +36,14 @@ import Testing
         #expect(gemma.ropeTheta(layer: 0) == 10000 && gemma.ropeTheta(layer: 5) == 1_000_000)
     }
 
+    @Test func logitSoftcappingIsATypedError() throws {
+        let json = #"{"model_type": "gemma3_text", "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "vocab_size": 10, "final_logit_softcapping": 30.0, "attn_logit_softcapping": null}"#
+        let config = try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8))
+        do { try config.validate(); Issue.record("accepted final_logit_softcapping") } catch {
+            #expect("\(error)".contains("final_logit_softcapping = 30.0"))
+        }
+    }
+
     @Test func familyTensorNamesMapBothWays() throws {
         for family in ModelFamily.registered {
             for pair in family.blockTensorNames {
