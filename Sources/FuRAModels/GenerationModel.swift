@@ -10,7 +10,7 @@ import FuRATensor
 ///
 /// Prefill and decode are the same call: a step appends any number of tokens to any set of slots.
 /// Projections go through each slot's `LinearLayer` (so adapters apply), or through compact
-/// weight copies made by `compactWeights` for frozen dense layers.
+/// weight copies the packer makes for frozen dense layers.
 public final class GenerationModel {
     public let model: CausalLM
     /// The distinct rotary embeddings of the blocks (one; Gemma's global and local), and each block's index into them.

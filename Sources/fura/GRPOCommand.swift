@@ -130,9 +130,7 @@ struct GRPOCommand: ParsableCommand {
         } }
         let weighted = try WeightedRewards(functions, weights: weights)
 
-        var stopIds = Set<Int>()
-        if let eos = tokenizer.eosId { stopIds.insert(eos) }
-        for special in ["<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>"] { if let id = tokenizer.id(for: special) { stopIds.insert(id) } }
+        let stopIds = tokenizer.turnEndIds
         guard let padId = tokenizer.padId ?? tokenizer.eosId ?? stopIds.first else {
             throw ValidationError("\(run.model): the tokenizer has neither a pad nor an end-of-sequence token")
         }
