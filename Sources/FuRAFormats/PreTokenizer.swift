@@ -12,11 +12,22 @@ public enum PreTokenizer: String, Sendable, CaseIterable {
     /// The pre-tokenizer for llama.cpp's `tokenizer.ggml.pre` name; nil when unknown.
     public init?(ggmlPre name: String) {
         switch name {
-        case "gpt2", "default", "mpt", "olmo", "jais": self = .gpt2
+        case "gpt-2", "gpt2", "default", "mpt", "olmo", "jais": self = .gpt2
         case "smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva": self = .smollm
         case "llama3", "llama-bpe", "llama-v3", "falcon3", "pixtral", "dbrx", "smaug-bpe": self = .llama3
         case "qwen2", "stablelm2", "deepseek-r1-qwen", "megrez": self = .qwen2
         default: return nil
+        }
+    }
+
+    /// The `tokenizer.ggml.pre` name llama.cpp gives this pre-tokenizer (what an exported GGUF must say: llama.cpp
+    /// refuses `gpt2`, its name is `gpt-2`).
+    public var ggmlName: String {
+        switch self {
+        case .gpt2: return "gpt-2"
+        case .smollm: return "smollm"
+        case .llama3: return "llama-bpe"
+        case .qwen2: return "qwen2"
         }
     }
 

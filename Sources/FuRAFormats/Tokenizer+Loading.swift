@@ -128,10 +128,7 @@ extension Tokenizer {
         try self.init(tokens: tokens, merges: sentencePieceShape ? .lines([]) : pairs.isEmpty ? .lines(lines) : .pairs(pairs), addedTokenIds: added,
                       specialTokenIds: special, preTokenizer: pre, bosId: bos, eosId: eos, padId: pad, unknownId: unk, addsBOSByDefault: addBOS,
                       ignoreMerges: model["ignore_merges"]?.bool ?? false, sentencePiece: sentencePiece, source: path)
-        var template = config["chat_template"] as? String
-        if template == nil, let named = config["chat_template"] as? [[String: Any]] {
-            template = named.first { $0["name"] as? String == "default" }?["template"] as? String
-        }
+        let template = ChatTemplate.templateString(directory: (path as NSString).deletingLastPathComponent, tokenizerConfig: config)
         chatTemplate = ChatTemplate.detect(templateString: template, bosToken: tokenText("bos_token"), eosToken: tokenText("eos_token"))
     }
 

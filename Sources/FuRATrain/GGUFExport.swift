@@ -93,11 +93,10 @@ public enum GGUFExport {
               let model = root["model"] as? [String: Any] else {
             throw TokenizerError.missingField(source: path, field: "model")
         }
-        let configPath = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("tokenizer_config.json").path
-        var template: String?
-        if let d = FileManager.default.contents(atPath: configPath), let config = try? JSONSerialization.jsonObject(with: d) as? [String: Any] {
-            template = config["chat_template"] as? String
-        }
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        let configData = FileManager.default.contents(atPath: directory.appendingPathComponent("tokenizer_config.json").path)
+        let config = configData.flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+        let template = ChatTemplate.templateString(directory: directory.path, tokenizerConfig: config)
         if tokenizer.isSentencePiece {
             var out = sentencePieceMetadata(tokenizer)
             if let template { out["tokenizer.chat_template"] = .string(template) }
@@ -107,7 +106,7 @@ public enum GGUFExport {
         for m in model["merges"] as? [Any] ?? [] {
             if let s = m as? String { merges.append(s) } else if let p = m as? [String], p.count == 2 { merges.append(p[0] + " " + p[1]) }
         }
-        let pre = ["gpt2": "gpt2", "smollm": "smollm", "llama3": "llama-bpe", "qwen2": "qwen2"][tokenizer.preTokenizer.rawValue] ?? "gpt2"
+        let pre = tokenizer.preTokenizer.ggmlName
         let types = (0..<tokenizer.tokens.count).map { id -> GGUFValue in
             .int32(tokenizer.specialTokenIds.contains(id) ? 3 : tokenizer.addedTokenIds.contains(id) ? 4 : 1)
         }

@@ -47,7 +47,7 @@ public enum MergedModel {
         try AtomicWrite.write(try hfConfig(model.config, dtype: dtype), to: dir.appendingPathComponent("config.json").path)
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: sourcePath, isDirectory: &isDirectory), isDirectory.boolValue {
-            for name in ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "special_tokens_map.json"] {
+            for name in ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "special_tokens_map.json", ChatTemplate.jinjaFileName] {
                 let source = URL(fileURLWithPath: sourcePath).appendingPathComponent(name)
                 guard let data = try? Data(contentsOf: source) else { continue }
                 try AtomicWrite.write(data, to: dir.appendingPathComponent(name).path)

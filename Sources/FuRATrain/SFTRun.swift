@@ -24,8 +24,9 @@ public struct SFTRun {
                 onEvent: @escaping (TrainingEvent) -> Void = { _ in }) throws {
         try config.validate()
         self.config = config
-        let examples = try SFTRecords.load(path: config.data, tokenizer: tokenizer)
-        let validation = try config.valData.map { try SFTRecords.load(path: $0, tokenizer: tokenizer) }
+        let files = try SFTDataFiles.resolve(data: config.data, validation: config.valData)
+        let examples = try SFTRecords.load(path: files.train, tokenizer: tokenizer)
+        let validation = try files.validation.map { try SFTRecords.load(path: $0, tokenizer: tokenizer) }
         dataset = try SFTDataset(examples: examples, validation: validation, valSize: validation == nil ? config.valSize : 0,
                                  tokenizer: tokenizer, batchSize: config.batchSize, gradientAccumulation: config.gradAccum,
                                  maxSeqLen: config.maxSeqLen, trainOnInputs: config.trainOnInputs, seed: config.seed)

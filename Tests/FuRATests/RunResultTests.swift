@@ -1,5 +1,6 @@
 import Foundation
 import FuRA
+import FuRAFormats
 @testable import FuRAModels
 import FuRANN
 import FuRATensor
@@ -72,5 +73,38 @@ import Testing
                                     cursor: DataCursor(epoch: 0, microBatch: 1), parameters: [("w", p)])
         #expect(throws: TrainingError.self) { try checkpoint.write(into: directory, keep: 2) }
         #expect(Checkpoint.steps(in: directory).isEmpty)
+    }
+}
+
+/// Interop: templates where transformers 5 saves them, and the pre-tokenizer names llama.cpp reads.
+@Suite struct InteropNamesTests {
+    @Test func preTokenizerNamesAreLlamaCpps() {
+        #expect(PreTokenizer.gpt2.ggmlName == "gpt-2" && PreTokenizer(ggmlPre: "gpt-2") == .gpt2)
+        for p in PreTokenizer.allCases { #expect(PreTokenizer(ggmlPre: p.ggmlName) == p) }
+    }
+
+    @Test func chatTemplateIsReadFromTheJinjaFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fura-jinja-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(ChatTemplate.templateString(directory: directory.path, tokenizerConfig: [:]) == nil)
+        try Data("{{ messages }}".utf8).write(to: directory.appendingPathComponent("chat_template.jinja"))
+        #expect(ChatTemplate.templateString(directory: directory.path, tokenizerConfig: [:]) == "{{ messages }}")
+        #expect(ChatTemplate.templateString(directory: directory.path, tokenizerConfig: ["chat_template": "x"]) == "x")
+    }
+}
+
+@Suite struct SFTDataFilesTests {
+    @Test func mlxLMDirectoryLayoutResolves() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fura-mlx-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(throws: TrainingError.self) { try SFTDataFiles.resolve(data: directory.path, validation: nil) }
+        try Data("{\"text\": \"a\"}\n".utf8).write(to: directory.appendingPathComponent("train.jsonl"))
+        #expect(try SFTDataFiles.resolve(data: directory.path, validation: nil).validation == nil)
+        try Data("{\"text\": \"b\"}\n".utf8).write(to: directory.appendingPathComponent("valid.jsonl"))
+        let files = try SFTDataFiles.resolve(data: directory.path, validation: nil)
+        #expect(files.train.hasSuffix("/train.jsonl") && files.validation?.hasSuffix("/valid.jsonl") == true)
+        #expect(try SFTDataFiles.resolve(data: "x.json", validation: "v.json") == ("x.json", "v.json"))
     }
 }
