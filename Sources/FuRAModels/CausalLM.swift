@@ -34,6 +34,9 @@ public final class CausalLM: LanguageModel {
         func load(_ name: String, _ shape: [Int]) throws -> Tensor {
             guard let t = try tensor(name) else { throw ModelError.missingTensor(source: source, tensor: name) }
             guard t.shape == shape else { throw ModelError.shapeMismatch(source: source, tensor: name, expected: shape, actual: t.shape) }
+            if let bad = t.storage.firstIndex(where: { !$0.isFinite }) {
+                throw ModelError.unsupported(source: source, what: "tensor \(name)", reason: "element \(bad) is \(t.storage[bad]) (NaN or infinite weights); the file is damaged")
+            }
             return t
         }
         func linear(_ name: String, _ o: Int, _ i: Int, bias: Bool) throws -> DenseLinear {

@@ -11,9 +11,12 @@ public final class SFTStep: TrainingStep {
     /// Validation batches (empty: no evaluation).
     public var validation: [TokenBatch]
     let model: any LanguageModel
+    /// Stops a diverged run (the uniform distribution, or a loss far above its running mean).
+    var collapse: CollapseDetector
 
     public init(model: any LanguageModel, source: any TrainingBatchSource, objective: any TrainingObjective, validation: [TokenBatch]) {
         self.model = model; self.source = source; self.objective = objective; self.validation = validation
+        collapse = CollapseDetector(vocabularySize: model.config.vocabSize)
     }
 
     public func run(step: Int, totalSteps: Int, rng: inout RNG, passes: StepPasses) throws -> TrainingEvent {
@@ -23,6 +26,9 @@ public final class SFTStep: TrainingStep {
         let result = try objective.accumulate(model: model, window: window, rng: &rng)
         guard result.loss.isFinite else { throw TrainingError.nonFinite(step: step + 1, quantity: "loss", value: result.loss) }
         let update = try passes.update()
+        if result.targets > 0 {
+            try collapse.check(step: step + 1, loss: result.loss, gradNorm: update.gradNorm, learningRate: update.learningRate)
+        }
         let seconds = Date().timeIntervalSince(started)
         return .step(StepMetrics(
             step: step + 1, totalSteps: totalSteps, loss: result.loss, learningRate: update.learningRate,

@@ -16,6 +16,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case badCheckpoint(path: String, reason: String)
     /// A file of the run directory cannot be written.
     case writeFailed(path: String, reason: String)
+    /// The run diverged (the model predicts the uniform distribution, or the loss jumped far above its running mean).
+    case collapsed(step: Int, reason: String, learningRate: Double)
 
     public var description: String {
         switch self {
@@ -36,6 +38,9 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
             return "\(path): unusable checkpoint: \(reason)"
         case let .writeFailed(path, reason):
             return "\(path): cannot write: \(reason)"
+        case let .collapsed(step, reason, learningRate):
+            return "training stopped at step \(step): \(reason); the learning rate was \(learningRate): lower --lr "
+                + "(checkpoints of earlier steps are kept; --resume would continue the collapse)"
         }
     }
 }

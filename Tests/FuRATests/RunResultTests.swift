@@ -108,3 +108,21 @@ import Testing
         #expect(try SFTDataFiles.resolve(data: "x.json", validation: "v.json") == ("x.json", "v.json"))
     }
 }
+
+@Suite struct CollapseDetectorTests {
+    @Test func uniformPlateauAndLossJumpsStopTheRun() throws {
+        var flat = CollapseDetector(vocabularySize: 49152)
+        let lnV = log(49152.0)
+        try flat.check(step: 1, loss: 3, gradNorm: 2, learningRate: 1e6)
+        try flat.check(step: 2, loss: lnV, gradNorm: 0, learningRate: 1e6)
+        try flat.check(step: 3, loss: lnV, gradNorm: 0, learningRate: 1e6)
+        #expect(throws: TrainingError.self) { try flat.check(step: 4, loss: lnV, gradNorm: 0, learningRate: 1e6) }
+        var jump = CollapseDetector(vocabularySize: 100)
+        for step in 1...12 { try jump.check(step: step, loss: 1.5 - 0.01 * Double(step), gradNorm: 1, learningRate: 1e-3) }
+        #expect(throws: TrainingError.self) { try jump.check(step: 13, loss: 40, gradNorm: 1, learningRate: 1e-3) }
+        // A healthy run with noise never trips it.
+        var healthy = CollapseDetector(vocabularySize: 100)
+        var rng = RNG(seed: 3)
+        for step in 1...200 { try healthy.check(step: step, loss: 3 * exp(-Double(step) / 50) + 0.5 * Double(rng.uniform()), gradNorm: 1, learningRate: 1e-3) }
+    }
+}

@@ -158,6 +158,9 @@ public enum AdapterFiles {
             guard t.shape == p.value.shape else {
                 throw AdapterError.shapeMismatch(path: path, name: key, expected: p.value.shape, actual: t.shape)
             }
+            if let bad = t.storage.firstIndex(where: { !$0.isFinite }) {
+                throw AdapterError.badConfig(path: path, key: key, value: "element \(bad) = \(t.storage[bad])", expected: "finite values (the adapter is damaged)")
+            }
             p.value = t
         }
         if let extra = unused.sorted().first { throw AdapterError.unexpectedTensor(path: path, name: extra) }
