@@ -180,11 +180,28 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         }
         let config: ModelConfig
         do { config = try JSONDecoder().decode(ModelConfig.self, from: data) } catch {
-            throw ModelConfigError.malformed(path: url.path, reason: "\(error)")
+            throw ModelConfigError.malformed(path: url.path, reason: Self.oneLine(error))
         }
         try config.validate(source: url.path)
         return config
     }
+
+    /// A decoding error as one line naming the key: "num_hidden_layers: expected an integer (found 1e12)".
+    static func oneLine(_ error: Error) -> String {
+        func key(_ path: [CodingKey]) -> String { path.map(\.stringValue).joined(separator: ".") }
+        switch error {
+        case let DecodingError.keyNotFound(k, context): return "\(key(context.codingPath + [k])): missing (a required key)"
+        case let DecodingError.typeMismatch(type, context): return "\(key(context.codingPath)): expected \(type == Int.self ? "an integer" : "a value of type \(type)")"
+        case let DecodingError.valueNotFound(type, context): return "\(key(context.codingPath)): null, expected \(type)"
+        case let DecodingError.dataCorrupted(context):
+            let path = key(context.codingPath)
+            return (path.isEmpty ? "" : path + ": ") + (context.underlyingError.map { "not valid JSON (\(($0 as NSError).localizedDescription))" } ?? context.debugDescription)
+        default: return "\(error)"
+        }
+    }
+
+    /// The largest sizes a config may state (Llama-3-405B: width 16384, MLP 53248, 126 layers, 128 heads, vocab 128256).
+    public static let limits = (width: 1 << 18, layers: 1024, heads: 1024, headDim: 4096, vocabulary: 1 << 23)
 
     /// Checks that the numbers describe a buildable model.
     public func validate(source: String = "config") throws {
@@ -200,7 +217,14 @@ public struct ModelConfig: Codable, Equatable, Sendable {
                     numKeyValueHeads, "must divide num_attention_heads (\(numAttentionHeads))")
         try require(headDimOverride != nil || hiddenSize % numAttentionHeads == 0, "hidden_size", hiddenSize,
                     "must be a multiple of num_attention_heads (\(numAttentionHeads)) when head_dim is not given")
-        try require(headDim % 2 == 0, "head_dim", headDim, "must be even for rotary embeddings")
+        // Upper bounds far above any published model: a corrupt header is refused here, before anything the sizes
+        // imply is allocated, and every product of two of them fits an Int.
+        for (field, value, limit) in [("hidden_size", hiddenSize, Self.limits.width), ("intermediate_size", intermediateSize, Self.limits.width),
+                                      ("num_hidden_layers", numHiddenLayers, Self.limits.layers), ("num_attention_heads", numAttentionHeads, Self.limits.heads),
+                                      ("head_dim", headDim, Self.limits.headDim), ("vocab_size", vocabSize, Self.limits.vocabulary)] {
+            try require(value <= limit, field, value, "is larger than \(limit), the most this reader accepts (a damaged or mistyped config?)")
+        }
+        try require(headDim > 0 && headDim % 2 == 0, "head_dim", headDim, "must be even and positive for rotary embeddings")
         try require(vocabSize > 0, "vocab_size", vocabSize, "must be positive")
         try require(rmsNormEps > 0, "rms_norm_eps", rmsNormEps, "must be positive")
         if let w = slidingWindow { try require(w > 0, "sliding_window", w, "must be positive") }

@@ -126,3 +126,26 @@ import Testing
         for step in 1...200 { try healthy.check(step: step, loss: 3 * exp(-Double(step) / 50) + 0.5 * Double(rng.uniform()), gradNorm: 1, learningRate: 1e-3) }
     }
 }
+
+@Suite struct ModelConfigLimitTests {
+    static func load(_ json: String) throws -> ModelConfig {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("fura-config-\(UUID().uuidString).json")
+        try Data(json.utf8).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        return try ModelConfig.load(contentsOf: url)
+    }
+    static let base = #""hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "vocab_size": 100"#
+
+    @Test func corruptSizesAreOneLineErrorsBeforeAnyAllocation() throws {
+        _ = try Self.load("{\(Self.base), \"num_hidden_layers\": 2}")
+        for (extra, field) in [("\"num_hidden_layers\": 4294967295", "num_hidden_layers"), ("\"num_hidden_layers\": 2, \"head_dim\": 2147483648", "head_dim"),
+                               ("\"num_hidden_layers\": 1e12", "num_hidden_layers"), ("\"num_hidden_layers\": 2, \"vocab_size\": 4611686018427387904", "vocab_size")] {
+            do {
+                _ = try Self.load("{\(Self.base.replacingOccurrences(of: ", \"vocab_size\": 100", with: extra.contains("vocab") ? "" : ", \"vocab_size\": 100")), \(extra)}")
+                Issue.record("\(extra) was accepted")
+            } catch let error as ModelConfigError {
+                #expect(error.description.contains(field) && !error.description.contains("\n") && !error.description.contains("CodingKeys"), "\(error)")
+            }
+        }
+    }
+}
