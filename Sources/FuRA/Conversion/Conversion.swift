@@ -195,7 +195,7 @@ public enum Conversion {
         return merged
     }
 
-    /// Spec §1.13 over the host: renormalizes the trainable cores of every BTT layer. Call after each optimizer
+    /// Docs/factorization.md §15 over the host: renormalizes the trainable cores of every BTT layer. Call after each optimizer
     /// step when `normalize_after_update` is set.
     public static func normalizeAfterUpdate(_ host: LinearHost, eps: Float = 1e-12) {
         for slot in host.linearSlotNames {

@@ -11,22 +11,8 @@ extension MethodSettings {
         if let v = decompMode { options.decompMode = try DecompModeSpec(parsing: v) }
         if let v = rank { options.rank = try BTTRank(parsing: v) }
         if let v = trainPosition { options.trainPosition = v }
-        if let v = sMergedTo {
-            let text = v.lowercased()
-            if text == "none" || text == "null" { options.sMergedTo = nil } else {
-                guard let value = SMergedTo(rawValue: text) else {
-                    throw ConversionError.invalidValue(module: nil, option: "s_merged_to", value: v,
-                                                       expected: SMergedTo.allCases.map(\.rawValue).joined(separator: ", ") + " or none")
-                }
-                options.sMergedTo = value
-            }
-        }
-        if let v = convertMode {
-            guard let value = ConvertMode(rawValue: v.lowercased()) else {
-                throw ConversionError.invalidValue(module: nil, option: "convert_mode", value: v, expected: "svd or qr")
-            }
-            options.convertMode = value
-        }
+        if let v = sMergedTo { options.sMergedTo = try Self.parseSMergedTo(v) }
+        if let v = convertMode { options.convertMode = try Self.parseConvertMode(v) }
         if let v = inputFactorization { options.inputFactorization = try InputFactorizationSpec(parsing: v) }
         if let v = targetList { options.targetModules = v }
         if let v = factorizeByHead { options.factorizeByHead = v }
@@ -34,6 +20,43 @@ extension MethodSettings {
         if let v = trainBias { options.trainBias = v }
         try options.validate()
         return options
+    }
+
+    /// `s_merged_to`: one of `SMergedTo`, or `none`/`null` (nil).
+    static func parseSMergedTo(_ text: String) throws -> SMergedTo? {
+        let t = text.lowercased()
+        if t == "none" || t == "null" { return nil }
+        guard let value = SMergedTo(rawValue: t) else {
+            throw ConversionError.invalidValue(module: nil, option: "s_merged_to", value: text,
+                                               expected: SMergedTo.allCases.map(\.rawValue).joined(separator: ", ") + " or none")
+        }
+        return value
+    }
+
+    /// `convert_mode`: svd or qr.
+    static func parseConvertMode(_ text: String) throws -> ConvertMode {
+        guard let value = ConvertMode(rawValue: text.lowercased()) else {
+            throw ConversionError.invalidValue(module: nil, option: "convert_mode", value: text, expected: "svd or qr")
+        }
+        return value
+    }
+
+    /// Checks each set value on its own, for any method (a command line is checked so before a config file names the
+    /// method); the combination is checked when the method is built.
+    public func checkEachValue() throws {
+        if let v = decompMode { _ = try DecompModeSpec(parsing: v) }
+        if let v = rank { _ = try BTTRank(parsing: v) }
+        if let v = sMergedTo { _ = try Self.parseSMergedTo(v) }
+        if let v = convertMode { _ = try Self.parseConvertMode(v) }
+        let positions = Set(TrainPosition.allCases.map(\.rawValue) + SVDTrainPosition.allCases.map(\.rawValue))
+        if let v = trainPosition, !positions.contains(v) {
+            throw ConversionError.invalidValue(module: nil, option: "train_position", value: v,
+                                               expected: "small, large or both (fura); output, input or both (svd)")
+        }
+        if let v = inputFactorization { _ = try InputFactorizationSpec(parsing: v) }
+        if let v = targetList { _ = try ConversionOptions.leaves(of: v) }
+        if let v = quantBlockLayout { _ = try QFuRAOptions.parseLayout(v) }
+        if loraRank != nil || loraAlpha != nil || loraDropout != nil { _ = try loraOptions(method: .lora) }
     }
 
     /// LoRA-family options (rank, α, dropout, rsLoRA), checked: 1 ≤ r ≤ `maximumLoRARank`, α finite and > 0, dropout in [0, 1).

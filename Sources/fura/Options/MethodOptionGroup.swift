@@ -63,27 +63,10 @@ struct MethodOptionGroup: ParsableArguments {
     /// Checks each given value on its own (the combination is checked again once a config file is merged in).
     func validate() throws {
         do {
-            if let method { _ = try MethodName(parsing: method, option: "--method") }
-            if let v = decompMode { _ = try DecompModeSpec(parsing: v) }
-            if let v = rank { _ = try BTTRank(parsing: v) }
-            if let v = convertMode, ConvertMode(rawValue: v.lowercased()) == nil {
-                throw ConversionError.invalidValue(module: nil, option: "--convert-mode", value: v, expected: "svd or qr")
-            }
-            if let v = sMergedTo, SMergedTo(rawValue: v.lowercased()) == nil, !["none", "null"].contains(v.lowercased()) {
-                throw ConversionError.invalidValue(module: nil, option: "--s-merged-to", value: v,
-                                                   expected: SMergedTo.allCases.map(\.rawValue).joined(separator: ", ") + " or none")
-            }
-            let positions = Set(TrainPosition.allCases.map(\.rawValue) + SVDTrainPosition.allCases.map(\.rawValue))
-            if let v = trainPosition, !positions.contains(v) {
-                throw ConversionError.invalidValue(module: nil, option: "--train-position", value: v,
-                                                   expected: "small, large or both (fura); output, input or both (svd)")
-            }
-            if let v = inputFactorization { _ = try InputFactorizationSpec(parsing: v) }
-            if let v = settings.targetList { _ = try ConversionOptions.leaves(of: v) }
-            if let v = quantBlockLayout { _ = try QFuRAOptions.parseLayout(v) }
-            if let method, let name = MethodName(rawValue: method) {
+            try settings.checkEachValue()
+            if let method {
                 // The flags alone must make a valid method (a config file may still add keys).
-                _ = try MethodRegistry.make(name, settings: settings)
+                _ = try MethodRegistry.make(try MethodName(parsing: method, option: "--method"), settings: settings)
             }
         } catch let error as ConversionError {
             throw ValidationError(error.description)

@@ -39,7 +39,7 @@ extension BTTLayer {
 }
 
 extension BTTGeometry {
-    /// Spec §1.13 on a right core (n, b, m·r): every column `[j, :, c]` (over b) gets unit norm (at least `eps`).
+    /// Docs/factorization.md §15 on a right core (n, b, m·r): every column `[j, :, c]` (over b) gets unit norm (at least `eps`).
     func normalizeRightCore(_ core: inout Tensor, eps: Float) {
         let mr = m * r
         core.withUnsafeMutableBufferPointer { rp in
@@ -55,7 +55,7 @@ extension BTTGeometry {
         }
     }
 
-    /// Spec §1.13 on a left core (m·n·r, a): every row (over a) gets unit norm (at least `eps`).
+    /// Docs/factorization.md §15 on a left core (m·n·r, a): every row (over a) gets unit norm (at least `eps`).
     func normalizeLeftCore(_ core: inout Tensor, eps: Float) {
         core.withUnsafeMutableBufferPointer { lp in
             for row in 0..<(m * n * r) {

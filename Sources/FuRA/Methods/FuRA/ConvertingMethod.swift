@@ -28,6 +28,10 @@ extension ConvertingMethod {
 
     public func afterConversion(_ model: any LanguageModel, report: ConversionReport) throws -> String? { nil }
 
+    public func describe(baseModel: String) -> AdapterMethod {
+        AdapterMethod(method: Self.name, conversion: conversion, baseModel: baseModel)
+    }
+
     /// Converts the targeted projections and reports each; BTT `normalize_after_update` runs after every update when asked.
     public func convert(_ model: any LanguageModel) throws -> (report: ConversionReport, application: MethodApplication) {
         let report = try Conversion.convert(model, options: conversion, measureReconstruction: false)
@@ -44,7 +48,7 @@ extension ConvertingMethod {
         _ = try apply(to: model, seed: 0)
         var expected = [(key: String, parameter: Parameter)]()
         for slot in model.linearSlotNames {
-            guard let layer = model.linear(named: slot), layer is BTTLayer || layer is QBTTLayer || layer is SVDLayer else { continue }
+            guard let layer = model.linear(named: slot), AdapterFiles.isConverted(layer) else { continue }
             let actual = CoreFingerprint.of(layer: layer)
             guard let stored = fingerprints[slot] else {
                 throw AdapterError.badConfig(path: adapterPath + "/adapter_config.json", key: "fingerprints.\(slot)", value: "missing",

@@ -7,7 +7,7 @@ extension MethodName { public static let fura: MethodName = "fura" }
 public struct FuRAMethod: ConvertingMethod {
     public static let name = MethodName.fura
     public static let help = "FuRA: lossless block tensor-train factorization, the small core and the singular values train"
-    /// Spec §4.5: FuRA holds out 100 validation examples and never evaluates (`--load_last_model`).
+    /// Docs/recipes.md §2: FuRA holds out 100 validation examples and never evaluates (`--load_last_model`).
     public static var sftRecipe: MethodRecipe { MethodRecipe(valSize: 100, evaluates: false) }
     public static var rlRecipe: MethodRecipe { MethodRecipe() }
     public static let adapterFormat = AdapterFormat.converted(quantized: false)
@@ -21,9 +21,6 @@ public struct FuRAMethod: ConvertingMethod {
         self.conversion = options
     }
 
-    public func describe(baseModel: String) -> AdapterMethod {
-        AdapterMethod(method: Self.name, conversion: conversion, baseModel: baseModel)
-    }
 
     public func planModule(_ p: PlannedProjection) throws -> PlannedModule {
         if let module = try untouched(p) { return module }

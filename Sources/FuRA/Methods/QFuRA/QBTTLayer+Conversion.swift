@@ -4,7 +4,7 @@ import FuRATensor
 // Legend: m output blocks of size a; n input blocks of size b; r rank per block.
 
 extension Conversion {
-    /// Spec §3.1 `convert_btt_to_qbtt_`: replaces every `BTTLayer` of `host` that has exactly one trainable core by a
+    /// Docs/methods.md §9 `convert_btt_to_qbtt_`: replaces every `BTTLayer` of `host` that has exactly one trainable core by a
     /// `QBTTLayer` whose frozen core is NF4. Call after `convert` (which sets trainability). Returns the quantized slots.
     /// Layers quantize side by side on `Threading`'s threads; the host changes only when all succeeded.
     ///
@@ -45,7 +45,7 @@ extension Conversion {
 }
 
 extension QBTTLayer {
-    /// Spec §1.13 for the trainable core: every `btt_r[j, :, c]` (over b), or every `btt_l[i, row, :]` (over a), gets
+    /// Docs/factorization.md §15 for the trainable core: every `btt_r[j, :, c]` (over b), or every `btt_l[i, row, :]` (over a), gets
     /// unit norm (norms clamped below at `eps`).
     public func normalizeAfterUpdate(eps: Float = 1e-12) {
         guard trainableCore.trainable else { return }

@@ -30,7 +30,7 @@ public struct QFuRAMethod: ConvertingMethod {
         AdapterMethod(method: Self.name, conversion: conversion, baseModel: baseModel, quantization: quantization)
     }
 
-    /// Spec §3.1: converted as FuRA (trainability set), then each frozen core is stored in NF4.
+    /// Docs/methods.md §9: converted as FuRA (trainability set), then each frozen core is stored in NF4.
     public func afterConversion(_ model: any LanguageModel, report: ConversionReport) throws -> String? {
         let slots = try Conversion.quantizeFrozenCores(model, options: quantization)
         let storage = Conversion.quantizedCoreStorage(model)

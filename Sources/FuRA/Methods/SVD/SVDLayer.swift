@@ -84,7 +84,7 @@ public final class SVDLayer: LinearLayer {
         configureTrainability(trainPosition: trainPosition, trainBias: trainBias, trainSingularValues: target == .keepTrainable)
     }
 
-    /// Spec §2 `configure_svd_trainability` for this layer.
+    /// Docs/methods.md §4 `configure_svd_trainability` for this layer.
     public func configureTrainability(trainPosition: SVDTrainPosition, trainBias: Bool, trainSingularValues: Bool) {
         outputFactor.trainable = trainPosition != .input
         inputFactor.trainable = trainPosition != .output

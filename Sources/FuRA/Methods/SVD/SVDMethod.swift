@@ -19,9 +19,6 @@ public struct SVDMethod: ConvertingMethod {
         self.conversion = options
     }
 
-    public func describe(baseModel: String) -> AdapterMethod {
-        AdapterMethod(method: Self.name, conversion: conversion, baseModel: baseModel)
-    }
 
     public func planModule(_ p: PlannedProjection) throws -> PlannedModule {
         if let module = try untouched(p) { return module }
