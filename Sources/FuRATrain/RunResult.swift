@@ -9,17 +9,21 @@ public enum RunResult {
     /// The base model as adapters record it: an absolute path.
     public static func baseModelName(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
 
-    /// Writes the run's result into `directory`; returns the path written.
+    /// Writes the run's result into `directory`, then its `summary.json` when given (last, so that a summary means a
+    /// finished run); returns the path of the result.
     @discardableResult
-    public static func write(_ loaded: LoadedModel, method: any FineTuningMethod, baseModel: String, into directory: String) throws -> String {
+    public static func write(_ loaded: LoadedModel, method: any FineTuningMethod, baseModel: String, into directory: String,
+                             summary: RunSummary? = nil) throws -> String {
         let url = URL(fileURLWithPath: directory)
+        let path: String
         if type(of: method).adapterFormat == .denseModel {
-            let path = url.appendingPathComponent("model").path
+            path = url.appendingPathComponent("model").path
             try MergedModel.write(loaded, to: path)
-            return path
+        } else {
+            path = url.appendingPathComponent("adapter").path
+            try AdapterFiles.save(loaded.model, method: method.describe(baseModel: baseModelName(baseModel)), to: path)
         }
-        let path = url.appendingPathComponent("adapter").path
-        try AdapterFiles.save(loaded.model, method: method.describe(baseModel: baseModelName(baseModel)), to: path)
+        try summary?.write(into: directory)
         return path
     }
 }

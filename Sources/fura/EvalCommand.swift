@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FuRA
 import FuRAEval
 import FuRAModels
 import FuRATensor
@@ -51,8 +52,11 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Write one JSON line per question (prompt, output, extracted, gold, correct) to this file.")
     var output: String?
 
-    @Flag(help: "Print the summary as JSON instead of a table.")
+    @Flag(help: "Print the report as JSON (model, adapter, protocol, tasks[i].accuracy, average) instead of a table.")
     var json = false
+
+    @Option(help: "Also save the report as DIR/eval.json for `fura compare` (default: the run directory of --adapter, when it names one).")
+    var runDir: String?
 
     @Option(help: "Threads for BLAS and attention (default: all cores).")
     var threads: Int?
@@ -64,6 +68,7 @@ struct EvalCommand: ParsableCommand {
     var noPrefixCache = false
 
     func run() throws {
+        let started = Date()
         guard let evalProtocol = EvalProtocol(rawValue: evalProtocol.lowercased()) else {
             throw EvalCommandError.badOption("--protocol", evalProtocol, "generate or loglikelihood")
         }
@@ -103,13 +108,30 @@ struct EvalCommand: ParsableCommand {
             FileHandle.standardError.write(Data(((isTerminal ? "\r" : "") + line + (isTerminal && p.done < p.total ? "" : "\n")).utf8))
         }
         if let output { try Self.writeRecords(records, to: output) }
+        let report = EvalReport(model: model, adapter: adapter.map(AdapterFiles.resolveDirectory), protocol: evalProtocol,
+                                limit: limit, seconds: Date().timeIntervalSince(started), summary: summary)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+            print(String(decoding: try report.json(), as: UTF8.self))
         } else {
-            print(summary.table(label: model.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "completions"))
+            print(report.header)
+            print(report.lmEvalTable)
+            print()
+            print(summary.table(label: adapter == nil ? (model.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "completions") : "adapter"))
         }
+        if let directory = runDir ?? adapter.flatMap(Self.runDirectory) {
+            do {
+                let path = try report.write(into: directory)
+                FileHandle.standardError.write(Data("saved \(path)\n".utf8))
+            } catch {
+                throw EvalCommandError.unwritable(URL(fileURLWithPath: directory).appendingPathComponent(EvalReport.fileName).path,
+                                                  error.localizedDescription)
+            }
+        }
+    }
+
+    /// The run directory an `--adapter` path names (`fura train --output`, holding `adapter/`), or nil for a bare adapter.
+    static func runDirectory(of adapter: String) -> String? {
+        AdapterFiles.resolveDirectory(adapter) == adapter ? nil : adapter
     }
 
     /// The tokenizer, scorer and generator of a model (with an adapter applied when given).

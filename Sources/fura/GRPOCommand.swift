@@ -177,7 +177,9 @@ struct GRPOCommand: ParsableCommand {
         let runStart = Date()
         try trainer.run()
         if let failure { throw failure }
-        log("result: " + (try RunResult.write(loaded, method: method, baseModel: run.model, into: run.output)))
+        let summary = RunSummary(kind: "grpo", method: run.method.rawValue, baseModel: RunResult.baseModelName(run.model),
+                                 trainableParameters: trainable, steps: options.steps, wallSeconds: Date().timeIntervalSince(started))
+        log("result: " + (try RunResult.write(loaded, method: method, baseModel: run.model, into: run.output, summary: summary)))
         log(String(format: "done in %.1f s; metrics in ", Date().timeIntervalSince(runStart)) + recorder.metricsURL.path)
     }
 

@@ -1,12 +1,19 @@
 import ArgumentParser
 import Foundation
 import FuRAEval
+import FuRAFormats
+import FuRATrain
 
 /// `fura make-data`: writes a generated task in the LLM-Adapters format (for demos and smoke runs).
 struct MakeDataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "make-data",
-        abstract: "Write a generated true/false task (LLM-Adapters JSON) that `fura train` and `fura eval --task boolq` read.")
+        abstract: "Write a generated true/false task, or a mix of data files, as LLM-Adapters JSON for `fura train` and `fura eval`.",
+        discussion: """
+        --task writes a generated task. --mix FILE (repeat) instead draws --count records from JSON-list data files, an \
+        equal share from each, at random (--seed), shuffled: e.g. a commonsense training mix from LLM-Adapters' \
+        boolq, ARC-Easy, ARC-Challenge and openbookqa files.
+        """)
 
     @Option(help: "Task: \(SyntheticTask.allCases.map(\.rawValue).joined(separator: ", ")).")
     var task: String = SyntheticTask.parity.rawValue
@@ -17,10 +24,22 @@ struct MakeDataCommand: ParsableCommand {
     @Option(help: "Seed of the generator (different seeds give disjoint-looking splits).")
     var seed: UInt64 = 1
 
+    @Option(name: .customLong("mix"), help: "A JSON-list data file to mix (repeat); replaces --task.")
+    var mixFiles: [String] = []
+
     @Option(help: "Output JSON file.")
     var output: String
 
     func run() throws {
+        if !mixFiles.isEmpty {
+            do {
+                try AtomicWrite.write(try SFTDataMix.mix(files: mixFiles, count: count, seed: seed), to: output)
+            } catch let error as TrainingError {
+                throw ValidationError(error.description)
+            }
+            print("wrote \(count) records mixed from \(mixFiles.count) files to \(output)")
+            return
+        }
         guard let kind = SyntheticTask(rawValue: task) else {
             throw ValidationError("--task \(task) is unknown; use one of \(SyntheticTask.allCases.map(\.rawValue).joined(separator: ", "))")
         }

@@ -78,6 +78,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        let started = Date()
         do {
             let resolved: TrainConfig
             if let config {
@@ -107,7 +108,11 @@ struct TrainCommand: ParsableCommand {
                 + "\(run.trainer.trainableParameters.reduce(0) { $0 + $1.parameter.count }) trainable parameters")
             try run.run()
             display.finish()
-            print("result: " + (try RunResult.write(loaded, method: setup.method, baseModel: resolved.model, into: resolved.output)))
+            let summary = RunSummary(kind: "sft", method: resolved.method.rawValue, baseModel: RunResult.baseModelName(resolved.model),
+                                     trainableParameters: run.trainer.trainableParameters.reduce(0) { $0 + $1.parameter.count },
+                                     steps: run.trainer.options.totalSteps, wallSeconds: Date().timeIntervalSince(started))
+            print("result: " + (try RunResult.write(loaded, method: setup.method, baseModel: resolved.model, into: resolved.output,
+                                                    summary: summary)))
             print("done: \(resolved.output)")
         } catch let error as TrainingError {
             FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
