@@ -94,6 +94,7 @@ struct GRPOCommand: ParsableCommand {
 
     /// Runs with the settings resolved (flags over the config file over defaults), all checked before the model loads.
     func execute(_ run: GRPORunConfig) throws {
+        let commandStarted = Date()
         let options = run.options
         if let threads = run.threads { Threading.setThreadCount(threads) }
         let (train, heldOut) = try problems(run)
@@ -178,7 +179,7 @@ struct GRPOCommand: ParsableCommand {
         try trainer.run()
         if let failure { throw failure }
         let summary = RunSummary(kind: "grpo", method: run.method.rawValue, baseModel: RunResult.baseModelName(run.model),
-                                 trainableParameters: trainable, steps: options.steps, wallSeconds: Date().timeIntervalSince(started))
+                                 trainableParameters: trainable, steps: options.steps, wallSeconds: Date().timeIntervalSince(commandStarted))
         log("result: " + (try RunResult.write(loaded, method: method, baseModel: run.model, into: run.output, summary: summary)))
         log(String(format: "done in %.1f s; metrics in ", Date().timeIntervalSince(runStart)) + recorder.metricsURL.path)
     }

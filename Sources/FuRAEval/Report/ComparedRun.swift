@@ -65,7 +65,8 @@ public struct ComparedRun {
             }
         }
         tokensPerSecond = seconds > 0 ? tokens / seconds : nil
-        peakRSSBytes = max(peak, summary?.peakRSSBytes ?? 0) > 0 ? max(peak, summary?.peakRSSBytes ?? 0) : nil
+        peak = max(peak, summary?.peakRSSBytes ?? 0)
+        peakRSSBytes = peak > 0 ? peak : nil
         guard config != nil || eval != nil || summary != nil else {
             throw ReportError.notARun(path: directory, reason: "holds no config.json, summary.json or eval.json "
                 + "(give a `fura train`/`grpo --output` directory, or one `fura eval --run-dir` wrote)")
