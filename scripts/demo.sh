@@ -1,45 +1,47 @@
 #!/usr/bin/env bash
-# The main job on the default model, on a fresh machine: fetch SmolLM2-135M-Instruct, make a small
-# task it does poorly on, evaluate it, fine-tune it with FuRA, evaluate again, print before/after.
-# Everything lands in demo-output/ (git-ignored). Takes about 10 minutes on 2 cores.
+# The main job on the default model, on a fresh machine: fetch SmolLM2-135M-Instruct, fine-tune it with FuRA on a
+# mix of the commonsense training splits (BoolQ, ARC-e, ARC-c, OBQA), and evaluate base and adapter on the seven
+# commonsense eval suites (log-likelihood protocol). Prints suite | n | base | fura | difference, and the average.
+# Everything lands in demo-output/ (git-ignored), including report.html (`fura compare`).
+#
+# DATA_DIR (default ../shared/data) holds commonsense/<suite>.train.json and commonsense-eval/<suite>.eval.json, in the
+# LLM-Adapters format; DEMO_EXAMPLES (training examples, default 600), DEMO_LIMIT (questions per suite, default 100),
+# DEMO_LR (default 2e-4) change the recipe.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+data=${DATA_DIR:-../shared/data}
+examples=${DEMO_EXAMPLES:-600}
+limit=${DEMO_LIMIT:-100}
+lr=${DEMO_LR:-2e-4}
+source scripts/commonsense.sh
+
+check_commonsense_data
+
+start=$(date +%s)
 scripts/setup.sh
 swift build -c release --product fura
 fura=.build/release/fura
 model=cache/SmolLM2-135M-Instruct.Q4_1.gguf
 out=demo-output
-task=${DEMO_TASK:-animal}
-iters=${DEMO_ITERS:-80}
-lr=${DEMO_LR:-5e-4}
 rm -rf "$out"; mkdir -p "$out"
 
-echo "== 1. data: generated '$task' questions (true/false), disjoint seeds for train and test"
-$fura make-data --task "$task" --count 1200 --seed 1 --output "$out/train.json"
-$fura make-data --task "$task" --count 200 --seed 2 --output "$out/test.json"
+echo "== 1. data: $examples examples drawn in equal shares from ${train_suites[*]} (training splits)"
+make_commonsense_mix "$examples" "$out/train.json"
 
-evaluate() {  # $1 = label, remaining = extra flags
-  local label=$1; shift
-  $fura eval --model "$model" "$@" --task boolq --data "$out/test.json" --protocol generate \
-    --num-beams 1 --max-new-tokens 12 --batch-size 25 --output "$out/eval-$label.jsonl" --json > "$out/eval-$label.json"
-  local json=$out/eval-$label.json
-  local correct n
-  correct=$(sed -n 's/.*"correct" : \([0-9]*\).*/\1/p' "$json" | head -n 1)
-  n=$(sed -n 's/.*"n" : \([0-9]*\).*/\1/p' "$json" | head -n 1)
-  echo "$correct/$n correct"
-}
+echo "== 2. evaluate the base model (log-likelihood of each answer, first $limit questions of each suite)"
+evaluate_commonsense "$out/base" "$model"
 
-echo "== 2. evaluate the base model (greedy, answer = first true/false in the reply)"
-before=$(evaluate before)
-echo "base model: $before"
-
-echo "== 3. fine-tune with FuRA (output_one_block, small core + singular values train; $iters steps)"
-$fura train --model "$model" --data "$out/train.json" --method fura --output "$out/run" \
-  --iters "$iters" --batch-size 8 --grad-accum 1 --lr "$lr" --val-size 40 --eval-every 20 --save-every 0 \
-  --no-gradient-checkpointing
+echo "== 3. fine-tune with FuRA (full rank, output_one_block: the small core and the singular values train; 1 epoch)"
+$fura train --model "$model" --data "$out/train.json" --method fura --output "$out/fura" \
+  --epochs 1 --batch-size 4 --grad-accum 2 --lr "$lr" --max-seq-len 256 --val-size 0 --save-every 0
 
 echo "== 4. evaluate the fine-tuned model (base + adapter, not merged)"
-after=$(evaluate after --adapter "$out/run/adapter")
+evaluate_commonsense "$out/fura" "$model" --adapter "$out/fura"
+
+$fura compare "$out/base" "$out/fura" --format md --output "$out/report.md"
+$fura compare "$out/base" "$out/fura" --output "$out/report.html"
 echo
-echo "accuracy on $task (200 held-out questions): before $before, after $after"
-echo "outputs: $out/ (train/test data, eval-*.jsonl per question, run/metrics.jsonl, run/loss.svg, run/adapter/)"
+echo "accuracy (%) on the commonsense eval suites, log-likelihood protocol:"
+sed -n '/^## By suite/,$p' "$out/report.md" | tail -n +3
+elapsed=$(( $(date +%s) - start ))
+printf '\ndemo took %d min %02d s. outputs: %s/ (train.json, base/ and fura/ with eval.json, metrics.jsonl, loss.svg,\nadapter/; report.md and report.html from `fura compare`)\n' $((elapsed / 60)) $((elapsed % 60)) "$out"

@@ -12,8 +12,10 @@ struct Fura: ParsableCommand {
     )
 
     /// Sets up the process (allocator; our thread pool on every core, OpenBLAS kept at one thread so there is a
-    /// single pool — a command's `--threads` narrows it) and runs the parsed subcommand.
+    /// single pool — a command's `--threads` narrows it; standard output flushed at every line, so progress reaches
+    /// `| tee` and log files as it happens) and runs the parsed subcommand.
     static func main() {
+        setvbuf(stdout, nil, _IOLBF, 0)
         Allocator.keepFreedPages()
         Threading.setThreadCount(ProcessInfo.processInfo.activeProcessorCount)
         main(nil)

@@ -73,6 +73,10 @@ import Testing
         #expect(markdown.contains("| fura | 80.0 | 40.0 | 60.0 | +20.0 |"))
         #expect(markdown.contains("| lora & co | — | — | — | — |"))
         #expect(markdown.contains("1,234"))
+        // By suite: rows are suites, columns the runs, then each later run's difference to the first.
+        #expect(markdown.contains("| suite | n | base | fura | lora & co | Δ fura − base | Δ lora & co − base |"))
+        #expect(markdown.contains("| BoolQ | 10 | 50.0 | 80.0 | — | +30.0 | — |"))
+        #expect(markdown.contains("| Average |  | 40.0 | 60.0 | — | +20.0 | — |"))
 
         let html = comparison.html()
         let parser = XMLParser(data: Data(html.utf8))

@@ -58,8 +58,34 @@ public struct RunComparison {
         })
     }
 
+    /// Header and rows of the per-suite table: one row per task and one for the average; a column of accuracy (×100)
+    /// per run, then, for every run after the first, its difference to the first in points. With a base row and one
+    /// trained run this is the demo's table (suite, n, base, FuRA, Δ).
+    var suiteRows: (header: [String], rows: [[String]]) {
+        let first = runs[0]
+        let others = runs.dropFirst().map(\.name)
+        func accuracies(_ run: ComparedRun) -> [String: TaskResult] {
+            Dictionary((run.eval?.tasks ?? []).map { ($0.task, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+        let byRun = runs.map(accuracies)
+        func difference(_ a: Double?, _ b: Double?) -> String {
+            guard let a, let b else { return "—" }
+            return String(format: "%+.1f", (a - b) * 100)
+        }
+        var rows: [[String]] = tasks.map { task in
+            let ns = Set(byRun.compactMap { $0[task]?.n })
+            let n = ns.count == 1 ? String(ns.first!) : ns.isEmpty ? "—" : ns.sorted().map(String.init).joined(separator: "/")
+            let values = byRun.map { $0[task]?.accuracy }
+            return [EvalTask(name: task)?.displayName ?? task, n] + values.map(Self.percent)
+                + values.dropFirst().map { difference($0, values[0]) }
+        }
+        let averages = runs.map { $0.eval?.average }
+        rows.append(["Average", ""] + averages.map(Self.percent) + averages.dropFirst().map { difference($0, averages[0]) })
+        return (["suite", "n"] + runs.map(\.name) + others.map { "Δ \($0) − \(first.name)" }, rows)
+    }
+
     /// Columns of text (left-aligned); the others are figures.
-    static let textColumns: Set<String> = ["run", "method", "settings"]
+    static let textColumns: Set<String> = ["run", "method", "settings", "suite"]
 
     // MARK: Markdown
 
@@ -76,6 +102,8 @@ public struct RunComparison {
             let e = evalRows
             out += "\n## Accuracy (%), \(evalSetting)\n\n" + table(e.header, e.rows) + "\n"
             out += "\nΔ Avg is each run's average minus the first run's (\(runs[0].name)), in points.\n"
+            let s = suiteRows
+            out += "\n## By suite\n\n" + table(s.header, s.rows) + "\n"
         }
         return out
     }
