@@ -25,7 +25,7 @@ extension RunComparison {
         table { border-collapse: collapse; margin: 1em 0; }
         th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; }
         th { background: #f3f3f3; }
-        td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+        td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
         p.note { color: #555; font-size: 90%; }
         </style>
         </head>
