@@ -1,4 +1,5 @@
 import Foundation
+import FuRAFormats
 
 /// One question of an evaluation suite.
 public struct EvalExample: Equatable, Sendable {
@@ -28,8 +29,8 @@ public enum EvalData {
     /// Reads `path` and checks every record for `task`.
     public static func load(path: String, task: EvalTask) throws -> [EvalExample] {
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw EvalDataError.unreadable(file: path, reason: "\(error.localizedDescription)")
+        do { data = try TextFileData.read(path) } catch {
+            throw EvalDataError.unreadable(file: path, reason: ErrorText.file(error))
         }
         return try parse(data, file: path, task: task)
     }

@@ -53,7 +53,7 @@ public struct EvalReport: Codable, Equatable, Sendable {
         let path = URL(fileURLWithPath: directory).appendingPathComponent(fileName).path
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         do { return try JSONDecoder().decode(EvalReport.self, from: data) } catch {
-            throw EvalDataError.unreadable(file: path, reason: "not a `fura eval` report (\(error.localizedDescription))")
+            throw EvalDataError.unreadable(file: path, reason: "not a `fura eval` report (\(ErrorText.json(error)))")
         }
     }
 

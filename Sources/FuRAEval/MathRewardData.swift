@@ -1,4 +1,5 @@
 import Foundation
+import FuRAFormats
 import FuRATrain
 
 /// Problems for math RL from JSON (a list of objects) or JSONL (one object per line).
@@ -10,8 +11,8 @@ import FuRATrain
 public enum MathRewardData {
     public static func load(path: String) throws -> [RewardExample] {
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw TrainingError.unreadableData(path: path, reason: error.localizedDescription)
+        do { data = try TextFileData.read(path) } catch {
+            throw TrainingError.unreadableData(path: path, reason: ErrorText.file(error))
         }
         return try parse(data, path: path)
     }

@@ -8,7 +8,7 @@ public enum AtomicWrite {
         do {
             try data.write(to: URL(fileURLWithPath: temporary))
         } catch {
-            throw FileError.cannotWrite(path: path, reason: "\(error.localizedDescription)")
+            throw FileError.cannotWrite(path: path, reason: ErrorText.file(error))
         }
         guard rename(temporary, path) == 0 else {
             let reason = String(cString: strerror(errno))

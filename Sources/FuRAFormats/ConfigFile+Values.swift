@@ -7,10 +7,10 @@ extension ConfigFile {
         .syntax(path: path, line: keyLines[key], reason: "\(key): expected \(expected), got \(Self.describe(values[key]))")
     }
 
-    static func describe(_ v: Any?) -> String {
+    public static func describe(_ v: Any?) -> String {
         guard let v else { return "nothing" }
         if v is NSNull { return "null" }
-        if let s = v as? String { return "the text \"\(s)\"" }
+        if let s = v as? String { return "the text \"\(shortened(s))\"" }
         if let list = v as? [Any] { return "a list of \(list.count)" }
         if v is [String: Any] { return "a mapping" }
         return "\(v)"
@@ -20,7 +20,7 @@ extension ConfigFile {
 
     /// Whether a value is a boolean: a Swift `Bool` (YAML) or a boolean `NSNumber` (JSON); Linux Foundation
     /// also lets `is Bool` match the JSON numbers 0 and 1, so the type is checked by name.
-    static func isBool(_ v: Any?) -> Bool {
+    public static func isBool(_ v: Any?) -> Bool {
         guard let v else { return false }
         let name = String(describing: type(of: v))
         return name == "Bool" || name.contains("Boolean")

@@ -31,7 +31,7 @@ public struct ConfigFile {
     public init(path: String) throws {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw ConfigFileError.unreadable(path: path, reason: error.localizedDescription)
+            throw ConfigFileError.unreadable(path: path, reason: ErrorText.file(error))
         }
         try self.init(data: data, path: path)
     }
@@ -39,13 +39,14 @@ public struct ConfigFile {
     /// Reads `data`, the contents of `path`.
     public init(data: Data, path: String) throws {
         self.path = path
+        let data = TextFileData.withoutByteOrderMark(data)
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigFileError.syntax(path: path, line: nil, reason: "the file is not UTF-8 text")
         }
         let value: Any
         if path.lowercased().hasSuffix(".json") || text.first(where: { !$0.isWhitespace }) == "{" {
             do { value = try JSONSerialization.jsonObject(with: data) } catch {
-                throw ConfigFileError.syntax(path: path, line: nil, reason: "invalid JSON (\(error.localizedDescription))")
+                throw ConfigFileError.syntax(path: path, line: nil, reason: "invalid JSON (\(ErrorText.json(error)))")
             }
             keyLines = [:]
         } else {
@@ -63,7 +64,12 @@ public struct ConfigFile {
 
     /// An error for a key no option has, listing the known ones.
     public func unknownKey(_ key: String, known: [String]) -> ConfigFileError {
-        .syntax(path: path, line: keyLines[key], reason: "unknown key \"\(key)\"; known keys: \(known.sorted().joined(separator: ", "))")
+        .syntax(path: path, line: keyLines[key], reason: "unknown key \"\(Self.shortened(key))\"; known keys: \(known.sorted().joined(separator: ", "))")
+    }
+
+    /// A key as error messages quote it: at most 60 characters (a corrupt file's megabyte "key" is not echoed whole).
+    public static func shortened(_ key: String) -> String {
+        key.count <= 60 ? key : key.prefix(57) + "… (\(key.utf8.count) bytes)"
     }
 
     /// The first key not in `known`, as an error.

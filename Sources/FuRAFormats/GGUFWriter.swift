@@ -57,7 +57,7 @@ public struct GGUFWriter {
         do {
             try AtomicWrite.write(Data(out), to: path)
         } catch {
-            throw GGUFError.cannotWrite(path: path, reason: "\(error)")
+            throw GGUFError.cannotWrite(path: path, reason: ErrorText.file(error))
         }
     }
 

@@ -56,7 +56,7 @@ public final class SafetensorsFile: @unchecked Sendable {
         do {
             json = try JSONSerialization.jsonObject(with: Data(bytes[8..<dataStart]))
         } catch {
-            throw SafetensorsError.invalidHeader(path: path, reason: "not valid JSON (\(error.localizedDescription))")
+            throw SafetensorsError.invalidHeader(path: path, reason: "not valid JSON (\(ErrorText.json(error)))")
         }
         guard let header = json as? [String: Any] else { throw SafetensorsError.invalidHeader(path: path, reason: "the header is not a JSON object") }
         var infos: [String: SafetensorsTensorInfo] = [:]
@@ -72,8 +72,22 @@ public final class SafetensorsFile: @unchecked Sendable {
             }
             infos[name] = try Self.parseEntry(name, value, dataLength: dataLength, path: path)
         }
+        try Self.checkNoOverlap(infos, path: path)
         self.infos = infos
         self.metadata = metadata
+    }
+
+    /// Two tensors may not share bytes: a header whose `data_offsets` overlap is corrupt (or crafted so that writing one
+    /// tensor changes another), and is refused naming both tensors.
+    static func checkNoOverlap(_ infos: [String: SafetensorsTensorInfo], path: String) throws {
+        let ranges = infos.values.filter { !$0.dataRange.isEmpty }
+            .sorted { ($0.dataRange.lowerBound, $0.name) < ($1.dataRange.lowerBound, $1.name) }
+        for (previous, next) in zip(ranges, ranges.dropFirst()) where next.dataRange.lowerBound < previous.dataRange.upperBound {
+            throw SafetensorsError.invalidTensor(
+                path: path, tensor: next.name,
+                reason: "data_offsets [\(next.dataRange.lowerBound), \(next.dataRange.upperBound)) overlap those of '\(previous.name)' "
+                    + "[\(previous.dataRange.lowerBound), \(previous.dataRange.upperBound)); the file is corrupt, write it again")
+        }
     }
 
     static func parseEntry(_ name: String, _ value: Any, dataLength: Int, path: String) throws -> SafetensorsTensorInfo {

@@ -20,7 +20,7 @@ public enum SafetensorsWriter {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw SafetensorsError.cannotWrite(path: directory, reason: "cannot create the directory: \(error.localizedDescription)")
+            throw SafetensorsError.cannotWrite(path: directory, reason: "cannot create the directory: " + ErrorText.file(error))
         }
         var shards: [[(String, Tensor)]] = [[]]
         var shardBytes = 0
@@ -81,7 +81,7 @@ public enum SafetensorsWriter {
         do {
             try AtomicWrite.write(out, to: path)
         } catch {
-            throw SafetensorsError.cannotWrite(path: path, reason: "\(error)")
+            throw SafetensorsError.cannotWrite(path: path, reason: ErrorText.file(error))
         }
     }
 }

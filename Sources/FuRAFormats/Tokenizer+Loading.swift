@@ -150,7 +150,7 @@ extension Tokenizer {
         } catch let error as TokenizerError {
             throw error
         } catch {
-            throw TokenizerError.invalidField(source: path, field: "(root)", reason: "not valid JSON: \(error.localizedDescription)")
+            throw TokenizerError.invalidField(source: path, field: "(root)", reason: "not valid JSON: \(ErrorText.json(error))")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import FuRAFormats
 import FuRANN
 import FuRATensor
 
@@ -176,7 +177,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public static func load(contentsOf url: URL) throws -> ModelConfig {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw ModelConfigError.unreadable(path: url.path, reason: error.localizedDescription)
+            throw ModelConfigError.unreadable(path: url.path, reason: ErrorText.file(error))
         }
         let config: ModelConfig
         do { config = try JSONDecoder().decode(ModelConfig.self, from: data) } catch {
@@ -195,7 +196,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case let DecodingError.valueNotFound(type, context): return "\(key(context.codingPath)): null, expected \(type)"
         case let DecodingError.dataCorrupted(context):
             let path = key(context.codingPath)
-            return (path.isEmpty ? "" : path + ": ") + (context.underlyingError.map { "not valid JSON (\(($0 as NSError).localizedDescription))" } ?? context.debugDescription)
+            return (path.isEmpty ? "" : path + ": ") + (context.underlyingError.map { "not valid JSON (\(ErrorText.json($0)))" } ?? context.debugDescription)
         default: return "\(error)"
         }
     }

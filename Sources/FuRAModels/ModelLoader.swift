@@ -35,7 +35,18 @@ public enum ModelLoader {
             loaded = LoadedModel(model: try GGUFWeightMap.model(from: file, config: config), config: config, sourcePath: path,
                                  loadSeconds: 0, tokenizer: tokenizer, gguf: file)
         }
+        try checkTokenizerFits(loaded)
         loaded.loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return loaded
+    }
+
+    /// A tokenizer whose ids run past the embedding table would index rows that do not exist: refused at load, naming
+    /// both sizes (a larger embedding than tokenizer is normal, e.g. Qwen pads its table).
+    static func checkTokenizerFits(_ loaded: LoadedModel) throws {
+        guard let tokenizer = loaded.tokenizer, tokenizer.vocabularySize > loaded.config.vocabSize else { return }
+        throw ModelError.unsupported(
+            source: loaded.sourcePath, what: "tokenizer",
+            reason: "it has token ids up to \(tokenizer.vocabularySize - 1) but the model's vocab_size is \(loaded.config.vocabSize); "
+                + "use the tokenizer that came with these weights")
     }
 }

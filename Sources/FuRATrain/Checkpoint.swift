@@ -1,4 +1,5 @@
 import Foundation
+import FuRAFormats
 import FuRANN
 import FuRATensor
 
@@ -99,7 +100,7 @@ public struct Checkpoint {
             }
         } catch {
             try? fm.removeItem(at: temporary)
-            throw TrainingError.writeFailed(path: final.path, reason: "\(error)")
+            throw TrainingError.writeFailed(path: final.path, reason: ErrorText.file(error))
         }
         Self.prune(directory, keep: keep)
         return final
@@ -150,7 +151,7 @@ public struct Checkpoint {
         }
         let blob: Data
         do { blob = try Data(contentsOf: url.appendingPathComponent(tensorFile)) } catch {
-            throw TrainingError.badCheckpoint(path: url.path, reason: "\(tensorFile): \(error.localizedDescription)")
+            throw TrainingError.badCheckpoint(path: url.path, reason: "\(tensorFile): \(ErrorText.file(error))")
         }
         let counts = state.tensors.map { $0.shape.reduce(1, *) }
         guard state.tensors.allSatisfy({ $0.shape.allSatisfy { $0 >= 0 } }), blob.count == counts.reduce(0, +) * 12 else {

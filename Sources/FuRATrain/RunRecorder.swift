@@ -64,7 +64,7 @@ public final class RunRecorder {
             handle = try FileHandle(forWritingTo: url)
             try handle.seekToEnd()
         } catch {
-            throw TrainingError.writeFailed(path: url.path, reason: "\(error)")
+            throw TrainingError.writeFailed(path: url.path, reason: ErrorText.file(error))
         }
     }
 
@@ -78,7 +78,7 @@ public final class RunRecorder {
         if let v = object[curve.lineKey] as? Double { line.append((step, v)) }
         if let v = object[curve.dotsKey] as? Double { dots.append((step, v)) }
         do { try handle.write(contentsOf: data + Data("\n".utf8)) } catch {
-            throw TrainingError.writeFailed(path: metricsURL.path, reason: "\(error)")
+            throw TrainingError.writeFailed(path: metricsURL.path, reason: ErrorText.file(error))
         }
         if Date().timeIntervalSince(lastCurve) >= 1 { try writeCurve() }
     }
@@ -92,7 +92,7 @@ public final class RunRecorder {
     public func writeCurve() throws {
         lastCurve = Date()
         do { try AtomicWrite.write(Data(curveSVG.utf8), to: curveURL.path) } catch {
-            throw TrainingError.writeFailed(path: curveURL.path, reason: "\(error)")
+            throw TrainingError.writeFailed(path: curveURL.path, reason: ErrorText.file(error))
         }
     }
 }

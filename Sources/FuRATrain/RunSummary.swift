@@ -38,7 +38,7 @@ public struct RunSummary: Codable, Equatable, Sendable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let path = URL(fileURLWithPath: directory).appendingPathComponent(Self.fileName).path
         do { try AtomicWrite.write(try encoder.encode(self), to: path) } catch {
-            throw TrainingError.writeFailed(path: path, reason: "\(error)")
+            throw TrainingError.writeFailed(path: path, reason: ErrorText.file(error))
         }
     }
 
@@ -47,7 +47,7 @@ public struct RunSummary: Codable, Equatable, Sendable {
         let url = URL(fileURLWithPath: directory).appendingPathComponent(fileName)
         guard let data = FileManager.default.contents(atPath: url.path) else { return nil }
         do { return try JSONDecoder().decode(RunSummary.self, from: data) } catch {
-            throw TrainingError.unreadableData(path: url.path, reason: "not a run summary (\(error.localizedDescription))")
+            throw TrainingError.unreadableData(path: url.path, reason: "not a run summary (\(ErrorText.json(error)))")
         }
     }
 }

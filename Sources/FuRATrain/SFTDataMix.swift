@@ -1,4 +1,5 @@
 import Foundation
+import FuRAFormats
 import FuRATensor
 
 /// A training mix of several JSON-list data files (LLM-Adapters records, or any JSON objects): `count` records in
@@ -14,8 +15,8 @@ public enum SFTDataMix {
         var pools: [[Any]] = []
         for path in files {
             let data: Data
-            do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-                throw TrainingError.unreadableData(path: path, reason: error.localizedDescription)
+            do { data = try TextFileData.read(path) } catch {
+                throw TrainingError.unreadableData(path: path, reason: ErrorText.file(error))
             }
             guard let array = (try? JSONSerialization.jsonObject(with: data)) as? [Any] else {
                 throw TrainingError.unreadableData(path: path, reason: "expected a JSON list of records")

@@ -13,20 +13,21 @@ public enum SFTRecords {
     /// Loads every record of the file at `path`. Errors name the file and the line (JSONL) or record index.
     public static func load(path: String, tokenizer: SFTTokenizer) throws -> [SFTExample] {
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw TrainingError.unreadableData(path: path, reason: error.localizedDescription)
+        do { data = try TextFileData.read(path) } catch {
+            throw TrainingError.unreadableData(path: path, reason: ErrorText.file(error))
         }
         return try parse(data, path: path, tokenizer: tokenizer)
     }
 
     /// Parses file contents (see `load`); `path` is only used in messages.
     public static func parse(_ data: Data, path: String, tokenizer: SFTTokenizer) throws -> [SFTExample] {
+        let data = TextFileData.withoutByteOrderMark(data)
         let firstByte = data.first { !(" \t\r\n" as String).utf8.contains($0) }
         var examples = [SFTExample]()
         if firstByte == UInt8(ascii: "[") {
             let list: Any
             do { list = try JSONSerialization.jsonObject(with: data) } catch {
-                throw TrainingError.malformedRecord(path: path, location: "the JSON list", reason: "not valid JSON: \(error.localizedDescription)")
+                throw TrainingError.malformedRecord(path: path, location: "the JSON list", reason: "not valid JSON: \(ErrorText.json(error))")
             }
             guard let records = list as? [Any] else {
                 throw TrainingError.malformedRecord(path: path, location: "the file", reason: "expected a JSON list of objects")
@@ -44,7 +45,7 @@ public enum SFTRecords {
                 let location = "line \(index + 1)"
                 let record: Any
                 do { record = try JSONSerialization.jsonObject(with: Data(trimmed.utf8)) } catch {
-                    throw TrainingError.malformedRecord(path: path, location: location, reason: "not valid JSON: \(error.localizedDescription)")
+                    throw TrainingError.malformedRecord(path: path, location: location, reason: "not valid JSON: \(ErrorText.json(error))")
                 }
                 examples.append(try example(record, path: path, location: location, tokenizer: tokenizer))
             }

@@ -1,4 +1,5 @@
 import Foundation
+import FuRAFormats
 import FuRAModels
 import FuRATensor
 
@@ -27,7 +28,7 @@ public struct SFTRun {
         let files = try SFTDataFiles.resolve(data: config.data, validation: config.valData)
         let examples = try SFTRecords.load(path: files.train, tokenizer: tokenizer)
         let validation = try files.validation.map { try SFTRecords.load(path: $0, tokenizer: tokenizer) }
-        dataset = try SFTDataset(examples: examples, validation: validation, valSize: validation == nil ? config.valSize : 0,
+        dataset = try SFTDataset(examples: examples, validation: validation, valSize: validation == nil ? config.heldOutCount(examples: examples.count) : 0,
                                  tokenizer: tokenizer, batchSize: config.batchSize, gradientAccumulation: config.gradAccum,
                                  maxSeqLen: config.maxSeqLen, trainOnInputs: config.trainOnInputs, seed: config.seed)
         let totalSteps = config.iters ?? config.epochs * dataset.stepsPerEpoch
@@ -47,15 +48,25 @@ public struct SFTRun {
             do { try recorder.record(event) } catch { if box.error == nil { box.error = error } }
             onEvent(event)
         }
-        // Examples whose prompt fills max_seq_len have no target and teach nothing; sample the head of the data.
+        // Examples whose prompt fills max_seq_len have no target and teach nothing; sample the head of the data, and
+        // when none of the sample is left, every example: a run with no target at all is refused (it would train on
+        // a loss of 0 and exit as if it had worked).
+        func targetless(_ examples: ArraySlice<SFTExample>) throws -> Int {
+            try examples.filter {
+                try $0.tokenized(with: tokenizer, maxSeqLen: config.maxSeqLen, trainOnInputs: config.trainOnInputs).targetCount == 0
+            }.count
+        }
         let sample = dataset.train.prefix(64)
-        let empty = try sample.filter {
-            try $0.tokenized(with: tokenizer, maxSeqLen: config.maxSeqLen, trainOnInputs: config.trainOnInputs).targetCount == 0
-        }.count
+        let empty = try targetless(sample)
+        if empty == sample.count, try targetless(dataset.train[...]) == dataset.train.count {
+            throw TrainingError.invalidOption(option: "max-seq-len", value: "\(config.maxSeqLen)",
+                                              reason: "every one of the \(dataset.train.count) training examples has its target cut away "
+                                                  + "(its prompt fills the length); raise --max-seq-len")
+        }
         warnings = empty == 0 ? [] : ["\(empty) of the first \(sample.count) training examples have no target token left after "
             + "truncation to max_seq_len \(config.maxSeqLen); raise --max-seq-len"]
         do { try config.json().write(to: directory.appendingPathComponent("config.json"), options: .atomic) } catch {
-            throw TrainingError.writeFailed(path: directory.appendingPathComponent("config.json").path, reason: "\(error)")
+            throw TrainingError.writeFailed(path: directory.appendingPathComponent("config.json").path, reason: ErrorText.file(error))
         }
         self.trainer = trainer
         self.recorder = recorder

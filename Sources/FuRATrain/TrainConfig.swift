@@ -29,7 +29,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var maxSeqLen: Int
     public var seed: UInt64
     public var valData: String?
-    public var valSize: Int
+    /// Examples held out for validation; nil (the default) scales with the data: 5 % of the examples, at most the
+    /// method's recipe (100 for FuRA, 120 for the baselines), so a 200-example file keeps 190 to train on.
+    public var valSize: Int?
     public var evalEvery: Int?
     public var saveEvery: Int?
     public var keepCheckpoints: Int
@@ -58,7 +60,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public init(model: String, data: String, method: TrainMethod, output: String, iters: Int?, epochs: Int, batchSize: Int,
                 gradAccum: Int, lr: Double, schedule: LearningRateSchedule.Kind, warmup: LearningRateSchedule.Warmup,
                 weightDecay: Double, betas: [Double], eps: Double, maxGradNorm: Double?, maxSeqLen: Int, seed: UInt64,
-                valData: String?, valSize: Int, evalEvery: Int?, saveEvery: Int?, keepCheckpoints: Int,
+                valData: String?, valSize: Int?, evalEvery: Int?, saveEvery: Int?, keepCheckpoints: Int,
                 gradientCheckpointing: Bool, threads: Int?, resume: Bool, trainOnInputs: Bool, methodSettings: MethodSettings = MethodSettings()) {
         self.model = model; self.data = data; self.method = method; self.output = output; self.iters = iters; self.epochs = epochs
         self.batchSize = batchSize; self.gradAccum = gradAccum; self.lr = lr; self.schedule = schedule; self.warmup = warmup
@@ -80,7 +82,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             weightDecay: try c.decode(Double.self, forKey: .weightDecay), betas: try c.decode([Double].self, forKey: .betas),
             eps: try c.decode(Double.self, forKey: .eps), maxGradNorm: try c.decodeIfPresent(Double.self, forKey: .maxGradNorm),
             maxSeqLen: try c.decode(Int.self, forKey: .maxSeqLen), seed: try c.decode(UInt64.self, forKey: .seed),
-            valData: try c.decodeIfPresent(String.self, forKey: .valData), valSize: try c.decode(Int.self, forKey: .valSize),
+            valData: try c.decodeIfPresent(String.self, forKey: .valData), valSize: try c.decodeIfPresent(Int.self, forKey: .valSize),
             evalEvery: try c.decodeIfPresent(Int.self, forKey: .evalEvery), saveEvery: try c.decodeIfPresent(Int.self, forKey: .saveEvery),
             keepCheckpoints: try c.decode(Int.self, forKey: .keepCheckpoints),
             gradientCheckpointing: try c.decode(Bool.self, forKey: .gradientCheckpointing), threads: try c.decodeIfPresent(Int.self, forKey: .threads),
@@ -116,17 +118,28 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         var config = TrainConfig(
             model: model, data: data, method: method, output: output, iters: nil, epochs: 3, batchSize: 8, gradAccum: 2,
             lr: 2e-4, schedule: .linear, warmup: .fraction(0.03), weightDecay: 0, betas: [0.9, 0.95], eps: 1e-8,
-            maxGradNorm: nil, maxSeqLen: 2048, seed: 43, valData: nil, valSize: 120, evalEvery: 400, saveEvery: 500,
+            maxGradNorm: nil, maxSeqLen: 2048, seed: 43, valData: nil, valSize: nil, evalEvery: 400, saveEvery: 500,
             keepCheckpoints: 2, gradientCheckpointing: true, threads: nil, resume: false, trainOnInputs: false)
         // What the reference changes per method (Docs/recipes.md §2, §7) is the method's own recipe.
         if let recipe = try? MethodRegistry.recipe(method, .sft) {
-            if let v = recipe.valSize { config.valSize = v }
             if !recipe.evaluates { config.evalEvery = nil }
             if let v = recipe.weightDecay { config.weightDecay = v }
             config.methodSettings.loraRank = recipe.settings.loraRank; config.methodSettings.loraAlpha = recipe.settings.loraAlpha
             config.methodSettings.loraDropout = recipe.settings.loraDropout
         }
         return config
+    }
+
+    /// The default hold-out: this fraction of the examples, at most the recipe's count.
+    public static let defaultValidationFraction = 0.05
+    public static let defaultValidationCap = 120
+
+    /// The examples `examples` holds out for validation: `valSize` when set, else 5 % of them, at most the method's
+    /// recipe (Docs/recipes.md §2: FuRA 100, the baselines 120).
+    public func heldOutCount(examples: Int) -> Int {
+        if let valSize { return valSize }
+        let cap = (try? MethodRegistry.recipe(method, .sft))?.valSize ?? Self.defaultValidationCap
+        return min(cap, Int(Double(examples) * Self.defaultValidationFraction))
     }
 
     /// Checks every value; errors name the option.
@@ -147,7 +160,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         try require(eps > 0, "eps", eps, "must be positive")
         try require(maxGradNorm.map { $0 > 0 } ?? true, "max_grad_norm", maxGradNorm, "must be positive")
         try require(maxSeqLen > 1, "max_seq_len", maxSeqLen, "must be at least 2")
-        try require(valSize >= 0, "val_size", valSize, "must be ≥ 0")
+        try require(valSize.map { $0 >= 0 } ?? true, "val_size", valSize, "must be ≥ 0")
         try require(evalEvery.map { $0 >= 0 } ?? true, "eval_every", evalEvery, "must be ≥ 0")
         try require(saveEvery.map { $0 >= 0 } ?? true, "save_every", saveEvery, "must be ≥ 0")
         try require(keepCheckpoints > 0, "keep_checkpoints", keepCheckpoints, "must be positive")

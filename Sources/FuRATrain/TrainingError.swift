@@ -2,6 +2,9 @@
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// An option has a value training cannot use.
     case invalidOption(option: String, value: String, reason: String)
+    /// A setting of a run configuration (a config file's key, or a flag) has a value of the wrong kind; `location` is
+    /// "run.yaml:3", "run.json" or "the command line".
+    case badSetting(location: String, key: String, reason: String)
     /// A data file cannot be read.
     case unreadableData(path: String, reason: String)
     /// A record of a data file is malformed; `location` is "line N" (JSONL) or "record N" (JSON list).
@@ -23,6 +26,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         switch self {
         case let .invalidOption(option, value, reason):
             return "invalid \(option) = \(value): \(reason)"
+        case let .badSetting(location, key, reason):
+            return "\(location): \(key): \(reason)"
         case let .unreadableData(path, reason):
             return "\(path): cannot read the data: \(reason)"
         case let .malformedRecord(path, location, reason):

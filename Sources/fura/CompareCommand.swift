@@ -31,7 +31,7 @@ struct CompareCommand: ParsableCommand {
             let text = format == "html" ? comparison.html() : comparison.markdown()
             if let output {
                 do { try AtomicWrite.write(Data(text.utf8), to: output) } catch {
-                    throw ValidationError("cannot write \(output) (\(error.localizedDescription))")
+                    throw ValidationError("cannot write \(output) (\(ErrorText.file(error)))")
                 }
                 print("wrote \(output): \(comparison.runs.count) runs, \(comparison.tasks.count) evaluated tasks")
             } else {

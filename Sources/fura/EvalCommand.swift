@@ -1,4 +1,5 @@
 import ArgumentParser
+import FuRAFormats
 import Foundation
 import FuRA
 import FuRAEval
@@ -124,7 +125,7 @@ struct EvalCommand: ParsableCommand {
                 FileHandle.standardError.write(Data("saved \(path)\n".utf8))
             } catch {
                 throw EvalCommandError.unwritable(URL(fileURLWithPath: directory).appendingPathComponent(EvalReport.fileName).path,
-                                                  error.localizedDescription)
+                                                  ErrorText.file(error))
             }
         }
     }
@@ -156,7 +157,7 @@ struct EvalCommand: ParsableCommand {
     static func readCompletions(_ path: String) throws -> [String] {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw EvalCommandError.badCompletions(path, "cannot be read (\(error.localizedDescription))")
+            throw EvalCommandError.badCompletions(path, "cannot be read (\(ErrorText.file(error)))")
         }
         func text(_ item: Any, _ index: Int) throws -> String {
             if let s = item as? String { return s }
@@ -185,7 +186,7 @@ struct EvalCommand: ParsableCommand {
             data.append(0x0A)
         }
         do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw EvalCommandError.unwritable(path, error.localizedDescription)
+            throw EvalCommandError.unwritable(path, ErrorText.file(error))
         }
     }
 }

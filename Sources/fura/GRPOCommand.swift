@@ -84,9 +84,12 @@ struct GRPOCommand: ParsableCommand {
     func run() throws {
         do {
             let file: ConfigFile?
-            do { file = try config.map { try ConfigFile(path: $0) } } catch let error as ConfigFileError { throw ValidationError(error.description) }
+            file = try config.map { try ConfigFile(path: $0) }
             try execute(GRPORunConfig.resolve(configFile: file, overrides: overrides))
         } catch let error as TrainingError {
+            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            throw ExitCode.failure
+        } catch let error as ConfigFileError {
             FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
             throw ExitCode.failure
         }
@@ -99,6 +102,7 @@ struct GRPOCommand: ParsableCommand {
         if let threads = run.threads { Threading.setThreadCount(threads) }
         let (train, heldOut) = try problems(run)
         let method = try run.makeMethod()
+        try RunDirectory.prepare(run.output)
         let loaded = try ModelLoader.load(path: run.model)
         guard let tokenizer = loaded.tokenizer else {
             throw ValidationError("\(run.model): the model has no tokenizer; GRPO needs one to write prompts and read completions")

@@ -96,6 +96,13 @@ import FuRATensor
         try expectError(Self.file(json: #"{"t":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,16]}}"#, data: 16), "overflowing shape") { if case .invalidTensor = $0 { return true }; return false }
         try expectError(Self.file(json: #"{"t":{"dtype":"F32","shape":[1],"data_offsets":[8,4]}}"#, data: 16), "reversed offsets") { if case .invalidTensor = $0 { return true }; return false }
         try expectError(Self.file(json: #"{"__metadata__":{"a":1}}"#, data: 0), "non-string metadata") { if case .invalidHeader = $0 { return true }; return false }
+        let overlapping = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#
+        try expectError(Self.file(json: overlapping, data: 12), "overlapping tensors") {
+            if case let .invalidTensor(_, tensor, reason) = $0 { return tensor == "b" && reason.contains("overlap those of 'a'") }; return false
+        }
+        // Empty tensors share an offset with their neighbours without overlapping them.
+        let touching = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#
+        #expect(try SafetensorsFile(path: try Self.write(Self.file(json: touching, data: 12), dir, "touching.safetensors")).infos.count == 3)
         // Readable but unsupported element type.
         let path = try Self.write(Self.file(json: #"{"t":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}"#, data: 8), dir, "i64.safetensors")
         #expect(throws: SafetensorsError.unsupportedDtype(path: path, tensor: "t", dtype: "I64")) { try SafetensorsFile(path: path).tensor(named: "t") }

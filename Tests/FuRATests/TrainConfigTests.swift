@@ -10,13 +10,14 @@ import Testing
         let c = try TrainConfig.resolve(file: nil, overrides: Self.required)
         #expect(c.method == .fura && c.lr == 2e-4 && c.betas == [0.9, 0.95] && c.weightDecay == 0)
         #expect(c.schedule == .linear && c.warmup == .fraction(0.03) && c.seed == 43)
-        #expect(c.batchSize == 8 && c.gradAccum == 2 && c.epochs == 3 && c.maxSeqLen == 2048 && c.valSize == 100)
+        #expect(c.batchSize == 8 && c.gradAccum == 2 && c.epochs == 3 && c.maxSeqLen == 2048 && c.valSize == nil)
+        #expect(c.heldOutCount(examples: 170_000) == 100 && c.heldOutCount(examples: 200) == 10 && c.heldOutCount(examples: 19) == 0)
         #expect(c.evalEvery == nil && c.gradientCheckpointing && c.maxGradNorm == nil)
     }
 
     @Test func methodDefaultsDiffer() throws {
         let full = try TrainConfig.resolve(file: nil, overrides: Self.required.merging(["method": "full"]) { $1 })
-        #expect(full.weightDecay == 0.01 && full.valSize == 120 && full.evalEvery == 400)
+        #expect(full.weightDecay == 0.01 && full.heldOutCount(examples: 170_000) == 120 && full.heldOutCount(examples: 1000) == 50 && full.evalEvery == 400)
         let qlora = try TrainConfig.resolve(file: nil, overrides: Self.required.merging(["method": "qlora"]) { $1 })
         #expect(qlora.loraRank == 48 && qlora.loraAlpha == 96)
     }
@@ -67,8 +68,25 @@ import Testing
         #expect(c == (try TrainConfig.resolve(configFile: json, overrides: ["lr": 3e-5])))
         #expect(c.method == .svd && c.lr == 3e-5 && c.warmup == .steps(10) && c.evalEvery == nil && c.betas == [0.9, 0.99])
         let unknown = try ConfigFile(data: Data("model: m\nlearning_rate: 1\n".utf8), path: "bad.yaml")
-        do { _ = try TrainConfig.resolve(configFile: unknown, overrides: Self.required); Issue.record("expected an error") } catch let TrainingError.invalidOption(option, _, reason) {
-            #expect(option == "config" && reason.contains("bad.yaml:2") && reason.contains("learning_rate"))
+        do { _ = try TrainConfig.resolve(configFile: unknown, overrides: Self.required); Issue.record("expected an error") } catch let error as ConfigFileError {
+            #expect("\(error)".hasPrefix("bad.yaml:2: unknown key \"learning_rate\""))
         }
+    }
+
+    /// A wrong value in a config file is one line naming the file, line and key, what was expected and what was found.
+    @Test func badValuesNameTheFileLineAndKey() throws {
+        func message(_ yaml: String) throws -> String {
+            let file = try ConfigFile(data: Data(yaml.utf8), path: "r.yaml")
+            do { _ = try TrainConfig.resolve(configFile: file, overrides: [:]); return "no error" } catch { return "\(error)" }
+        }
+        let head = "model: m\ndata: d\noutput: o\n"
+        #expect(try message(head + "lr: null\n") == "r.yaml:4: lr: expected a value (null clears only settings that may be unset), found null")
+        #expect(try message(head + "batch_size: 64.5\n") == "r.yaml:4: batch_size: expected a whole number in range, found 64.5")
+        #expect(try message(head + "max_seq_len: 1e308\n").hasPrefix("r.yaml:4: max_seq_len: expected a whole number in range, found 1"))
+        #expect(try message(head + "lr: fast\n") == "r.yaml:4: lr: expected a number, found the text \"fast\"")
+        // A UTF-8 byte-order mark is not part of the first key; a megabyte key is not echoed whole.
+        #expect(try message("\u{FEFF}" + head) == "no error")
+        let huge = try message(head + String(repeating: "x", count: 1_000_000) + ": 1\n")
+        #expect(huge.hasPrefix("r.yaml:4: unknown key \"xxx") && huge.contains("(1000000 bytes)") && huge.count < 2_000)
     }
 }

@@ -33,8 +33,9 @@ import Testing
         #expect(run.warnings.isEmpty)
         var short = try config(iters: 1, output: "c", resume: false)
         short.maxSeqLen = 100
-        let truncated = try SFTRun(config: short, model: try BigramLM(vocabulary: 128, width: 4, seed: 1), tokenizer: CharacterTokenizer.sft)
-        #expect(truncated.warnings.first?.contains("16 of the first 16") == true)
+        #expect {
+            try SFTRun(config: short, model: try BigramLM(vocabulary: 128, width: 4, seed: 1), tokenizer: CharacterTokenizer.sft)
+        } throws: { "\($0)".contains("invalid max-seq-len = 100: every one of the 16 training examples has its target cut away") }
         try run.run()
         #expect(losses.count == 6 && losses.last! < losses.first!)
         let saved = try TrainConfig.resolve(file: Data(contentsOf: directory.appendingPathComponent("a/config.json")), overrides: [:])
