@@ -13,13 +13,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "The prompt text (the user message with --chat).") var prompt: String
     @Flag(help: "Render the prompt through the model's chat template, with the generation prompt.") var chat = false
     @Option(help: "A system message for --chat (default: the template's own).") var system: String?
-    @Option(name: .customLong("max-tokens"), help: "New tokens at most.") var maxTokens = 128
-    @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
-    @Option(name: .customLong("top-k"), help: "Keep the k most likely tokens (0: off).") var topK = 0
-    @Option(name: .customLong("top-p"), help: "Nucleus sampling mass (1: off).") var topP: Float = 1
-    @Option(name: .customLong("min-p"), help: "Drop tokens below min-p × the top probability (0: off).") var minP: Float = 0
-    @Option(name: .customLong("repetition-penalty"), help: "HF repetition penalty (1: off).") var repetitionPenalty: Float = 1
-    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @OptionGroup var sampling: SamplingOptionGroup
     @Option(help: "Stop when the output contains this text (repeatable).") var stop: [String] = []
     @Option(help: "Beam search with N beams (HF semantics; 1 is plain decoding).") var beams = 1
     @Option(help: "Weights for generation: f32; bf16 (half the memory traffic, not bit-exact); q8 (8-bit blocks, lossy); gguf (the .gguf file's own Q4_1/Q8_0 blocks: same weights as f32, fastest batch-1); bf16-compute (bf16 weights and activations, f32 sums, AVX512-BF16: fastest for many rows, not bit-exact).") var precision: GenerationWeightPrecision = .float32
@@ -34,18 +28,12 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func validate() throws {
-        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be ≥ 1 (got \(maxTokens))") }
         guard beams >= 1 else { throw ValidationError("--beams must be ≥ 1 (got \(beams))") }
-        guard beams == 1 || temperature == 0 else { throw ValidationError("--beams \(beams) is deterministic; use --temperature 0 with it") }
+        guard beams == 1 || sampling.temperature == 0 else { throw ValidationError("--beams \(beams) is deterministic; use --temperature 0 with it") }
     }
 
     func run() throws {
-        if let threads { Threading.setThreadCount(threads) }
-        let loaded = try ModelLoader.load(path: model)
-        if let adapter { try applyAdapter(adapter, to: loaded) }
-        guard let tokenizer = loaded.tokenizer else {
-            throw ModelError.unsupported(source: model, what: "generation from text", reason: "the model has no tokenizer")
-        }
+        let (loaded, tokenizer) = try loadModelWithTokenizer(model, adapter: adapter, threads: threads, purpose: "generation from text")
         let promptIds = try encodePrompt(tokenizer)
         let eos = Set([tokenizer.eosId, loaded.config.eosTokenId].compactMap { $0 })
         let engine = try GenerationModel(model: loaded.model, precision: precision, gguf: loaded.gguf)
@@ -54,16 +42,13 @@ struct GenerateCommand: ParsableCommand {
         let start = DispatchTime.now().uptimeNanoseconds
         var ids: [Int], text: String, reason: FinishReason
         if beams > 1 {
-            let best = try BeamSearch(model: engine, beams: beams).search(prompt: promptIds, maxNewTokens: maxTokens, eosTokenIds: eos)
+            let best = try BeamSearch(model: engine, beams: beams).search(prompt: promptIds, maxNewTokens: sampling.maxTokens, eosTokenIds: eos)
             guard let top = best.first else { throw GenerationError.badInput(reason: "beam search finished no hypothesis") }
             ids = top.ids; reason = top.finishReason
             text = decode(reason == .eos ? Array(ids.dropLast()) : ids)
             if !json { print(text) }
         } else {
-            let options = GenerationOptions(
-                maxNewTokens: maxTokens,
-                sampling: SamplingOptions(temperature: temperature, topK: topK, topP: topP, minP: minP, repetitionPenalty: repetitionPenalty),
-                seed: seed, eosTokenIds: eos, stopStrings: stop)
+            let options = sampling.generationOptions(eos: eos, stop: stop)
             var stream = tokenizer.streamDecoder(skipSpecial: true)
             let streaming = !json && stop.isEmpty
             let result = try Generator(model: engine).generate(prompts: [promptIds], options: options, decode: decode) { _, token in

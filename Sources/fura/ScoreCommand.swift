@@ -19,12 +19,7 @@ struct ScoreCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let threads { Threading.setThreadCount(threads) }
-        let loaded = try ModelLoader.load(path: model)
-        if let adapter { try applyAdapter(adapter, to: loaded) }
-        guard let tokenizer = loaded.tokenizer else {
-            throw ModelError.unsupported(source: model, what: "scoring text", reason: "the model has no tokenizer")
-        }
+        let (loaded, tokenizer) = try loadModelWithTokenizer(model, adapter: adapter, threads: threads, purpose: "scoring text")
         let ids = tokenizer.encode(text, addBOS: tokenizer.addsBOSByDefault)
         guard ids.count >= 2 else { throw ValidationError("--text must give at least 2 tokens (got \(ids.count))") }
         let batch = TokenBatch(ids: [ids], labels: [Array(ids.dropFirst()) + [TokenBatch.ignoreIndex]], lengths: [ids.count])
