@@ -227,7 +227,15 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         }
         try require(headDim > 0 && headDim % 2 == 0, "head_dim", headDim, "must be even and positive for rotary embeddings")
         try require(vocabSize > 0, "vocab_size", vocabSize, "must be positive")
-        try require(rmsNormEps > 0, "rms_norm_eps", rmsNormEps, "must be positive")
+        // NaN and infinities (a GGUF float can hold them) would poison every activation silently.
+        try require(rmsNormEps.isFinite && rmsNormEps > 0, "rms_norm_eps", rmsNormEps, "must be a positive finite number")
+        try require(ropeTheta.isFinite && ropeTheta > 0, "rope_theta", ropeTheta, "must be a positive finite number")
+        if let t = localRopeTheta { try require(t.isFinite && t > 0, "rope_local_base_freq", t, "must be a positive finite number") }
+        if let r = ropeScaling {
+            for (field, value) in [("factor", r.factor), ("low_freq_factor", r.lowFreqFactor), ("high_freq_factor", r.highFreqFactor)] {
+                if let value { try require(value.isFinite && value > 0, "rope_scaling.\(field)", value, "must be a positive finite number") }
+            }
+        }
         if let w = slidingWindow { try require(w > 0, "sliding_window", w, "must be positive") }
         if let types = layerTypes {
             try require(types.count == numHiddenLayers, "layer_types", types.count, "entries; need one per layer (\(numHiddenLayers))")
@@ -235,7 +243,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             try require(bad == nil, "layer_types", bad ?? "", "is not sliding_attention or full_attention")
             try require(slidingWindow != nil || !types.contains("sliding_attention"), "sliding_window", "null", "is needed by sliding_attention layers")
         }
-        if let s = queryPreAttnScalar { try require(s > 0, "query_pre_attn_scalar", s, "must be positive") }
+        if let s = queryPreAttnScalar { try require(s.isFinite && s > 0, "query_pre_attn_scalar", s, "must be a positive finite number") }
         for (field, value) in [("attn_logit_softcapping", attentionLogitSoftcapping), ("final_logit_softcapping", finalLogitSoftcapping)] {
             try require(value == nil, field, value ?? 0, "is not supported (logit soft-capping is not implemented; expected null)")
         }

@@ -148,4 +148,21 @@ import Testing
             }
         }
     }
+
+    /// NaN or infinite norm epsilons and rotary bases (a GGUF float can hold them) are refused, naming the field.
+    @Test func nonFiniteRopeAndEpsAreRefused() throws {
+        var config = try Self.load("{\(Self.base), \"num_hidden_layers\": 2, \"model_type\": \"llama\"}")
+        try config.validate()
+        for (field, change) in [("rms_norm_eps", { (c: inout ModelConfig) in c.rmsNormEps = .infinity }),
+                                ("rope_theta", { (c: inout ModelConfig) in c.ropeTheta = .nan }),
+                                ("rope_scaling.factor", { (c: inout ModelConfig) in c.ropeScaling = .init(ropeType: "llama3", factor: .infinity) })] {
+            var bad = config
+            change(&bad)
+            do { try bad.validate(); Issue.record("\(field) accepted") } catch let error as ModelConfigError {
+                #expect(error.description.contains(field), "\(error)")
+            }
+        }
+        config.ropeTheta = 500_000
+        try config.validate()
+    }
 }
