@@ -43,9 +43,12 @@ let package = Package(
             dependencies: ["FuRAEval", "FuRATrain", "FuRA", "FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor", "CBLAS"],
             swiftSettings: nativeCPU),
         .target(name: "FuRATestSupport", dependencies: ["FuRATensor"], swiftSettings: nativeCPU),
+        // Seeds, mutations and loader checks of every input format (the suite's fuzz test and scripts/fuzz.sh).
+        .target(name: "FuRAFuzz", dependencies: ["FuRATrain", "FuRA", "FuRAModels", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
+        .executableTarget(name: "fura-fuzz", dependencies: ["FuRAFuzz"], swiftSettings: nativeCPU),
         .testTarget(
             name: "FuRATests",
-            dependencies: ["FuRAEval", "FuRATrain", "FuRA", "FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor", "FuRATestSupport"],
+            dependencies: ["FuRAEval", "FuRATrain", "FuRA", "FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor", "FuRATestSupport", "FuRAFuzz"],
             swiftSettings: nativeCPU),
     ],
     // Swift 5 mode: the numeric rooms share raw buffers across `concurrentPerform` workers by design.

@@ -10,9 +10,9 @@ public enum ConfigFileError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .unreadable(path, reason): return "\(path): cannot read the config file (\(reason))"
-        case let .syntax(path, line, reason): return "\(path)\(line.map { ":\($0)" } ?? ""): \(reason)"
+        case let .syntax(path, line, reason): return "\(path)\(line.map { ":\($0)" } ?? ""): \(ErrorText.shortened(reason, limit: 300))"
         case let .notAMapping(path): return "\(path): a config file must be a mapping of option names to values (key: value lines, or a JSON object)"
-        case let .badValue(path, key, reason): return "\(path): \(key): \(reason)"
+        case let .badValue(path, key, reason): return "\(path): \(ErrorText.shortened(key)): \(ErrorText.shortened(reason, limit: 300))"
         }
     }
 }
@@ -67,10 +67,8 @@ public struct ConfigFile {
         .syntax(path: path, line: keyLines[key], reason: "unknown key \"\(Self.shortened(key))\"; known keys: \(known.sorted().joined(separator: ", "))")
     }
 
-    /// A key as error messages quote it: at most 60 characters (a corrupt file's megabyte "key" is not echoed whole).
-    public static func shortened(_ key: String) -> String {
-        key.count <= 60 ? key : key.prefix(57) + "… (\(key.utf8.count) bytes)"
-    }
+    /// A key as error messages quote it (see `ErrorText.shortened`).
+    public static func shortened(_ key: String) -> String { ErrorText.shortened(key) }
 
     /// The first key not in `known`, as an error.
     public func checkKeys(_ known: [String]) throws {

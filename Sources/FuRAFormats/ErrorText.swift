@@ -29,6 +29,43 @@ public enum ErrorText {
         return ns.localizedDescription
     }
 
+    /// Text from a file as a message quotes it: at most `limit` characters, so a corrupt file's megabyte "value" is
+    /// not echoed whole.
+    public static func shortened(_ text: String, limit: Int = 60) -> String {
+        text.count <= limit ? text : text.prefix(max(limit - 3, 1)) + "… (\(text.utf8.count) bytes)"
+    }
+
+    /// A `DecodingError` as "at KEY.PATH: what was wrong", without Swift's debug dump.
+    public static func decoding(_ error: any Error) -> String {
+        func at(_ path: [any CodingKey]) -> String {
+            path.isEmpty ? "" : "at " + path.map { $0.intValue.map { "[\($0)]" } ?? "." + $0.stringValue }.joined().drop { $0 == "." } + ": "
+        }
+        guard let error = error as? DecodingError else { return shortened("\(error)", limit: 300) }
+        switch error {
+        case let .typeMismatch(type, context): return at(context.codingPath) + "expected \(Self.kind(type))"
+        case let .valueNotFound(type, context): return at(context.codingPath) + "expected \(Self.kind(type)), found null"
+        case let .keyNotFound(key, context): return at(context.codingPath) + "the key \"\(shortened(key.stringValue))\" is missing"
+        case let .dataCorrupted(context):
+            let detail = (context.underlyingError.map(json) ?? context.debugDescription)
+            return at(context.codingPath) + shortened(detail, limit: 200)
+        @unknown default: return shortened("\(error)", limit: 300)
+        }
+    }
+
+    static func kind(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: return "text"
+        case is Bool.Type: return "true or false"
+        case is Int.Type, is UInt64.Type, is Int64.Type, is UInt32.Type, is Int32.Type: return "a whole number"
+        case is Double.Type, is Float.Type: return "a number"
+        default:
+            let name = "\(type)"
+            if name.hasPrefix("Array") { return "a list" }
+            if name.hasPrefix("Dictionary") { return "a mapping" }
+            return "a value of type \(name)"
+        }
+    }
+
     /// The POSIX code behind a Foundation error (its own, or its underlying error's).
     static func posixCode(_ ns: NSError) -> Int32? {
         if ns.domain == NSPOSIXErrorDomain { return Int32(ns.code) }

@@ -181,25 +181,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         }
         let config: ModelConfig
         do { config = try JSONDecoder().decode(ModelConfig.self, from: data) } catch {
-            throw ModelConfigError.malformed(path: url.path, reason: Self.oneLine(error))
+            throw ModelConfigError.malformed(path: url.path, reason: ErrorText.decoding(error))
         }
         try config.validate(source: url.path)
         return config
     }
 
-    /// A decoding error as one line naming the key: "num_hidden_layers: expected an integer (found 1e12)".
-    static func oneLine(_ error: Error) -> String {
-        func key(_ path: [CodingKey]) -> String { path.map(\.stringValue).joined(separator: ".") }
-        switch error {
-        case let DecodingError.keyNotFound(k, context): return "\(key(context.codingPath + [k])): missing (a required key)"
-        case let DecodingError.typeMismatch(type, context): return "\(key(context.codingPath)): expected \(type == Int.self ? "an integer" : "a value of type \(type)")"
-        case let DecodingError.valueNotFound(type, context): return "\(key(context.codingPath)): null, expected \(type)"
-        case let DecodingError.dataCorrupted(context):
-            let path = key(context.codingPath)
-            return (path.isEmpty ? "" : path + ": ") + (context.underlyingError.map { "not valid JSON (\(ErrorText.json($0)))" } ?? context.debugDescription)
-        default: return "\(error)"
-        }
-    }
 
     /// The largest sizes a config may state (Llama-3-405B: width 16384, MLP 53248, 126 layers, 128 heads, vocab 128256).
     public static let limits = (width: 1 << 18, layers: 1024, heads: 1024, headDim: 4096, vocabulary: 1 << 23)
@@ -260,7 +247,7 @@ public enum ModelConfigError: Error, CustomStringConvertible, Equatable {
         switch self {
         case let .unreadable(path, reason): return "\(path): cannot read the model config: \(reason)"
         case let .malformed(path, reason): return "\(path): not a valid HF config.json: \(reason)"
-        case let .invalid(path, field, value, reason): return "\(path): \(field) = \(value) \(reason)"
+        case let .invalid(path, field, value, reason): return "\(path): \(field) = \(ErrorText.shortened(value)) \(reason)"
         }
     }
 }

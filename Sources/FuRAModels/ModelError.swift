@@ -1,3 +1,5 @@
+import FuRAFormats
+
 /// Errors building or loading a model, naming the file and the tensor.
 public enum ModelError: Error, CustomStringConvertible, Equatable {
     case missingTensor(source: String, tensor: String)
@@ -13,7 +15,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
             return "\(source): tensor \(tensor) is missing; is this a Llama-family checkpoint of the configured shape?"
         case let .shapeMismatch(source, tensor, expected, actual):
             return "\(source): tensor \(tensor) has shape \(actual), expected \(expected) from the model config"
-        case let .unsupported(source, what, reason): return "\(source): unsupported \(what): \(reason)"
+        case let .unsupported(source, what, reason): return "\(source): unsupported \(ErrorText.shortened(what)): \(ErrorText.shortened(reason, limit: 300))"
         case let .badBatch(reason): return "bad token batch: \(reason)"
         case let .unknownSlot(name): return "no linear slot named \(name)"
         case let .unreadable(path, reason): return "\(path): \(reason)"

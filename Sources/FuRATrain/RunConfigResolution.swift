@@ -37,7 +37,7 @@ public enum RunConfigResolution {
         do { return try decode(T.self, combined) } catch let DecodingError.keyNotFound(key, _) {
             throw TrainingError.invalidOption(option: key.stringValue, value: filePath, reason: "a value is required")
         } catch {
-            throw TrainingError.invalidOption(option: "config", value: filePath, reason: "\(error)")
+            throw TrainingError.invalidOption(option: "config", value: filePath, reason: ErrorText.decoding(error))
         }
     }
 

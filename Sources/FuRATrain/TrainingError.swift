@@ -1,3 +1,5 @@
+import FuRAFormats
+
 /// Errors of training: bad options, bad data, numerical failure, unusable checkpoints.
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// An option has a value training cannot use.
@@ -25,13 +27,13 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .invalidOption(option, value, reason):
-            return "invalid \(option) = \(value): \(reason)"
+            return "invalid \(ErrorText.shortened(option)) = \(ErrorText.shortened(value, limit: 200)): \(ErrorText.shortened(reason, limit: 400))"
         case let .badSetting(location, key, reason):
             return "\(location): \(key): \(reason)"
         case let .unreadableData(path, reason):
             return "\(path): cannot read the data: \(reason)"
         case let .malformedRecord(path, location, reason):
-            return "\(path): \(location): \(reason)"
+            return "\(path): \(location): \(ErrorText.shortened(reason, limit: 400))"
         case let .emptyData(path, reason):
             return "\(path): no training example: \(reason)"
         case let .nonFinite(step, quantity, value):

@@ -1,3 +1,5 @@
+import FuRAFormats
+
 /// Errors of reading, writing and applying adapter directories.
 public enum AdapterError: Error, CustomStringConvertible, Equatable {
     /// A file of the adapter directory is missing or unreadable.
@@ -20,7 +22,7 @@ public enum AdapterError: Error, CustomStringConvertible, Equatable {
         case let .unreadable(path, reason):
             return "\(path): cannot read the adapter: \(reason)"
         case let .badConfig(path, key, value, expected):
-            return "\(path): \(key) = \(value) is not usable; expected \(expected)"
+            return "\(path): \(ErrorText.shortened(key)) = \(ErrorText.shortened(value)) is not usable; expected \(ErrorText.shortened(expected, limit: 300))"
         case let .missingTensor(path, name):
             return "\(path): tensor \(name) is missing; the adapter does not match the method in adapter_config.json"
         case let .unexpectedTensor(path, name):

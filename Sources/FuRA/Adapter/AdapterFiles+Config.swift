@@ -85,7 +85,7 @@ extension AdapterFiles {
             throw AdapterError.badConfig(path: path, key: context.codingPath.map(\.stringValue).joined(separator: "."),
                                          value: "unusable", expected: context.debugDescription)
         } catch {
-            throw AdapterError.badConfig(path: path, key: "-", value: "unusable", expected: "\(error)")
+            throw AdapterError.badConfig(path: path, key: "-", value: "unusable", expected: ErrorText.decoding(error))
         }
     }
 }
