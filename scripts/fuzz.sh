@@ -16,7 +16,11 @@ formats=("$@")
 [ ${#formats[@]} -gt 0 ] || formats=(gguf safetensors tokenizer model-config run-config training-data adapter-config)
 
 swift build -c release --product fura-fuzz
-swift build -c release --product fura-fuzz --build-path .build-fuzz \
+# Linked with lld: Debian's gold fails on the instrumented objects ("internal error in format_file_lineno"); a
+# toolset file is how SwiftPM passes a flag to its link step.
+mkdir -p .build-fuzz
+echo '{"schemaVersion": "1.0", "swiftCompiler": {"extraCLIOptions": ["-use-ld=lld"]}}' > .build-fuzz/toolset.json
+swift build -c release --product fura-fuzz --build-path .build-fuzz --toolset .build-fuzz/toolset.json \
   -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING -Xcc -fsanitize=fuzzer-no-link
 fuzzer=.build-fuzz/release/fura-fuzz
 out=fuzz-output

@@ -29,10 +29,34 @@ public enum ErrorText {
         return ns.localizedDescription
     }
 
-    /// Text from a file as a message quotes it: at most `limit` characters, so a corrupt file's megabyte "value" is
-    /// not echoed whole.
+    /// Text from a file as a message quotes it: on one line (control characters and line separators escaped, `\n`)
+    /// and at most `limit` characters, so a corrupt file's megabyte "value" is not echoed whole.
     public static func shortened(_ text: String, limit: Int = 60) -> String {
-        text.count <= limit ? text : text.prefix(max(limit - 3, 1)) + "… (\(text.utf8.count) bytes)"
+        let visible = oneLine(text)
+        return visible.count <= limit ? visible : visible.prefix(max(limit - 3, 1)) + "… (\(text.utf8.count) bytes)"
+    }
+
+    /// `text` with control characters and line or paragraph separators written as escapes.
+    public static func oneLine(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isBreaking) else { return text }
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            guard isBreaking(scalar) else { out.append(scalar); continue }
+            switch scalar {
+            case "\n": out.append(contentsOf: "\\n".unicodeScalars)
+            case "\r": out.append(contentsOf: "\\r".unicodeScalars)
+            case "\t": out.append(contentsOf: "\\t".unicodeScalars)
+            default: out.append(contentsOf: "\\u{\(String(scalar.value, radix: 16))}".unicodeScalars)
+            }
+        }
+        return String(out)
+    }
+
+    static func isBreaking(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .lineSeparator, .paragraphSeparator: return true
+        default: return scalar == "\u{85}"
+        }
     }
 
     /// A `DecodingError` as "at KEY.PATH: what was wrong", without Swift's debug dump.

@@ -12,9 +12,9 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .missingTensor(source, tensor):
-            return "\(source): tensor \(tensor) is missing; is this a Llama-family checkpoint of the configured shape?"
+            return "\(source): tensor \(ErrorText.shortened(tensor)) is missing; is this a Llama-family checkpoint of the configured shape?"
         case let .shapeMismatch(source, tensor, expected, actual):
-            return "\(source): tensor \(tensor) has shape \(actual), expected \(expected) from the model config"
+            return "\(source): tensor \(ErrorText.shortened(tensor)) has shape \(actual), expected \(expected) from the model config"
         case let .unsupported(source, what, reason): return "\(source): unsupported \(ErrorText.shortened(what)): \(ErrorText.shortened(reason, limit: 300))"
         case let .badBatch(reason): return "bad token batch: \(reason)"
         case let .unknownSlot(name): return "no linear slot named \(name)"

@@ -3,26 +3,44 @@ import FuRAFuzz
 
 // Built two ways. Plain (`swift build`): a command that writes the seed corpus, runs the deterministic mutation sample,
 // or replays files (e.g. a crash libFuzzer saved). With `-DFUZZING -sanitize=fuzzer` (scripts/fuzz.sh): a libFuzzer
-// target for the format named by FURA_FUZZ_FORMAT; libFuzzer supplies `main`.
+// target for the format named by FURA_FUZZ_FORMAT, run by libFuzzer's driver.
 
 #if FUZZING
-nonisolated(unsafe) let fuzzFormat: FuzzFormat = {
-    let name = ProcessInfo.processInfo.environment["FURA_FUZZ_FORMAT"] ?? ""
-    guard let format = FuzzFormat(rawValue: name) else {
-        fatalError("set FURA_FUZZ_FORMAT to one of \(FuzzFormat.allCases.map(\.rawValue).joined(separator: ", "))")
-    }
-    return format
-}()
-nonisolated(unsafe) let fuzzScratch = try! FuzzScratch(tag: "libfuzzer")
+nonisolated(unsafe) var fuzzFormat = FuzzFormat.gguf
+nonisolated(unsafe) var fuzzScratch: FuzzScratch?
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    do {
-        _ = try fuzzFormat.exercise(Array(UnsafeBufferPointer(start: data, count: size)), scratch: fuzzScratch)
-    } catch {
-        fatalError("\(error)")  // a finding: libFuzzer saves the input
+/// libFuzzer's driver, called from our own `main` (SwiftPM names the executable's entry point, so libFuzzer's
+/// `main` is not linked in).
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
+                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+
+@main
+struct FuzzDriver {
+    static func main() {
+        let name = ProcessInfo.processInfo.environment["FURA_FUZZ_FORMAT"] ?? ""
+        guard let format = FuzzFormat(rawValue: name) else {
+            FileHandle.standardError.write(Data("set FURA_FUZZ_FORMAT to one of \(FuzzFormat.allCases.map(\.rawValue).joined(separator: ", "))\n".utf8))
+            exit(64)
+        }
+        fuzzFormat = format
+        do { fuzzScratch = try FuzzScratch(tag: "libfuzzer") } catch {
+            FileHandle.standardError.write(Data("fura-fuzz: \(error)\n".utf8))
+            exit(1)
+        }
+        var argc = CommandLine.argc
+        var argv = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+            let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
+            do {
+                _ = try fuzzFormat.exercise(bytes, scratch: fuzzScratch!)
+            } catch {
+                fatalError("\(error)")  // a finding: libFuzzer saves the input
+            }
+            return 0
+        })
     }
-    return 0
 }
 #else
 @main
