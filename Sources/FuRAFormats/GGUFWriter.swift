@@ -1,8 +1,11 @@
 import Foundation
 import FuRATensor
 
-/// Writes GGUF v3 files (tensors as F32, F16 or Q8_0), atomically through a temporary file and a rename.
+/// Writes GGUF v3 files (tensors as F32, F16, Q8_0, Q4_0 or Q4_K), atomically through a temporary file and a rename.
 public struct GGUFWriter {
+    /// The tensor types `write` encodes (`GGUFQuantize`).
+    public static let writableTypes: [GGMLType] = [.f32, .f16, .q8_0, .q4_0, .q4_K]
+
     /// The data-section alignment; written as `general.alignment` when it is not the default 32.
     public var alignment: Int
 
@@ -12,8 +15,8 @@ public struct GGUFWriter {
 
     /// Writes `metadata` (in the given order) and `tensors` to `path`.
     ///
-    /// Each tensor's ggml dims are its row-major shape reversed; its last dimension must be a multiple of 32
-    /// for Q8_0. Throws `GGUFError.cannotWrite` for unsupported types, mixed arrays or a write failure.
+    /// Each tensor's ggml dims are its row-major shape reversed; its last dimension must be a multiple of the type's
+    /// block (32 for Q8_0 and Q4_0, 256 for Q4_K). Throws `GGUFError.cannotWrite` for unsupported types, mixed arrays or a write failure.
     public func write(metadata: [(key: String, value: GGUFValue)], tensors: [(name: String, tensor: Tensor, type: GGMLType)], to path: String) throws {
         guard alignment > 0, alignment & (alignment - 1) == 0 else { throw GGUFError.invalidAlignment(path: path, alignment: alignment) }
         var entries = metadata.filter { $0.key != "general.alignment" }
@@ -32,8 +35,8 @@ public struct GGUFWriter {
         var offsets: [Int] = []
         var dataSize = 0
         for (name, tensor, type) in tensors {
-            guard [.f32, .f16, .q8_0].contains(type) else {
-                throw GGUFError.cannotWrite(path: path, reason: "tensor '\(name)': type \(type) cannot be written (use f32, f16 or q8_0)")
+            guard Self.writableTypes.contains(type) else {
+                throw GGUFError.cannotWrite(path: path, reason: "tensor '\(name)': type \(type) cannot be written (use f32, f16, q8_0, q4_0 or q4_K)")
             }
             let dims = Array(tensor.shape.reversed())
             guard !dims.isEmpty, let bytes = type.byteCount(elements: tensor.count), dims[0] % type.blockGeometry.elements == 0 else {
@@ -66,24 +69,13 @@ public struct GGUFWriter {
         try write(metadata: metadata.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }, tensors: tensors, to: path)
     }
 
-    /// Quantizes `values` (a multiple of 32) to Q8_0 blocks: `d = max|x| / 127` as f16, `q = round(x / d)`.
-    public static func quantizeQ8_0(_ values: UnsafeBufferPointer<Float>, to out: inout [UInt8]) {
-        precondition(values.count % 32 == 0, "Q8_0 needs whole blocks of 32")
-        for block in 0..<(values.count / 32) {
-            let x = values[(block * 32)..<(block * 32 + 32)]
-            let amax = x.reduce(Float(0)) { max($0, abs($1)) }
-            let d = amax / 127
-            let inverse: Float = d == 0 ? 0 : 1 / d
-            append(HalfPrecision.float16Bits(from: d), to: &out)
-            for v in x { out.append(UInt8(bitPattern: Int8(max(-127, min(127, (v * inverse).rounded()))))) }
-        }
-    }
-
     static func encode(_ tensor: Tensor, as type: GGMLType, to out: inout [UInt8]) {
         tensor.withUnsafeBufferPointer { values in
             switch type {
             case .f16: for v in values { append(HalfPrecision.float16Bits(from: v), to: &out) }
-            case .q8_0: quantizeQ8_0(values, to: &out)
+            case .q8_0: GGUFQuantize.q8_0(values, to: &out)
+            case .q4_0: GGUFQuantize.q4_0(values, to: &out)
+            case .q4_K: GGUFQuantize.q4_K(values, to: &out)
             default: for v in values { append(v.bitPattern, to: &out) }
             }
         }

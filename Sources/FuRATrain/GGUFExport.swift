@@ -7,12 +7,14 @@ import FuRATensor
 /// tensor names, and what llama.cpp's converter does to the family's tensors (q/k row permutation, norm offset),
 /// re-applied (the loader undoes it).
 public enum GGUFExport {
-    /// Writes `model` to `path` with matrices as `type` (f32, f16 or q8_0; vectors and matrices whose rows are
-    /// not a multiple of 32 stay f32). `tokenizer` is the source GGUF's `tokenizer.*` metadata or one built from
-    /// `tokenizer.json`; nil writes none.
+    /// The matrix types `write` takes.
+    public static let matrixTypes: [GGMLType] = [.f32, .f16, .q8_0, .q4_0, .q4_K]
+
+    /// Writes `model` to `path` with matrices as `type` (see `tensorType`). `tokenizer` is the source GGUF's
+    /// `tokenizer.*` metadata or one built from `tokenizer.json`; nil writes none.
     public static func write(_ model: CausalLM, tokenizer: [String: GGUFValue]?, name: String, type: GGMLType, to path: String) throws {
-        guard [.f32, .f16, .q8_0].contains(type) else {
-            throw GGUFError.cannotWrite(path: path, reason: "tensor type \(type) cannot be written (use f32, f16 or q8_0)")
+        guard matrixTypes.contains(type) else {
+            throw GGUFError.cannotWrite(path: path, reason: "tensor type \(type) cannot be written (use f32, f16, q8_0, q4_0 or q4_K)")
         }
         let c = model.config
         let family = c.family
@@ -51,11 +53,22 @@ public enum GGUFExport {
             if family.ggufNormOffset != 0 && ModelFamily.isNormWeight(hf) {
                 for i in 0..<t.count { t.storage[i] += family.ggufNormOffset }
             }
-            let matrix = t.shape.count == 2
-            let chosen: GGMLType = !matrix ? .f32 : type == .q8_0 && t.shape[1] % 32 != 0 ? .f16 : type
-            tensors.append((gguf, t, chosen))
+            tensors.append((gguf, t, tensorType(requested: type, shape: t.shape, ggufName: gguf)))
         }
         try GGUFWriter().write(metadata: metadata, tensors: tensors, to: path)
+    }
+
+    /// The type a tensor is written as: vectors stay f32; with a 4-bit request, the embedding and output matrices are
+    /// q8_0 (llama.cpp keeps them at more bits too, q6_K in its Q4_K_M) and q4_K rows that are not a multiple of 256
+    /// (SmolLM2's 576-wide projections) fall back to q4_0, as llama.cpp falls back for such rows; a quantized type
+    /// whose block does not divide the rows falls back to f16.
+    public static func tensorType(requested: GGMLType, shape: [Int], ggufName: String) -> GGMLType {
+        guard shape.count == 2 else { return .f32 }
+        var type = requested
+        if type == .q4_0 || type == .q4_K, ggufName.hasPrefix("token_embd") || ggufName.hasPrefix("output.") { type = .q8_0 }
+        if type == .q4_K, shape[1] % 256 != 0 { type = .q4_0 }
+        if type != .f32, type != .f16, shape[1] % type.blockGeometry.elements != 0 { type = .f16 }
+        return type
     }
 
     /// `tokenizer.*` metadata of a SentencePiece vocabulary (Gemma) as llama.cpp's `llama` model: scores fall with

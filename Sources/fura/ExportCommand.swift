@@ -13,13 +13,13 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "The base model: a .gguf file or an HF model directory.") var model: String
     @Option(help: "Adapter directory to fold in.") var adapter: String?
     @Option(help: "Output .gguf path.") var gguf: String
-    @Option(help: "Matrix type: f32, f16 or q8_0.") var type = "f16"
+    @Option(help: "Matrix type: f32, f16, q8_0, q4_0 or q4_K (4-bit: the embedding and output stay q8_0; q4_K rows that are not a multiple of 256 are q4_0).") var type = "f16"
     @Option(help: "Threads for BLAS (default: all cores).") var threads: Int?
 
     func run() throws {
         if let threads { Threading.setThreadCount(threads) }
-        guard let ggmlType = ["f32": GGMLType.f32, "f16": .f16, "q8_0": .q8_0][type] else {
-            throw ValidationError("--type \(type): expected f32, f16 or q8_0")
+        guard let ggmlType = GGUFExport.matrixTypes.first(where: { "\($0)".lowercased() == type.lowercased() }) else {
+            throw ValidationError("--type \(type): expected one of \(GGUFExport.matrixTypes.map { "\($0)" }.joined(separator: ", "))")
         }
         let loaded = try ModelLoader.load(path: model)
         if let adapter { try applyAdapter(adapter, to: loaded) }
