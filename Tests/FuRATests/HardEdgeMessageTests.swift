@@ -2,6 +2,8 @@ import Foundation
 @testable import FuRA
 import FuRAFormats
 @testable import FuRAModels
+import FuRANN
+import FuRATensor
 import FuRATrain
 import Testing
 
@@ -50,6 +52,13 @@ import Testing
         #expect(throws: ModelError.self) { try ModelLoader.checkTokenizerFits(loaded) }
         loaded.config.vocabSize = size + 64  // a padded embedding (Qwen) is fine
         try ModelLoader.checkTokenizerFits(loaded)
+    }
+
+    @Test func aLoRARankAboveTheWeightIsRefusedBeforeAllocation() throws {
+        let base = try FrozenWeight(Tensor.zeros([4, 6]), format: .float32)
+        _ = try LoRALinear(base: base, options: LoRAOptions(rank: 6), seed: 1)
+        #expect(throws: LayerError.self) { try LoRALinear(base: base, options: LoRAOptions(rank: 1_000_000), seed: 1) }
+        #expect(throws: LayerError.self) { try DoRALinear(base: base, options: DoRAOptions(lora: LoRAOptions(rank: 7)), seed: 1) }
     }
 
     @Test func theAdapterSaysWhenItsBaseDiffers() throws {

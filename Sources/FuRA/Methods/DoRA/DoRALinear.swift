@@ -51,6 +51,7 @@ public final class DoRALinear: LinearLayer {
     /// A fresh adapter: A Kaiming-uniform from `seed`, B zero, m = ‖W[o, :]‖, so the output equals the base's.
     public convenience init(base: FrozenWeight, bias: Tensor? = nil, options: DoRAOptions, seed: UInt64) throws {
         try options.validate(layer: "DoRA")
+        try LoRAPieces.checkRank(options.lora.rank, rows: base.rows, columns: base.columns, layer: "DoRA")
         var rng = RNG(seed: seed)
         let a = LoRAPieces.initialA(rank: options.lora.rank, inFeatures: base.columns, rng: &rng)
         try self.init(base: base, bias: bias, loraA: a, loraB: Tensor.zeros([base.rows, options.lora.rank]),

@@ -35,6 +35,7 @@ public final class LoRALinear: LinearLayer {
     /// A fresh adapter on `base` (O, I): A Kaiming-uniform from `seed`, B zero, so the output equals the base's.
     public convenience init(base: FrozenWeight, bias: Tensor? = nil, options: LoRAOptions, seed: UInt64) throws {
         try options.validate(layer: "LoRA")
+        try LoRAPieces.checkRank(options.rank, rows: base.rows, columns: base.columns, layer: "LoRA")
         var rng = RNG(seed: seed)
         let a = LoRAPieces.initialA(rank: options.rank, inFeatures: base.columns, rng: &rng)
         try self.init(base: base, bias: bias, loraA: a, loraB: Tensor.zeros([base.rows, options.rank]), options: options,

@@ -43,6 +43,15 @@ public struct LoRAOptions: Codable, Equatable, Sendable {
 
 /// Pieces shared by LoRA and DoRA: PEFT's initialization and the inverted dropout of the LoRA input.
 enum LoRAPieces {
+    /// A rank above the larger side of the (O, I) weight adds no freedom; refusing it before A and B are allocated
+    /// keeps `--lora-rank 1000000` from asking for gigabytes per layer.
+    static func checkRank(_ rank: Int, rows: Int, columns: Int, layer: String) throws {
+        guard rank <= max(rows, columns) else {
+            throw LayerError.invalidOption(layer: layer, option: "lora_rank", value: "\(rank)",
+                                           reason: "is larger than the \(rows)×\(columns) weight it adapts; use at most \(max(rows, columns))")
+        }
+    }
+
     /// `lora_A` (r, I) as PEFT initializes it: `kaiming_uniform_(a=√5)`, i.e. U(−1/√I, 1/√I).
     static func initialA(rank: Int, inFeatures: Int, rng: inout RNG) -> Tensor {
         // gain = √(2/(1+a²)) = √(1/3); bound = gain·√(3/fan_in) = 1/√fan_in.
