@@ -45,6 +45,13 @@ public enum MergedModel {
         let dir = URL(fileURLWithPath: directory)
         try SafetensorsWriter.write(try denseTensors(model), dtype: dtype, to: directory, maxShardBytes: maxShardBytes)
         try AtomicWrite.write(try hfConfig(model.config, dtype: dtype), to: dir.appendingPathComponent("config.json").path)
+        try writeTokenizerFiles(sourcePath: sourcePath, gguf: gguf, to: directory)
+    }
+
+    /// The tokenizer files of an HF directory: copied from the HF directory `sourcePath`, or built from `gguf`'s
+    /// `tokenizer.ggml.*` metadata; nothing when neither has a tokenizer.
+    public static func writeTokenizerFiles(sourcePath: String, gguf: GGUFFile?, to directory: String) throws {
+        let dir = URL(fileURLWithPath: directory)
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: sourcePath, isDirectory: &isDirectory), isDirectory.boolValue {
             for name in ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "special_tokens_map.json", ChatTemplate.jinjaFileName] {

@@ -8,7 +8,7 @@ struct Fura: ParsableCommand {
         commandName: "fura",
         abstract: "Full-rank adaptation (FuRA) of language models through a lossless block tensor-train factorization.",
         version: furaVersion,
-        subcommands: [InspectCommand.self, ScoreCommand.self, EvalCommand.self, MakeDataCommand.self, TokenizeCommand.self, PlanCommand.self, GenerateCommand.self, ChatCommand.self, TrainCommand.self, GRPOCommand.self, MergeCommand.self, ExportCommand.self, CompareCommand.self]
+        subcommands: [InspectCommand.self, ScoreCommand.self, EvalCommand.self, MakeDataCommand.self, TokenizeCommand.self, PlanCommand.self, GenerateCommand.self, ChatCommand.self, TrainCommand.self, GRPOCommand.self, MergeCommand.self, ExportCommand.self, MakeModelCommand.self, CompareCommand.self]
     )
 
     /// Sets up the process (allocator; our thread pool on every core, OpenBLAS kept at one thread so there is a
