@@ -40,7 +40,7 @@ struct MakeModelCommand: ParsableCommand {
         try RandomModel.write(config: modelConfig, seed: seed, std: std, dtype: type, to: output,
                               maxShardBytes: Int(maxShardGb * 1e9))
         let parameters = modelConfig.checkpointTensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
-        print(String(format: "wrote %@: %d parameters as %@ in %.1f s", output, parameters, dtype, Date().timeIntervalSince(started)))
+        print("wrote \(output): \(parameters) parameters as \(dtype) in " + String(format: "%.1f s", Date().timeIntervalSince(started)))
     }
 
     /// Copies or builds the tokenizer files, refusing a tokenizer with more ids than the config's vocabulary.
