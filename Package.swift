@@ -22,6 +22,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // C only where Swift cannot reach the instruction (AVX512-BF16 dot products); portable fallback inside.
         .target(name: "CKernels", path: "Sources/CKernels"),
         .target(name: "FuRATensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: nativeCPU),
@@ -30,11 +31,13 @@ let package = Package(
         .target(name: "FuRAModels", dependencies: ["FuRANN", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
         .target(name: "FuRA", dependencies: ["FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
         .target(name: "FuRATrain", dependencies: ["FuRA", "FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
+        // The vision track's data room: gzip and IDX, PNG, Fashion-MNIST as LLaVA visual-instruction data.
+        .target(name: "FuRAVision", dependencies: ["FuRAFormats", "FuRATensor", "CZlib"], swiftSettings: nativeCPU),
         .target(name: "FuRAEval", dependencies: ["FuRATrain", "FuRA", "FuRAModels", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
         .executableTarget(
             name: "fura",
             dependencies: [
-                "FuRAEval", "FuRATrain", "FuRA", "FuRAModels", "FuRAFormats", "FuRATensor",
+                "FuRAEval", "FuRATrain", "FuRA", "FuRAModels", "FuRAFormats", "FuRATensor", "FuRAVision",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: nativeCPU),
@@ -48,7 +51,7 @@ let package = Package(
         .executableTarget(name: "fura-fuzz", dependencies: ["FuRAFuzz"], swiftSettings: nativeCPU),
         .testTarget(
             name: "FuRATests",
-            dependencies: ["FuRAEval", "FuRATrain", "FuRA", "FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor", "FuRATestSupport", "FuRAFuzz"],
+            dependencies: ["FuRAEval", "FuRATrain", "FuRA", "FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor", "FuRATestSupport", "FuRAFuzz", "FuRAVision"],
             swiftSettings: nativeCPU),
     ],
     // Swift 5 mode: the numeric rooms share raw buffers across `concurrentPerform` workers by design.

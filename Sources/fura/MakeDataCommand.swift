@@ -3,6 +3,7 @@ import Foundation
 import FuRAEval
 import FuRAFormats
 import FuRATrain
+import FuRAVision
 
 /// `fura make-data`: writes a generated task in the LLM-Adapters format (for demos and smoke runs).
 struct MakeDataCommand: ParsableCommand {
@@ -15,7 +16,7 @@ struct MakeDataCommand: ParsableCommand {
         boolq, ARC-Easy, ARC-Challenge and openbookqa files.
         """)
 
-    @Option(help: "Task: \(SyntheticTask.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "Task: \(SyntheticTask.allCases.map(\.rawValue).joined(separator: ", ")), or fashion-mnist (LLaVA image data: --output is a directory).")
     var task: String = SyntheticTask.parity.rawValue
 
     @Option(help: "Number of records.")
@@ -27,7 +28,13 @@ struct MakeDataCommand: ParsableCommand {
     @Option(name: .customLong("mix"), help: "A JSON-list data file to mix (repeat); replaces --task.")
     var mixFiles: [String] = []
 
-    @Option(help: "Output JSON file.")
+    @Option(help: "fashion-mnist: the split, train or test.")
+    var split: String = FashionMNIST.Split.train.rawValue
+
+    @Option(help: "fashion-mnist: the folder of the gzipped IDX files (Debian's dataset-fashion-mnist).")
+    var fashionMnistDir: String = FashionMNIST.defaultDirectory
+
+    @Option(help: "Output JSON file (fashion-mnist: a directory that receives data.json and images/).")
     var output: String
 
     func run() throws {
@@ -38,6 +45,13 @@ struct MakeDataCommand: ParsableCommand {
                 throw ValidationError(error.description)
             }
             print("wrote \(count) records mixed from \(mixFiles.count) files to \(output)")
+            return
+        }
+        if task == "fashion-mnist" {
+            guard let split = FashionMNIST.Split(rawValue: split) else { throw ValidationError("--split \(split): expected train or test") }
+            let data = try FashionMNIST(split: split, directory: fashionMnistDir)
+            let records = try FashionMNISTInstructions.write(data, split: split, count: count, seed: seed, to: output)
+            print("wrote \(records.count) LLaVA records (\(split.rawValue) split) to \(output)/data.json and their images to \(output)/images/")
             return
         }
         guard let kind = SyntheticTask(rawValue: task) else {
