@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in libopenblas-dev liblapacke-dev zlib1g-dev dataset-fashion-mnist unzip; do
+for pkg in libopenblas-dev liblapacke-dev zlib1g-dev unzip; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -15,6 +15,12 @@ if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# Fashion-MNIST images for the vision track; optional (its test is skipped without them).
+if ! dpkg -s dataset-fashion-mnist >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 \
+    || echo "setup: dataset-fashion-mnist is not installable here; fura make-data --task fashion-mnist needs it"
 fi
 
 model="cache/SmolLM2-135M-Instruct.Q4_1.gguf"
