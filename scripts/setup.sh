@@ -19,6 +19,7 @@ fi
 # Fashion-MNIST images for the vision track; optional (its test is skipped without them).
 if ! dpkg -s dataset-fashion-mnist >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  [ ${#need[@]} -gt 0 ] || $SUDO apt-get update -qq >/dev/null 2>&1 || true
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 \
     || echo "setup: dataset-fashion-mnist is not installable here; fura make-data --task fashion-mnist needs it"
 fi
