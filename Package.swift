@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "FuRA", dependencies: ["FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
         .target(name: "FuRATrain", dependencies: ["FuRA", "FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
         // The vision track's data room: gzip and IDX, PNG, Fashion-MNIST as LLaVA visual-instruction data.
-        .target(name: "FuRAVision", dependencies: ["FuRAFormats", "FuRATensor", "CZlib"], swiftSettings: nativeCPU),
+        .target(name: "FuRAVision", dependencies: ["FuRANN", "FuRAFormats", "FuRATensor", "CZlib"], swiftSettings: nativeCPU),
         .target(name: "FuRAEval", dependencies: ["FuRATrain", "FuRA", "FuRAModels", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
         .executableTarget(
             name: "fura",
