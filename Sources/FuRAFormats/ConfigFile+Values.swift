@@ -10,7 +10,7 @@ extension ConfigFile {
     public static func describe(_ v: Any?) -> String {
         guard let v else { return "nothing" }
         if v is NSNull { return "null" }
-        if let s = v as? String { return "the text \"\(shortened(s))\"" }
+        if let s = v as? String { return "the text \"\(ErrorText.shortened(s))\"" }
         if let list = v as? [Any] { return "a list of \(list.count)" }
         if v is [String: Any] { return "a mapping" }
         return "\(v)"

@@ -64,11 +64,8 @@ public struct ConfigFile {
 
     /// An error for a key no option has, listing the known ones.
     public func unknownKey(_ key: String, known: [String]) -> ConfigFileError {
-        .syntax(path: path, line: keyLines[key], reason: "unknown key \"\(Self.shortened(key))\"; known keys: \(known.sorted().joined(separator: ", "))")
+        .syntax(path: path, line: keyLines[key], reason: "unknown key \"\(ErrorText.shortened(key))\"; known keys: \(known.sorted().joined(separator: ", "))")
     }
-
-    /// A key as error messages quote it (see `ErrorText.shortened`).
-    public static func shortened(_ key: String) -> String { ErrorText.shortened(key) }
 
     /// The first key not in `known`, as an error.
     public func checkKeys(_ known: [String]) throws {

@@ -19,7 +19,7 @@ public enum RunConfigResolution {
         for (key, value) in overrides { merged[key] = value }
         let known = Set(keys)
         if let unknown = merged.keys.sorted().first(where: { !known.contains($0) }) {
-            throw TrainingError.invalidOption(option: "config", value: "\(filePath): \(ConfigFile.shortened(unknown))",
+            throw TrainingError.invalidOption(option: "config", value: "\(filePath): \(ErrorText.shortened(unknown))",
                                               reason: "unknown key; known keys: \(keys.sorted().joined(separator: ", "))")
         }
         let base = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(defaults(merged["method"] as? String))) as? [String: Any] ?? [:]

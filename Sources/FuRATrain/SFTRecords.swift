@@ -13,7 +13,7 @@ public enum SFTRecords {
     /// Loads every record of the file at `path`. Errors name the file and the line (JSONL) or record index.
     public static func load(path: String, tokenizer: SFTTokenizer) throws -> [SFTExample] {
         let data: Data
-        do { data = try TextFileData.read(path) } catch {
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw TrainingError.unreadableData(path: path, reason: ErrorText.file(error))
         }
         return try parse(data, path: path, tokenizer: tokenizer)
