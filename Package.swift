@@ -19,6 +19,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // ONNX model files (the vision tower); the message code is generated once: scripts/onnx/generate.sh.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
@@ -26,7 +28,8 @@ let package = Package(
         // C only where Swift cannot reach the instruction (AVX512-BF16 dot products); portable fallback inside.
         .target(name: "CKernels", path: "Sources/CKernels"),
         .target(name: "FuRATensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: nativeCPU),
-        .target(name: "FuRAFormats", dependencies: ["FuRATensor"], swiftSettings: nativeCPU),
+        .target(name: "FuRAFormats", dependencies: ["FuRATensor", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                swiftSettings: nativeCPU),
         .target(name: "FuRANN", dependencies: ["FuRATensor"], swiftSettings: nativeCPU),
         .target(name: "FuRAModels", dependencies: ["FuRANN", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
         .target(name: "FuRA", dependencies: ["FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),

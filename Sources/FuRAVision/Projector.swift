@@ -48,7 +48,7 @@ public final class Projector {
         let first = try layers[0].forward(x, keepForBackward: keepForBackward)
         guard kind == .mlp2xGELU else { return first }
         hidden = keepForBackward ? first : nil
-        return try layers[1].forward(Self.gelu(first), keepForBackward: keepForBackward)
+        return try layers[1].forward(ErfGELU.forward(first), keepForBackward: keepForBackward)
     }
 
     /// Accumulates the parameters' gradients and returns the gradient of the input.
@@ -56,21 +56,9 @@ public final class Projector {
         guard kind == .mlp2xGELU else { return try layers[0].backward(dY) }
         guard let hidden else { throw LayerError.noForwardCache(layer: "Projector") }
         var dHidden = try layers[1].backward(dY)
-        for i in 0..<dHidden.count { dHidden.storage[i] *= Self.geluDerivative(hidden.storage[i]) }
+        for i in 0..<dHidden.count { dHidden.storage[i] *= ErfGELU.derivative(hidden.storage[i]) }
         self.hidden = nil
         return try layers[0].backward(dHidden)
-    }
-
-    /// GELU(x) = x·Φ(x) = ½x(1 + erf(x/√2)), elementwise.
-    static func gelu(_ x: Tensor) -> Tensor {
-        var y = x
-        for i in 0..<y.count { y.storage[i] = 0.5 * x.storage[i] * (1 + erf(x.storage[i] / Float(2).squareRoot())) }
-        return y
-    }
-
-    /// GELU′(x) = Φ(x) + x·φ(x).
-    static func geluDerivative(_ x: Float) -> Float {
-        0.5 * (1 + erf(x / Float(2).squareRoot())) + x * exp(-0.5 * x * x) / Float(2 * Double.pi).squareRoot()
     }
 
     /// LLaVA's names: `model.mm_projector.weight/bias` (linear), `model.mm_projector.{0,2}.weight/bias` (mlp2x_gelu).

@@ -17,11 +17,11 @@ import Testing
     @Test func geluIsTheErfFormAndItsDerivativeMatchesFiniteDifferences() {
         for x: Float in [-3, -1, -0.2, 0, 0.5, 2] {
             let reference = 0.5 * Double(x) * (1 + erf(Double(x) / 2.0.squareRoot()))
-            #expect(abs(Double(Projector.gelu(try! Tensor(shape: [1], data: [x])).storage[0]) - reference) < 1e-6)
+            #expect(abs(Double(ErfGELU.forward(try! Tensor(shape: [1], data: [x])).storage[0]) - reference) < 1e-6)
             let h: Float = 1e-3
-            let numeric = (Projector.gelu(try! Tensor(shape: [1], data: [x + h])).storage[0]
-                - Projector.gelu(try! Tensor(shape: [1], data: [x - h])).storage[0]) / (2 * h)
-            #expect(abs(numeric - Projector.geluDerivative(x)) < 2e-3, "x = \(x)")
+            let numeric = (ErfGELU.forward(try! Tensor(shape: [1], data: [x + h])).storage[0]
+                - ErfGELU.forward(try! Tensor(shape: [1], data: [x - h])).storage[0]) / (2 * h)
+            #expect(abs(numeric - ErfGELU.derivative(x)) < 2e-3, "x = \(x)")
         }
     }
 
