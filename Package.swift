@@ -13,7 +13,7 @@ let package = Package(
     name: "FuRA",
     platforms: [.macOS(.v14)],
     products: [
-        .library(name: "FuRA", targets: ["FuRA", "FuRATrain", "FuRAEval", "FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor"]),
+        .library(name: "FuRA", targets: ["FuRA", "FuRATrain", "FuRAEval", "FuRAVision", "FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor"]),
         .executable(name: "fura", targets: ["fura"]),
         .executable(name: "fura-bench", targets: ["fura-bench"]),
     ],
@@ -33,10 +33,10 @@ let package = Package(
         .target(name: "FuRANN", dependencies: ["FuRATensor"], swiftSettings: nativeCPU),
         .target(name: "FuRAModels", dependencies: ["FuRANN", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
         .target(name: "FuRA", dependencies: ["FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
-        .target(name: "FuRATrain", dependencies: ["FuRA", "FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
+        .target(name: "FuRATrain", dependencies: ["FuRA", "FuRAVision", "FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
         // The vision track's data room: gzip and IDX, PNG, Fashion-MNIST as LLaVA visual-instruction data.
-        .target(name: "FuRAVision", dependencies: ["FuRANN", "FuRAFormats", "FuRATensor", "CZlib"], swiftSettings: nativeCPU),
-        .target(name: "FuRAEval", dependencies: ["FuRATrain", "FuRA", "FuRAModels", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
+        .target(name: "FuRAVision", dependencies: ["FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor", "CZlib"], swiftSettings: nativeCPU),
+        .target(name: "FuRAEval", dependencies: ["FuRATrain", "FuRA", "FuRAVision", "FuRAModels", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
         .executableTarget(
             name: "fura",
             dependencies: [

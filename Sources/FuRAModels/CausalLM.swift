@@ -17,7 +17,7 @@ public final class CausalLM: LanguageModel {
     /// Recompute each block's forward during backward instead of keeping its activations
     /// (gradient checkpointing): same gradients, memory of one block plus the block inputs.
     public var gradientCheckpointing = false
-    private var trace: (batch: Int, time: Int, ids: [Int], keyLengths: [Int], blockInputs: [Tensor])?
+    private var trace: (batch: Int, time: Int, ids: [Int], keyLengths: [Int], blockInputs: [Tensor], spliced: [SplicedRows])?
 
     /// Builds the model from HF-named tensors supplied by `tensor` (nil when absent).
     ///
@@ -126,10 +126,12 @@ public final class CausalLM: LanguageModel {
     // MARK: Forward and backward (mirror images)
 
     /// Token ids (B, T) → final-normed hidden states (B·T, C); keeps what backward needs when asked.
-    public func forward(ids: [[Int]], lengths: [Int], keepForBackward: Bool) throws -> Tensor {
+    /// `spliced` rows replace the token embeddings at their positions (see `SplicedRows`).
+    public func forward(ids: [[Int]], lengths: [Int], keepForBackward: Bool, spliced: [SplicedRows] = []) throws -> Tensor {
         let (batch, time) = try Self.checkShape(ids: ids, lengths: lengths)
         let flat = ids.flatMap { $0 }
         var x = try embedding.forward(flat)
+        try Self.splice(spliced, into: &x, time: time, lengths: lengths)
         var inputs: [Tensor] = []
         let keepBlocks = keepForBackward && !gradientCheckpointing
         for block in blocks {
@@ -137,12 +139,15 @@ public final class CausalLM: LanguageModel {
             x = try block.forward(x, batch: batch, time: time, keyLengths: lengths, keepForBackward: keepBlocks).output
         }
         let out = try finalNorm.forward(x, keepForBackward: keepForBackward)
-        trace = keepForBackward ? (batch, time, flat, lengths, inputs) : nil
+        trace = keepForBackward ? (batch, time, flat, lengths, inputs, spliced) : nil
         return out
     }
 
     /// dHidden (B·T, C) → gradients of every trainable parameter (accumulated): `forward` in reverse.
-    public func backward(_ dHidden: Tensor) throws {
+    /// Returns the gradient of each spliced block's rows (count, C), in `spliced` order; those rows send nothing
+    /// to the token table.
+    @discardableResult
+    public func backward(_ dHidden: Tensor) throws -> [Tensor] {
         guard let t = trace else { throw LayerError.noForwardCache(layer: "CausalLM") }
         var dX = try finalNorm.backward(dHidden)
         for block in blocks.reversed() {
@@ -152,24 +157,64 @@ public final class CausalLM: LanguageModel {
             dX = try block.backward(dX)
             block.releaseForwardCache()
         }
+        let c = config.hiddenSize
+        let splicedGradients = try t.spliced.map { rows -> Tensor in
+            let start = (rows.sequence * t.time + rows.position) * c
+            let gradient = try Tensor(shape: [rows.count, c], data: Array(dX.storage[start..<(start + rows.count * c)]))
+            for i in start..<(start + rows.count * c) { dX.storage[i] = 0 }
+            return gradient
+        }
         try embedding.backward(dX, ids: t.ids)
         finalNorm.releaseForwardCache()
         trace = nil
+        return splicedGradients
+    }
+
+    /// Writes each block's rows over the embeddings (B·T, C) at its positions, after checking it fits.
+    static func splice(_ spliced: [SplicedRows], into x: inout Tensor, time: Int, lengths: [Int]) throws {
+        guard !spliced.isEmpty else { return }
+        let c = x.shape[1]
+        var taken = Set<Int>()
+        for rows in spliced {
+            guard rows.sequence >= 0, rows.sequence < lengths.count, rows.count >= 1, rows.position >= 0,
+                  rows.position <= lengths[rows.sequence] - rows.count else {
+                throw ModelError.badBatch(reason: "spliced rows at sequence \(rows.sequence), positions \(rows.position)+\(rows.count) "
+                    + "fall outside the batch's real positions")
+            }
+            guard rows.rows.shape == [rows.count, c] else {
+                throw ModelError.badBatch(reason: "spliced rows are \(rows.rows.shape); expected [\(rows.count), \(c)] (the model width)")
+            }
+            let start = rows.sequence * time + rows.position
+            for p in start..<(start + rows.count) {
+                guard taken.insert(p).inserted else { throw ModelError.badBatch(reason: "two spliced blocks overlap at position \(p % time)") }
+            }
+            x.storage.replaceSubrange((start * c)..<((start + rows.count) * c), with: rows.rows.storage)
+        }
     }
 
     // MARK: LanguageModel
 
     public func accumulateGradients(_ batch: TokenBatch, lossScale: Float) throws -> (lossSum: Double, targets: Int) {
+        let result = try accumulateGradientsThroughSplices(batch, lossScale: lossScale)
+        return (result.lossSum, result.targets)
+    }
+
+    /// `accumulateGradients`, also returning the gradient of `lossScale · loss` with respect to the rows of each
+    /// `batch.spliced` block (zeros when the batch has no target).
+    public func accumulateGradientsThroughSplices(_ batch: TokenBatch, lossScale: Float) throws
+        -> (lossSum: Double, targets: Int, splicedGradients: [Tensor]) {
         let targets = try Self.targets(of: batch)
-        let hidden = try forward(ids: batch.ids, lengths: batch.lengths, keepForBackward: true)
+        let hidden = try forward(ids: batch.ids, lengths: batch.lengths, keepForBackward: true, spliced: batch.spliced)
         let result = try MaskedCrossEntropy.evaluate(hidden: hidden, head: lmHead, targets: targets, lossScale: lossScale, computeGradient: true)
-        if let dHidden = result.dHidden { try backward(dHidden) }
-        return (result.lossSum, targets.count)
+        let c = config.hiddenSize
+        let gradients = try result.dHidden.map { try backward($0) } ?? batch.spliced.map { Tensor.zeros([$0.count, c]) }
+        if result.dHidden == nil { trace = nil }
+        return (result.lossSum, targets.count, gradients)
     }
 
     public func labelLogProbabilities(_ batch: TokenBatch) throws -> [[Float]] {
         let targets = try Self.targets(of: batch)
-        let hidden = try forward(ids: batch.ids, lengths: batch.lengths, keepForBackward: false)
+        let hidden = try forward(ids: batch.ids, lengths: batch.lengths, keepForBackward: false, spliced: batch.spliced)
         let result = try MaskedCrossEntropy.evaluate(hidden: hidden, head: lmHead, targets: targets, computeGradient: false)
         let time = batch.sequenceLength
         var out = [[Float]](repeating: [Float](repeating: 0, count: time), count: batch.batchSize)
@@ -207,13 +252,14 @@ public final class CausalLM: LanguageModel {
     /// One step with a key/value cache: new ids (B, T) whose positions follow the cached ones →
     /// final-normed hidden states (B·T, C); `cache` (one entry per layer, or empty) is extended.
     /// All sequences share the cache length (no padding inside the cache).
-    public func forwardCached(ids: [[Int]], cache: inout [KeyValue]) throws -> Tensor {
+    public func forwardCached(ids: [[Int]], cache: inout [KeyValue], spliced: [SplicedRows] = []) throws -> Tensor {
         let (batch, time) = try Self.checkShape(ids: ids, lengths: ids.map(\.count))
         guard cache.isEmpty || cache.count == blocks.count else {
             throw ModelError.badBatch(reason: "the cache has \(cache.count) layers, the model \(blocks.count)")
         }
         let past = cache.first?.length ?? 0
         var x = try embedding.forward(ids.flatMap { $0 })
+        try Self.splice(spliced, into: &x, time: time, lengths: ids.map(\.count))
         var present: [KeyValue] = []
         for block in blocks {
             let r = try block.forward(x, batch: batch, time: time, keyLengths: Array(repeating: past + time, count: batch),
@@ -241,6 +287,14 @@ public final class CausalLM: LanguageModel {
         let time = batch.sequenceLength
         guard batch.labels.count == batch.batchSize, batch.labels.allSatisfy({ $0.count == time }) else {
             throw ModelError.badBatch(reason: "labels must be \(batch.batchSize) rows of \(time)")
+        }
+        for rows in batch.spliced {
+            // Label t predicts token t + 1: a spliced row's placeholder id is never a target.
+            for t in max(0, rows.position - 1)..<max(0, rows.position - 1 + rows.count) where rows.sequence < batch.labels.count && t < time {
+                guard batch.labels[rows.sequence][t] == TokenBatch.ignoreIndex else {
+                    throw ModelError.badBatch(reason: "position \(t + 1) of sequence \(rows.sequence) is spliced but is a label target")
+                }
+            }
         }
         var out: [MaskedCrossEntropy.Target] = []
         for (b, row) in batch.labels.enumerated() {

@@ -11,14 +11,18 @@ public struct TokenBatch: Equatable, Sendable {
     public var labels: [[Int]]
     /// B real lengths; positions ≥ length are padding and are masked out of attention.
     public var lengths: [Int]
+    /// Rows whose input embeddings come from elsewhere (an image's projected features) instead of the token table;
+    /// their ids are placeholders and their labels must be `ignoreIndex`.
+    public var spliced: [SplicedRows] = []
 
     /// The label value that takes no loss (as in PyTorch).
     public static let ignoreIndex = -100
 
-    public init(ids: [[Int]], labels: [[Int]], lengths: [Int]) {
+    public init(ids: [[Int]], labels: [[Int]], lengths: [Int], spliced: [SplicedRows] = []) {
         self.ids = ids
         self.labels = labels
         self.lengths = lengths
+        self.spliced = spliced
     }
 
     /// B.
@@ -36,5 +40,21 @@ public struct TokenBatch: Equatable, Sendable {
             ids: sequences.map { $0 + Array(repeating: padId, count: t - $0.count) },
             labels: targets.map { $0 + Array(repeating: ignoreIndex, count: t - $0.count) },
             lengths: sequences.map(\.count))
+    }
+}
+
+/// A run of positions whose input embeddings are given (the seam of images, audio or any other encoder): sequence
+/// `sequence`, positions `position ..< position + count`.
+public struct SplicedRows: Equatable, Sendable {
+    public var sequence: Int
+    public var position: Int
+    public var count: Int
+    /// Which encoder input these rows stand for (an image index), for whoever fills `rows`.
+    public var source: Int
+    /// (count, C) input embeddings; empty until filled.
+    public var rows: Tensor
+
+    public init(sequence: Int, position: Int, count: Int, source: Int, rows: Tensor = Tensor.zeros([0, 0])) {
+        self.sequence = sequence; self.position = position; self.count = count; self.source = source; self.rows = rows
     }
 }

@@ -43,6 +43,11 @@ public final class Projector {
         for layer in layers { for (_, p) in layer.parameters { p.trainable = true } }
     }
 
+    /// The vision width it reads.
+    public var inputWidth: Int { layers[0].inFeatures }
+    /// The language model width it writes.
+    public var outputWidth: Int { layers[layers.count - 1].outFeatures }
+
     /// (…, vision width) → (…, text width).
     public func forward(_ x: Tensor, keepForBackward: Bool) throws -> Tensor {
         let first = try layers[0].forward(x, keepForBackward: keepForBackward)
