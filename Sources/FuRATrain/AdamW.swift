@@ -49,20 +49,24 @@ public struct AdamW: Sendable {
     }
 
     /// One update of every parameter in `parameters` that trains and has a gradient, at learning rate `lr`.
-    public mutating func step(_ parameters: [(name: String, parameter: Parameter)], learningRate lr: Double) throws {
+    /// `learningRateFactors`: parameters whose name starts with a prefix step at `lr` times its factor (an optimizer
+    /// group with its own learning rate, e.g. LLaVA's `mm_projector_lr`); the first matching prefix wins.
+    public mutating func step(_ parameters: [(name: String, parameter: Parameter)], learningRate baseLearningRate: Double,
+                              learningRateFactors: [LearningRateFactor] = []) throws {
         stepCount += 1
         let k = Double(stepCount)
-        let decay = Float(1 - lr * options.weightDecay)
         let oneMinusBeta1 = Float(1 - options.beta1)
         let beta2 = Float(options.beta2)
         let oneMinusBeta2 = Float(1 - options.beta2)
         let biasCorrection1 = 1 - pow(options.beta1, k)
         let biasCorrection2Sqrt = (1 - pow(options.beta2, k)).squareRoot()
-        let stepSize = Float(lr / biasCorrection1)
         let correction2 = Float(biasCorrection2Sqrt)
         let eps = Float(options.eps)
         let applyDecay = options.weightDecay != 0
         for (name, parameter) in parameters where parameter.trainable {
+            let lr = baseLearningRate * (learningRateFactors.first { name.hasPrefix($0.prefix) }?.factor ?? 1)
+            let decay = Float(1 - lr * options.weightDecay)
+            let stepSize = Float(lr / biasCorrection1)
             guard let gradient = parameter.gradient else { continue }
             try parameter.value.requireSameShape(gradient, "AdamW \(name)")
             // Taken out of the dictionary so the arrays are uniquely referenced and updated in place.
@@ -142,6 +146,13 @@ public struct AdamW: Sendable {
     @inline(__always) static func lerp(_ start: Float, _ end: Float, _ weight: Float) -> Float {
         weight < 0.5 ? start + weight * (end - start) : end - (end - start) * (1 - weight)
     }
+}
+
+/// A learning-rate multiplier for the parameters whose names start with `prefix`.
+public struct LearningRateFactor: Codable, Equatable, Sendable {
+    public var prefix: String
+    public var factor: Double
+    public init(prefix: String, factor: Double) { self.prefix = prefix; self.factor = factor }
 }
 
 /// What an AdamW state looks like on disk (moments travel in the checkpoint's tensor file).

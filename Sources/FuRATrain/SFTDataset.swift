@@ -87,7 +87,11 @@ public struct SFTDataset: TrainingBatchSource {
     /// Tokenizes and right-pads examples into one batch.
     public func batch(_ examples: [SFTExample]) throws -> TokenBatch {
         let tokenized = try examples.map { try $0.tokenized(with: tokenizer, maxSeqLen: maxSeqLen, trainOnInputs: trainOnInputs) }
-        return TokenBatch.padded(sequences: tokenized.map(\.ids), targets: tokenized.map(\.labels), padId: tokenizer.padId)
+        var batch = TokenBatch.padded(sequences: tokenized.map(\.ids), targets: tokenized.map(\.labels), padId: tokenizer.padId)
+        batch.spliced = tokenized.enumerated().flatMap { b, example in
+            example.images.map { SplicedRows(sequence: b, position: $0.position, count: $0.count, source: $0.source) }
+        }
+        return batch
     }
 
     /// A Fisher–Yates permutation of 0..<n.

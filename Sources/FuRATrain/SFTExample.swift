@@ -7,10 +7,27 @@ public struct SFTExample: Equatable, Sendable {
     public var source: String
     /// The completion text, end-of-sequence text included where the format adds it.
     public var target: String
+    /// A multimodal example's pieces in order (text that trains or not, and image rows); when set it replaces
+    /// `source` and `target` (LLaVA's visual instruction records).
+    public var parts: [Part]?
+
+    /// One piece of a multimodal example.
+    public enum Part: Equatable, Sendable {
+        /// Text; its tokens are targets when `trains`.
+        case text(String, trains: Bool)
+        /// `count` rows of image `source` (their ids are placeholders, never targets).
+        case image(source: Int, count: Int)
+    }
 
     public init(source: String, target: String) {
         self.source = source
         self.target = target
+    }
+
+    public init(parts: [Part]) {
+        source = ""
+        target = ""
+        self.parts = parts
     }
 }
 

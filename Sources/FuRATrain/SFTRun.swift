@@ -21,24 +21,30 @@ public struct SFTRun {
     final class ErrorBox { var error: Error? }
 
     /// Prepares everything (loads data, resumes when `config.resume`); `onEvent` sees every event after it is recorded.
+    /// `loadExamples` reads a data file (default: `SFTRecords`; LLaVA records for a multimodal run).
     public init(config: TrainConfig, model: any LanguageModel, tokenizer: SFTTokenizer,
+                loadExamples: ((String) throws -> [SFTExample])? = nil,
                 onEvent: @escaping (TrainingEvent) -> Void = { _ in }) throws {
         try config.validate()
         self.config = config
         let files = try SFTDataFiles.resolve(data: config.data, validation: config.valData)
-        let examples = try SFTRecords.load(path: files.train, tokenizer: tokenizer)
-        let validation = try files.validation.map { try SFTRecords.load(path: $0, tokenizer: tokenizer) }
+        let load = loadExamples ?? { try SFTRecords.load(path: $0, tokenizer: tokenizer) }
+        let examples = try load(files.train)
+        let validation = try files.validation.map { try load($0) }
         dataset = try SFTDataset(examples: examples, validation: validation, valSize: validation == nil ? config.heldOutCount(examples: examples.count) : 0,
                                  tokenizer: tokenizer, batchSize: config.batchSize, gradientAccumulation: config.gradAccum,
                                  maxSeqLen: config.maxSeqLen, trainOnInputs: config.trainOnInputs, seed: config.seed)
         let totalSteps = config.iters ?? config.epochs * dataset.stepsPerEpoch
         let directory = URL(fileURLWithPath: config.output)
-        let options = Trainer.Options(
+        var options = Trainer.Options(
             totalSteps: totalSteps,
             schedule: LearningRateSchedule(kind: config.schedule, peakLearningRate: config.lr, warmup: config.warmup, totalSteps: totalSteps),
             adamW: AdamW.Options(beta1: config.betas[0], beta2: config.betas[1], eps: config.eps, weightDecay: config.weightDecay),
             maxGradNorm: config.maxGradNorm, evaluateEvery: config.evalEvery, saveEvery: config.saveEvery,
             keepCheckpoints: config.keepCheckpoints, outputDirectory: directory, seed: config.seed)
+        if let projectorLearningRate = config.vision.mmProjectorLr {
+            options.learningRateFactors = [LearningRateFactor(prefix: "model.mm_projector.", factor: projectorLearningRate / config.lr)]
+        }
         let trainer = Trainer(model: model, source: dataset, objective: SFTObjective(), options: options,
                               validation: config.evalEvery.map { $0 > 0 } == true ? try dataset.validationBatches() : [])
         resumedAtStep = config.resume ? try trainer.resumeFromLatestCheckpoint() : nil

@@ -42,6 +42,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// The method's keys (`lora_rank`, `decomp_mode`, `target_modules`, …), stored flat in the JSON; nil values take
     /// the method's recipe values.
     public var methodSettings: MethodSettings
+    /// The visual instruction keys (`vision_tower`, `image_folder`, `stage`, …), stored flat in the JSON.
+    public var vision: VisionSettings
 
     /// The method's keys read and written as the config's own (`config.loraRank`).
     public subscript<T>(dynamicMember keyPath: WritableKeyPath<MethodSettings, T>) -> T {
@@ -61,13 +63,14 @@ public struct TrainConfig: Codable, Equatable, Sendable {
                 gradAccum: Int, lr: Double, schedule: LearningRateSchedule.Kind, warmup: LearningRateSchedule.Warmup,
                 weightDecay: Double, betas: [Double], eps: Double, maxGradNorm: Double?, maxSeqLen: Int, seed: UInt64,
                 valData: String?, valSize: Int?, evalEvery: Int?, saveEvery: Int?, keepCheckpoints: Int,
-                gradientCheckpointing: Bool, threads: Int?, resume: Bool, trainOnInputs: Bool, methodSettings: MethodSettings = MethodSettings()) {
+                gradientCheckpointing: Bool, threads: Int?, resume: Bool, trainOnInputs: Bool, methodSettings: MethodSettings = MethodSettings(),
+                vision: VisionSettings = VisionSettings()) {
         self.model = model; self.data = data; self.method = method; self.output = output; self.iters = iters; self.epochs = epochs
         self.batchSize = batchSize; self.gradAccum = gradAccum; self.lr = lr; self.schedule = schedule; self.warmup = warmup
         self.weightDecay = weightDecay; self.betas = betas; self.eps = eps; self.maxGradNorm = maxGradNorm; self.maxSeqLen = maxSeqLen
         self.seed = seed; self.valData = valData; self.valSize = valSize; self.evalEvery = evalEvery; self.saveEvery = saveEvery
         self.keepCheckpoints = keepCheckpoints; self.gradientCheckpointing = gradientCheckpointing; self.threads = threads
-        self.resume = resume; self.trainOnInputs = trainOnInputs; self.methodSettings = methodSettings
+        self.resume = resume; self.trainOnInputs = trainOnInputs; self.methodSettings = methodSettings; self.vision = vision
     }
 
     public init(from decoder: Decoder) throws {
@@ -87,7 +90,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             keepCheckpoints: try c.decode(Int.self, forKey: .keepCheckpoints),
             gradientCheckpointing: try c.decode(Bool.self, forKey: .gradientCheckpointing), threads: try c.decodeIfPresent(Int.self, forKey: .threads),
             resume: try c.decode(Bool.self, forKey: .resume), trainOnInputs: try c.decode(Bool.self, forKey: .trainOnInputs),
-            methodSettings: try MethodSettings(flexibleFrom: decoder))
+            methodSettings: try MethodSettings(flexibleFrom: decoder), vision: try VisionSettings(from: decoder))
     }
 
 
@@ -105,10 +108,11 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         try c.encode(gradientCheckpointing, forKey: .gradientCheckpointing); try c.encode(threads, forKey: .threads)
         try c.encode(resume, forKey: .resume); try c.encode(trainOnInputs, forKey: .trainOnInputs)
         try methodSettings.encode(to: encoder)
+        try vision.encode(to: encoder)
     }
 
     /// Every key a config file may hold.
-    public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) + MethodSettings.keys }
+    public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) + MethodSettings.keys + VisionSettings.keys }
 
     /// The recipe defaults of `method` (Docs/recipes.md §2 and §7): lr 2e-4, betas (0.9, 0.95), linear schedule,
     /// warmup 0.03, seed 43, batch 8 × 2, 3 epochs, max length 2048, gradient checkpointing on.
@@ -166,6 +170,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         try require(keepCheckpoints > 0, "keep_checkpoints", keepCheckpoints, "must be positive")
         try require(threads.map { $0 > 0 } ?? true, "threads", threads, "must be positive")
         if case let .fraction(f) = warmup { try require(f >= 0 && f < 1, "warmup", f, "a fraction must be in [0, 1)") }
+        try vision.validate()
         _ = try makeMethod()
     }
 
@@ -177,8 +182,9 @@ extension TrainConfig {
     /// Builds the resolved config: method defaults ← config file (JSON object, `file`) ← `overrides`
     /// (a JSON object of flags given on the command line). Unknown keys are errors naming the key.
     public static func resolve(file: Data?, filePath: String = "config", overrides: [String: Any]) throws -> TrainConfig {
+        let stage = requestedStage(overrides: overrides, file: file)
         let config = try RunConfigResolution.resolve(TrainConfig.self, keys: keys, file: file, filePath: filePath, overrides: overrides,
-                                                     defaults: defaults(methodName:))
+                                                     defaults: { try defaults(methodName: $0, visionStage: stage) })
         try config.validate()
         return config
     }
@@ -186,9 +192,17 @@ extension TrainConfig {
     /// Resolves from a config file read by `ConfigFile` (YAML or JSON with the same keys): an unknown key
     /// is an error naming the file and line; then as `resolve(file:filePath:overrides:)`.
     public static func resolve(configFile: ConfigFile?, overrides: [String: Any]) throws -> TrainConfig {
+        let stage = requestedStage(overrides: overrides, file: try configFile?.jsonData())
         let config = try RunConfigResolution.resolve(TrainConfig.self, keys: keys, configFile: configFile, overrides: overrides,
-                                                     defaults: defaults(methodName:))
+                                                     defaults: { try defaults(methodName: $0, visionStage: stage) })
         try config.validate()
+        return config
+    }
+
+    /// The defaults of the named method (fura when nil) under a visual instruction stage's recipe when one is asked for.
+    static func defaults(methodName: String?, visionStage: Int?) throws -> TrainConfig {
+        var config = try defaults(methodName: methodName)
+        if let visionStage { config.applyVisionStage(visionStage) }
         return config
     }
 

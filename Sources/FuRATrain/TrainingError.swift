@@ -23,9 +23,12 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case writeFailed(path: String, reason: String)
     /// The run diverged (the model predicts the uniform distribution, or the loss jumped far above its running mean).
     case collapsed(step: Int, reason: String, learningRate: Double)
+    /// The vision room's error (tower, image, projector file), as it said it.
+    case vision(reason: String)
 
     public var description: String {
         switch self {
+        case let .vision(reason): return ErrorText.shortened(reason, limit: 400)
         case let .invalidOption(option, value, reason):
             return "invalid \(ErrorText.shortened(option)) = \(ErrorText.shortened(value, limit: 200)): \(ErrorText.shortened(reason, limit: 400))"
         case let .badSetting(location, key, reason):

@@ -25,6 +25,8 @@ open class TrainingLoop<Step: TrainingStep> {
         public var outputDirectory: URL?
         /// Seeds the run's generator (for steps that sample).
         public var seed: UInt64
+        /// Parameter groups with their own learning rate (LLaVA's projector), as multiples of the schedule's.
+        public var learningRateFactors: [LearningRateFactor] = []
 
         public init(totalSteps: Int, schedule: LearningRateSchedule, adamW: AdamW.Options, maxGradNorm: Double? = nil,
                     evaluateEvery: Int? = nil, saveEvery: Int? = nil, keepCheckpoints: Int = 2,
@@ -107,7 +109,7 @@ open class TrainingLoop<Step: TrainingStep> {
                 let norm = GradientClipping.clip(parameters, maxNorm: options.maxGradNorm)
                 guard norm.isFinite else { throw TrainingError.nonFinite(step: index + 1, quantity: "gradient norm", value: norm) }
                 let learningRate = options.schedule.learningRate(at: index)
-                try optimizer.step(parameters, learningRate: learningRate)
+                try optimizer.step(parameters, learningRate: learningRate, learningRateFactors: options.learningRateFactors)
                 // A step that overflows the weights stops the run here, before any checkpoint could hold it.
                 if let (name, value) = Self.firstNonFinite(parameters) {
                     throw TrainingError.nonFinite(step: index + 1, quantity: "\(name) after the update at learning rate \(learningRate) (lower --lr)", value: value)

@@ -13,9 +13,17 @@ public enum FashionMNISTInstructions {
         public var conversations: [Turn]
     }
 
-    /// `count` records from `data` (images drawn without repeats by `seed`), their PNGs written into `imageDirectory`.
+    /// The kinds of question a record may ask.
+    public enum Question: String, CaseIterable, Sendable {
+        case name, yesno, caption
+        var kind: Int { Self.allCases.firstIndex(of: self)! }
+    }
+
+    /// `count` records from `data` (images drawn without repeats by `seed`), their PNGs written into `imageDirectory`;
+    /// record k asks question `questions[k % questions.count]`.
     public static func write(_ data: FashionMNIST, split: FashionMNIST.Split, count: Int, seed: UInt64,
-                             to directory: String) throws -> [Record] {
+                             questions: [Question] = Question.allCases, to directory: String) throws -> [Record] {
+        guard !questions.isEmpty else { throw VisionDataError.malformed(path: "--questions", reason: "name at least one of name, yesno, caption") }
         guard count > 0, count <= data.images.count else {
             throw VisionDataError.malformed(path: "--count", reason: "\(count) records: the \(split.rawValue) split has \(data.images.count) images")
         }
@@ -29,8 +37,9 @@ public enum FashionMNISTInstructions {
             let name = "\(split.rawValue)-\(index).png"
             let png = try PNGImage(width: FashionMNIST.side, height: FashionMNIST.side, channels: 1, pixels: data.images[index]).encoded()
             try Data(png).write(to: URL(fileURLWithPath: imageDirectory + "/" + name))
-            let (question, answer) = conversation(kind: k % 3, label: data.labels[index], rng: &rng)
-            records.append(Record(id: "fashion-mnist-\(split.rawValue)-\(index)", image: name,
+            // LLaVA's paths are relative to --image-folder, which is DIR.
+            let (question, answer) = conversation(kind: questions[k % questions.count].kind, label: data.labels[index], rng: &rng)
+            records.append(Record(id: "fashion-mnist-\(split.rawValue)-\(index)", image: "images/" + name,
                                   conversations: [.init(from: "human", value: "<image>\n" + question), .init(from: "gpt", value: answer)]))
         }
         let encoder = JSONEncoder()

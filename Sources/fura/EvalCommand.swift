@@ -13,7 +13,8 @@ struct EvalCommand: ParsableCommand {
         abstract: "Evaluate on commonsense (BoolQ, PIQA, SIQA, HellaSwag, WinoGrande, ARC-e, ARC-c, OBQA) and math suites.",
         discussion: """
         Give one --data file (LLM-Adapters JSON: instruction, input, output, answer) per --task, in the same order.
-        Tasks: \(EvalTask.allCases.map { $0.rawValue }.joined(separator: ", ")).
+        Tasks: \(EvalTask.allCases.map { $0.rawValue }.joined(separator: ", ")), and image-qa (LLaVA records with images: \
+        --data DIR/data.json --image-folder DIR --adapter A, where A is a visual run's adapter; exact match, yes/no F1).
         --protocol generate prompts the model, extracts the answer (first answer word; last number for gsm8k;
         last \\boxed{} for math) and compares it with the gold; --protocol loglikelihood scores each candidate
         "the correct answer is X" and reports acc and acc_norm. --completions grades saved completions instead
@@ -65,10 +66,13 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Engine weights for scoring and generation: f32 (default, exact), bf16, q8, gguf (the file's own blocks), or bf16-compute (bf16 arithmetic on AVX512-BF16: fastest, log-probs move by ~1e-2).")
     var precision: GenerationWeightPrecision = .float32
 
+    @OptionGroup(title: "Images (--task image-qa)") var imageOptions: ImageOptionGroup
+
     @Flag(help: "Log-likelihood: run every (question, candidate) sequence in full, in --batch-size batches, instead of running each prompt once and reusing its keys and values.")
     var noPrefixCache = false
 
     func run() throws {
+        if tasks == [ImageQA.taskName] { return try runImageQA() }
         let started = Date()
         guard let evalProtocol = EvalProtocol(rawValue: evalProtocol.lowercased()) else {
             throw EvalCommandError.badOption("--protocol", evalProtocol, "generate or loglikelihood")

@@ -19,6 +19,8 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Weights for generation: f32; bf16 (half the memory traffic, not bit-exact); q8 (8-bit blocks, lossy); gguf (the .gguf file's own Q4_1/Q8_0 blocks: same weights as f32, fastest batch-1); bf16-compute (bf16 weights and activations, f32 sums, AVX512-BF16: fastest for many rows, not bit-exact).") var precision: GenerationWeightPrecision = .float32
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Flag(help: "Print one JSON object: prompt_ids, ids, text, finish_reason, tokens_per_second.") var json = false
+    @Option(help: "Answer --prompt about this image (PNG), greedily, through --adapter (a visual run's adapter).") var image: String?
+    @OptionGroup(title: "Images (--image)") var imageOptions: ImageOptionGroup
 
     struct Output: Encodable {
         var promptIds: [Int]; var ids: [Int]; var text: String; var finishReason: String; var tokensPerSecond: Double
@@ -33,6 +35,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let image { return try runWithImage(image) }
         let (loaded, tokenizer) = try loadModelWithTokenizer(model, adapter: adapter, threads: threads, purpose: "generation from text")
         let promptIds = try encodePrompt(tokenizer)
         let eos = Set([tokenizer.eosId, loaded.config.eosTokenId].compactMap { $0 })

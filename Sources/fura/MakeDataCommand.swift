@@ -31,6 +31,9 @@ struct MakeDataCommand: ParsableCommand {
     @Option(help: "fashion-mnist: the split, train or test.")
     var split: String = FashionMNIST.Split.train.rawValue
 
+    @Option(help: "fashion-mnist: the questions asked, in turn: name, yesno, caption (comma-separated; default all three).")
+    var questions: String = "name,yesno,caption"
+
     @Option(help: "fashion-mnist: the folder of the gzipped IDX files (Debian's dataset-fashion-mnist).")
     var fashionMnistDir: String = FashionMNIST.defaultDirectory
 
@@ -50,7 +53,13 @@ struct MakeDataCommand: ParsableCommand {
         if task == "fashion-mnist" {
             guard let split = FashionMNIST.Split(rawValue: split) else { throw ValidationError("--split \(split): expected train or test") }
             let data = try FashionMNIST(split: split, directory: fashionMnistDir)
-            let records = try FashionMNISTInstructions.write(data, split: split, count: count, seed: seed, to: output)
+            let asked = try questions.split(separator: ",").map { name -> FashionMNISTInstructions.Question in
+                guard let q = FashionMNISTInstructions.Question(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("--questions \(questions): expected a comma-separated list of name, yesno, caption")
+                }
+                return q
+            }
+            let records = try FashionMNISTInstructions.write(data, split: split, count: count, seed: seed, questions: asked, to: output)
             print("wrote \(records.count) LLaVA records (\(split.rawValue) split) to \(output)/data.json and their images to \(output)/images/")
             return
         }

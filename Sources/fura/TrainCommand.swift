@@ -44,6 +44,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Take loss on the prompt tokens too.") var trainOnInputs = false
     @Option(help: "Config file, YAML or JSON, with the flags' names in snake_case (flags override it).") var config: String?
     @OptionGroup(title: "Method") var methodOptions: MethodOptionGroup
+    @OptionGroup(title: "Visual instruction tuning (LLaVA)") var visionOptions: VisionOptionGroup
 
     /// The flags that were given, as config keys.
     func overrides() throws -> [String: Any] {
@@ -56,6 +57,7 @@ struct TrainCommand: ParsableCommand {
         set("eval_every", evalEvery); set("save_every", saveEvery); set("keep_checkpoints", keepCheckpoints)
         set("gradient_checkpointing", gradientCheckpointing); set("threads", threads)
         for (key, value) in methodOptions.overrides { o[key] = value }
+        for (key, value) in visionOptions.overrides { o[key] = value }
         if resume { o["resume"] = true }
         if trainOnInputs { o["train_on_inputs"] = true }
         if let warmup {
@@ -91,14 +93,26 @@ struct TrainCommand: ParsableCommand {
             print(String(decoding: try resolved.json(), as: UTF8.self))
             if let threads = resolved.threads { Threading.setThreadCount(threads) }
             try RunDirectory.prepare(resolved.output)
-            let (loaded, tokenizer, setup) = try prepareModel(resolved)
-            let model = loaded.model
-            print(setup.summary)
+            // Stage 1 of a visual run trains the projector alone: the language model stays as it is.
+            let projectorOnly = resolved.vision.isMultimodal && resolved.vision.resolvedStage == 1
+            let (loaded, tokenizer, setup) = try prepareModel(resolved, applyMethod: !projectorOnly)
+            print(setup?.summary ?? "stage 1: the language model is frozen; the projector trains")
+            let vision = try resolved.vision.isMultimodal ? MultimodalRunSetup(config: resolved, language: loaded.model, tokenizer: tokenizer) : nil
             let display = TrainProgressDisplay()
-            let run = try SFTRun(config: resolved, model: model, tokenizer: tokenizer) { display.show($0) }
-            run.trainer.preUpdate = setup.preUpdate
-            run.trainer.postUpdate = setup.postUpdate
-            run.trainer.saveAdapters(of: setup.method, baseModel: resolved.model)
+            let run = try SFTRun(config: resolved, model: vision?.model ?? loaded.model, tokenizer: tokenizer,
+                                 loadExamples: vision.map { $0.data.load(path:) }) { display.show($0) }
+            run.trainer.preUpdate = setup?.preUpdate
+            run.trainer.postUpdate = setup?.postUpdate
+            if let setup { run.trainer.saveAdapters(of: setup.method, baseModel: resolved.model) }
+            if let vision {
+                let methodAdapter = run.trainer.saveAdapter
+                run.trainer.saveAdapter = { url in try methodAdapter?(url); try vision.save(into: url) }
+                let (images, seconds) = try vision.computeFeatures { done, total in
+                    if done % 200 == 0 || done == total { print("vision features: \(done)/\(total) images") }
+                }
+                print(String(format: "vision tower: %d images in %.1f s (%.1f images/s, %d px, %d rows each)", images, seconds,
+                             seconds > 0 ? Double(images) / seconds : 0, vision.processor.size, vision.data.imageRows))
+            }
             for warning in run.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
             if let step = run.resumedAtStep { print("resumed from checkpoint-\(step)") }
             print("train \(run.dataset.train.count) examples, validation \(run.dataset.validation.count), "
@@ -106,11 +120,21 @@ struct TrainCommand: ParsableCommand {
                 + "\(run.trainer.trainableParameters.reduce(0) { $0 + $1.parameter.count }) trainable parameters")
             try run.run()
             display.finish()
-            let summary = RunSummary(kind: "sft", method: resolved.method.rawValue, baseModel: RunResult.baseModelName(resolved.model),
+            let summary = RunSummary(kind: vision == nil ? "sft" : "visual-sft-stage\(resolved.vision.resolvedStage)",
+                                     method: projectorOnly ? "projector" : resolved.method.rawValue,
+                                     baseModel: RunResult.baseModelName(resolved.model),
                                      trainableParameters: run.trainer.trainableParameters.reduce(0) { $0 + $1.parameter.count },
                                      steps: run.trainer.options.totalSteps, wallSeconds: Date().timeIntervalSince(started))
-            print("result: " + (try RunResult.write(loaded, method: setup.method, baseModel: resolved.model, into: resolved.output,
-                                                    summary: summary)))
+            let adapter = URL(fileURLWithPath: resolved.output).appendingPathComponent("adapter")
+            if let setup {
+                print("result: " + (try RunResult.write(loaded, method: setup.method, baseModel: resolved.model, into: resolved.output,
+                                                        summary: vision == nil ? summary : nil)))
+            }
+            if let vision {
+                try vision.save(into: adapter)
+                try summary.write(into: resolved.output)
+                print("result: \(adapter.path) (with \(MultimodalRunSetup.projectorFileName))")
+            }
             print("done: \(resolved.output)")
         } catch let error as TrainingError {
             FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))

@@ -2,10 +2,11 @@ import FuRAFormats
 import FuRAModels
 import FuRATrain
 
-/// Loads the model and tokenizer of `config`, applies `config.method` (conversion or adapters, trainability).
+/// Loads the model and tokenizer of `config`, applies `config.method` (conversion or adapters, trainability) unless
+/// `applyMethod` is false (the model then stays frozen: a visual run's stage 1); the setup is nil then.
 ///
 /// The one place `fura train` meets model loading (FuRAModels/FuRAFormats) and the method room (FuRA).
-func prepareModel(_ config: TrainConfig) throws -> (LoadedModel, SFTTokenizer, TrainMethodSetup) {
+func prepareModel(_ config: TrainConfig, applyMethod: Bool = true) throws -> (LoadedModel, SFTTokenizer, TrainMethodSetup?) {
     let loaded = try ModelLoader.load(path: config.model)
     guard let tokenizer = loaded.tokenizer else {
         throw TrainingError.invalidOption(option: "model", value: config.model,
@@ -15,7 +16,7 @@ func prepareModel(_ config: TrainConfig) throws -> (LoadedModel, SFTTokenizer, T
         throw TrainingError.invalidOption(option: "model", value: config.model, reason: "the tokenizer has no end-of-sequence token")
     }
     loaded.model.gradientCheckpointing = config.gradientCheckpointing
-    let setup = try TrainMethodSetup.apply(config, to: loaded.model)
+    let setup = applyMethod ? try TrainMethodSetup.apply(config, to: loaded.model) : nil
     let template = tokenizer.chatTemplate.map { template in
         { (messages: [ChatMessage], generation: Bool) throws -> String in template.render(messages, addGenerationPrompt: generation) }
     }

@@ -85,4 +85,23 @@ import Testing
         #expect(frozen.value.storage == [1, 2])
         #expect(optimizer.moments.isEmpty)
     }
+
+    @Test func aGroupFactorStepsLikeThatLearningRate() throws {
+        func parameter(_ name: String) throws -> Parameter {
+            let p = Parameter(name: name, value: try Tensor(shape: [3], data: [0.5, -1, 2]))
+            p.trainable = true
+            p.gradient = try Tensor(shape: [3], data: [0.1, 0.2, -0.3])
+            return p
+        }
+        let options = AdamW.Options(weightDecay: 0.1)
+        var grouped = AdamW(options: options), alone = AdamW(options: options), plain = AdamW(options: options)
+        let (projector, other) = (try parameter("model.mm_projector.0.weight"), try parameter("model.layers.0.x"))
+        try grouped.step([("model.mm_projector.0.weight", projector), ("model.layers.0.x", other)], learningRate: 1e-3,
+                         learningRateFactors: [LearningRateFactor(prefix: "model.mm_projector.", factor: 0.1)])
+        let (reference, otherReference) = (try parameter("p"), try parameter("q"))
+        try alone.step([("p", reference)], learningRate: 1e-4)
+        try plain.step([("q", otherReference)], learningRate: 1e-3)
+        #expect(projector.value.storage == reference.value.storage)
+        #expect(other.value.storage == otherReference.value.storage)
+    }
 }

@@ -22,6 +22,23 @@ import Testing
         #expect(qlora.loraRank == 48 && qlora.loraAlpha == 96)
     }
 
+    @Test func visualStagesTakeLLaVAsRecipesUnlessSet() throws {
+        let tower: [String: Any] = ["vision_tower": "t.onnx"]
+        let stage1 = try TrainConfig.resolve(file: nil, overrides: Self.required.merging(tower) { $1 }.merging(["stage": 1]) { $1 })
+        #expect(stage1.lr == 1e-3 && stage1.schedule == .cosine && stage1.epochs == 1 && stage1.maxGradNorm == 1 && stage1.betas == [0.9, 0.999])
+        #expect(stage1.vision.resolvedTemplate == .plain && stage1.vision.mmProjectorLr == nil)
+        let stage2 = try TrainConfig.resolve(file: Data(#"{"vision_tower": "t.onnx", "lr": 3e-4}"#.utf8), overrides: Self.required)
+        #expect(stage2.lr == 3e-4 && stage2.vision.mmProjectorLr == 2e-5 && stage2.vision.resolvedStage == 2)
+        #expect(stage2.factorizeByHead == false && stage2.trainBias == false && stage2.vision.resolvedTemplate == .chat)
+        // Image options without a tower, and a stage that does not exist, are refused by name.
+        #expect(throws: TrainingError.self) { try TrainConfig.resolve(file: nil, overrides: Self.required.merging(["image_size": 112]) { $1 }) }
+        #expect(throws: TrainingError.self) {
+            try TrainConfig.resolve(file: nil, overrides: Self.required.merging(tower) { $1 }.merging(["stage": 3]) { $1 })
+        }
+        // The saved config resolves to itself.
+        #expect(try TrainConfig.resolve(file: try stage2.json(), overrides: [:]) == stage2)
+    }
+
     @Test func fileThenFlags() throws {
         let file = Data(#"{"method": "svd", "lr": 1e-5, "warmup": 10, "eval_every": null, "betas": [0.9, 0.99], "model": "x"}"#.utf8)
         let c = try TrainConfig.resolve(file: file, filePath: "run.json", overrides: ["lr": 3e-5, "data": "d", "output": "o"])

@@ -54,8 +54,8 @@ import Testing
         #expect(yesNo.count == 20 && (5...15).contains(yesNo.filter { $0.conversations[1].value == "Yes." }.count))
         for record in records {
             #expect(record.conversations[0].value.hasPrefix("<image>\n") && record.conversations.map(\.from) == ["human", "gpt"])
-            let index = Int(record.image.dropFirst("test-".count).dropLast(".png".count))!
-            let png = try PNGImage(png: Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/images/" + record.image))), path: record.image)
+            let index = Int(record.image.dropFirst("images/test-".count).dropLast(".png".count))!
+            let png = try PNGImage(png: Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/" + record.image))), path: record.image)
             #expect(png.pixels == data.images[index] && png.width == 28 && png.channels == 1)
             if record.conversations[0].value.hasSuffix("What item of clothing is shown?") {
                 #expect(record.conversations[1].value.lowercased().hasPrefix(FashionMNIST.classNames[data.labels[index]].lowercased()))
