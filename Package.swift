@@ -50,7 +50,7 @@ let package = Package(
             swiftSettings: nativeCPU),
         .target(name: "FuRATestSupport", dependencies: ["FuRATensor"], swiftSettings: nativeCPU),
         // Seeds, mutations and loader checks of every input format (the suite's fuzz test and scripts/fuzz.sh).
-        .target(name: "FuRAFuzz", dependencies: ["FuRATrain", "FuRA", "FuRAModels", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
+        .target(name: "FuRAFuzz", dependencies: ["FuRATrain", "FuRAVision", "FuRA", "FuRAModels", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
         .executableTarget(name: "fura-fuzz", dependencies: ["FuRAFuzz"], swiftSettings: nativeCPU),
         .testTarget(
             name: "FuRATests",

@@ -3,6 +3,7 @@ import FuRA
 import FuRAFormats
 import FuRAModels
 import FuRATrain
+import FuRAVision
 
 extension FuzzFormat {
     /// The loader of each format, as the commands call it, and a use of what it returned (encode, a forward pass on
@@ -40,6 +41,30 @@ extension FuzzFormat {
             try Data(tensors).write(to: URL(fileURLWithPath: directory + "/" + AdapterFiles.tensorsName))
             try Data(input).write(to: URL(fileURLWithPath: directory + "/" + AdapterFiles.configName))
             _ = try AdapterFiles.load(directory, into: model())
+        case .png:
+            let image = try PNGImage(png: input, path: "image.png")
+            _ = try ImageProcessor(size: 28, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]).pixels(image)
+        case .onnx:
+            // A model that parses but is not a ViT is refused by the tower; that refusal must be one typed line too.
+            let model = try ONNXModel(data: Data(input), path: "tower.onnx")
+            do { _ = try DINOv2Tower(model: model) } catch let error as VisionTowerError {
+                guard !error.description.contains("\n"), error.description.utf8.count <= 2_000 else {
+                    throw FuzzFinding(format: self, problem: "tower refusal is not one short line: \(error.description.prefix(200))")
+                }
+            } catch let error as ONNXError {
+                guard !error.description.contains("\n"), error.description.utf8.count <= 2_000 else {
+                    throw FuzzFinding(format: self, problem: "tower refusal is not one short line: \(error.description.prefix(200))")
+                }
+            }
+        case .visualData:
+            _ = try scratch.write(FuzzSeeds.pngSeeds()[0], as: "a.png")
+            let path = try scratch.write(input, as: "data.json")
+            for template in ConversationTemplate.allCases {
+                let data = VisualInstructionData(imageFolder: nil, template: template, imageRows: 4, tokenizer: FuzzSeeds.byteTokenizer)
+                for example in try data.load(path: path).prefix(64) {
+                    _ = try example.tokenized(with: FuzzSeeds.byteTokenizer, maxSeqLen: 64, trainOnInputs: false)
+                }
+            }
         }
     }
 }

@@ -4,6 +4,7 @@ import FuRAFormats
 import FuRAModels
 import FuRATensor
 import FuRATrain
+import FuRAVision
 
 /// Valid, small inputs of every format (the corpus the mutations start from), made by fura's own writers so they
 /// follow the code: a tiny Llama GGUF (f32 and q8_0, with and without a byte-level BPE tokenizer), safetensors of
@@ -75,7 +76,43 @@ public enum FuzzSeeds {
             ].map { Array($0.utf8) }
         case .adapterConfig:
             return [try adapterSeed.get().config]
+        case .png: return try pngSeeds()
+        case .onnx: return [onnxSeed()]
+        case .visualData:
+            return [
+                #"[{"id": "1", "image": "a.png", "conversations": [{"from": "human", "value": "<image>\nWhat is it?"}, {"from": "gpt", "value": "A bag."}, {"from": "human", "value": "Sure?"}, {"from": "gpt", "value": "Yes."}]}, {"id": 2, "image": "a.png", "conversations": [{"from": "human", "value": "Hi <image>"}, {"from": "gpt", "value": "Hello."}]}]"#,
+            ].map { Array($0.utf8) }
         }
+    }
+
+    /// Grey, RGB and RGBA PNGs written by fura's own encoder.
+    public static func pngSeeds() throws -> [[UInt8]] {
+        let grey: [UInt8] = [0, 64, 128, 255, 7, 9]
+        let rgb: [UInt8] = (0..<18).map { UInt8($0 * 13) }
+        let rgba: [UInt8] = (0..<24).map { UInt8($0 * 10) }
+        return try [(1, grey), (3, rgb), (4, rgba)].map { (channels: Int, pixels: [UInt8]) in
+            try PNGImage(width: 3, height: 2, channels: channels, pixels: pixels).encoded()
+        }
+    }
+
+    /// A small ONNX model in protobuf wire format: one initializer (a 2×2 float matrix) and a MatMul named like a ViT's
+    /// first query projection, so a tower reader goes past its first check.
+    static func onnxSeed() -> [UInt8] {
+        func varint(_ value: Int) -> [UInt8] {
+            var v = UInt64(value), out: [UInt8] = []
+            repeat { out.append(UInt8(v & 0x7F) | (v > 0x7F ? 0x80 : 0)); v >>= 7 } while v > 0
+            return out
+        }
+        func field(_ number: Int, _ bytes: [UInt8]) -> [UInt8] { varint(number << 3 | 2) + varint(bytes.count) + bytes }
+        func field(_ number: Int, int value: Int) -> [UInt8] { varint(number << 3) + varint(value) }
+        func text(_ number: Int, _ s: String) -> [UInt8] { field(number, Array(s.utf8)) }
+        let weights: [Float] = [1, 0.5, -0.25, 2]
+        let tensor = field(1, int: 2) + field(1, int: 2) + field(2, int: 1) + text(8, "w")
+            + field(9, weights.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) })
+        let node = text(1, "x") + text(1, "w") + text(2, "y") + text(3, "/encoder/layer.0/attention/attention/query/MatMul")
+            + text(4, "MatMul") + field(5, text(1, "axis") + field(3, int: 1))
+        let graph = field(1, node) + field(5, tensor)
+        return field(1, int: 7) + field(7, graph)
     }
 
     static func ggufSeeds() throws -> [[UInt8]] {

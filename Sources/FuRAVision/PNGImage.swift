@@ -1,5 +1,6 @@
 import CZlib
 import Foundation
+import FuRAFormats
 
 /// An 8-bit image (grey, RGB or RGBA, rows top to bottom, channels interleaved) and its PNG encoding through zlib.
 public struct PNGImage: Equatable {
@@ -53,7 +54,7 @@ public struct PNGImage: Equatable {
             guard length <= data.count - offset - 12 else { throw fail("a chunk runs past the end of the file") }
             let type = String(decoding: data[(offset + 4)..<(offset + 8)], as: UTF8.self)
             let body = Array(data[(offset + 8)..<(offset + 8 + length)])
-            guard Self.crc(type, body) == Self.readBigEndian(data, offset + 8 + length) else { throw fail("chunk \(type) has a bad CRC") }
+            guard Self.crc(type, body) == Self.readBigEndian(data, offset + 8 + length) else { throw fail("chunk \(ErrorText.shortened(type.debugDescription)) has a bad CRC") }
             if type == "IHDR" { header = body } else if type == "IDAT" { idat += body } else if type == "IEND" { break }
             offset += 12 + length
         }
