@@ -25,6 +25,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // JPEG decoding through Debian's libjpeg-turbo; a C shim because libjpeg reports errors with longjmp.
+        .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         // C only where Swift cannot reach the instruction (AVX512-BF16 dot products); portable fallback inside.
         .target(name: "CKernels", path: "Sources/CKernels"),
         .target(name: "FuRATensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: nativeCPU),
@@ -35,7 +37,7 @@ let package = Package(
         .target(name: "FuRA", dependencies: ["FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
         .target(name: "FuRATrain", dependencies: ["FuRA", "FuRAVision", "FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
         // The vision track's data room: gzip and IDX, PNG, Fashion-MNIST as LLaVA visual-instruction data.
-        .target(name: "FuRAVision", dependencies: ["FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor", "CZlib"], swiftSettings: nativeCPU),
+        .target(name: "FuRAVision", dependencies: ["FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor", "CZlib", "CJPEG"], swiftSettings: nativeCPU),
         .target(name: "FuRAEval", dependencies: ["FuRATrain", "FuRA", "FuRAVision", "FuRAModels", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
         .executableTarget(
             name: "fura",

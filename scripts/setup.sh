@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in libopenblas-dev liblapacke-dev zlib1g-dev unzip; do
+for pkg in libopenblas-dev liblapacke-dev zlib1g-dev libjpeg-dev unzip; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -41,8 +41,8 @@ extension FuzzFormat {
             try Data(tensors).write(to: URL(fileURLWithPath: directory + "/" + AdapterFiles.tensorsName))
             try Data(input).write(to: URL(fileURLWithPath: directory + "/" + AdapterFiles.configName))
             _ = try AdapterFiles.load(directory, into: model())
-        case .png:
-            let image = try PNGImage(png: input, path: "image.png")
+        case .image:
+            let image = try ImageFile.read(path: try scratch.write(input, as: "image"))
             _ = try ImageProcessor(size: 28, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]).pixels(image)
         case .onnx:
             // A model that parses but is not a ViT is refused by the tower; that refusal must be one typed line too.

@@ -11,12 +11,12 @@ public enum FuzzFormat: String, CaseIterable, Sendable {
     case runConfig = "run-config"
     case trainingData = "training-data"
     case adapterConfig = "adapter-config"
-    case png
+    case image
     case onnx
     case visualData = "visual-data"
 
     /// Whether the format is text (JSON or YAML): the mutator then also swaps values and keys.
-    public var isText: Bool { ![.gguf, .safetensors, .png, .onnx].contains(self) }
+    public var isText: Bool { ![.gguf, .safetensors, .image, .onnx].contains(self) }
 }
 
 /// What one input did.

@@ -76,7 +76,7 @@ public enum FuzzSeeds {
             ].map { Array($0.utf8) }
         case .adapterConfig:
             return [try adapterSeed.get().config]
-        case .png: return try pngSeeds()
+        case .image: return try pngSeeds() + [[UInt8](Data(base64Encoded: greyJPEG) ?? Data())]
         case .onnx: return [onnxSeed()]
         case .visualData:
             return [
@@ -85,13 +85,16 @@ public enum FuzzSeeds {
         }
     }
 
+    /// A 9×7 grey JPEG written by Pillow (quality 85).
+    static let greyJPEG = "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAUDBAQEAwUEBAQFBQUGBwwIBwcHBw8LCwkMEQ8SEhEPERETFhwXExQaFRERGCEYGh0dHx8fExciJCIeJBweHx7/wAALCAAHAAkBAREA/8QAHwAAAQUBAQEBAQEAAAAAAAAAAAECAwQFBgcICQoL/8QAtRAAAgEDAwIEAwUFBAQAAAF9AQIDAAQRBRIhMUEGE1FhByJxFDKBkaEII0KxwRVS0fAkM2JyggkKFhcYGRolJicoKSo0NTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqDhIWGh4iJipKTlJWWl5iZmqKjpKWmp6ipqrKztLW2t7i5usLDxMXGx8jJytLT1NXW19jZ2uHi4+Tl5ufo6erx8vP09fb3+Pn6/9oACAEBAAA/AO78S/8AJDl/64f0r4+r/9k="
+
     /// Grey, RGB and RGBA PNGs written by fura's own encoder.
     public static func pngSeeds() throws -> [[UInt8]] {
         let grey: [UInt8] = [0, 64, 128, 255, 7, 9]
         let rgb: [UInt8] = (0..<18).map { UInt8($0 * 13) }
         let rgba: [UInt8] = (0..<24).map { UInt8($0 * 10) }
         return try [(1, grey), (3, rgb), (4, rgba)].map { (channels: Int, pixels: [UInt8]) in
-            try PNGImage(width: 3, height: 2, channels: channels, pixels: pixels).encoded()
+            try PixelImage(width: 3, height: 2, channels: channels, pixels: pixels).encoded()
         }
     }
 

@@ -35,7 +35,7 @@ public enum FashionMNISTInstructions {
         var records: [Record] = []
         for (k, index) in order.prefix(count).enumerated() {
             let name = "\(split.rawValue)-\(index).png"
-            let png = try PNGImage(width: FashionMNIST.side, height: FashionMNIST.side, channels: 1, pixels: data.images[index]).encoded()
+            let png = try PixelImage(width: FashionMNIST.side, height: FashionMNIST.side, channels: 1, pixels: data.images[index]).encoded()
             try Data(png).write(to: URL(fileURLWithPath: imageDirectory + "/" + name))
             // LLaVA's paths are relative to --image-folder, which is DIR.
             let (question, answer) = conversation(kind: questions[k % questions.count].kind, label: data.labels[index], rng: &rng)

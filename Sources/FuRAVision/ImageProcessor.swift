@@ -29,7 +29,7 @@ public struct ImageProcessor: Sendable {
     }
 
     /// The image's RGB bytes after padding, resizing and cropping (what is normalized): (size, size, 3).
-    public func resizedRGB(_ image: PNGImage) throws -> [UInt8] {
+    public func resizedRGB(_ image: PixelImage) throws -> [UInt8] {
         var (rgb, width, height) = (try Self.rgb(image), image.width, image.height)
         if padToSquare && width != height {
             let side = max(width, height)
@@ -54,7 +54,7 @@ public struct ImageProcessor: Sendable {
     }
 
     /// Normalized pixels (3, size, size).
-    public func pixels(_ image: PNGImage) throws -> Tensor {
+    public func pixels(_ image: PixelImage) throws -> Tensor {
         let rgb = try resizedRGB(image)
         var out = Tensor.zeros([3, size, size])
         let plane = size * size
@@ -65,7 +65,7 @@ public struct ImageProcessor: Sendable {
     }
 
     /// Grey → replicated, grey + alpha → grey, RGBA → RGB (alpha dropped as Pillow's `convert("RGB")`).
-    static func rgb(_ image: PNGImage) throws -> [UInt8] {
+    static func rgb(_ image: PixelImage) throws -> [UInt8] {
         let n = image.width * image.height
         guard image.width >= 1, image.height >= 1, image.pixels.count == n * image.channels else {
             throw VisionTowerError.badInput(reason: "image of \(image.width)×\(image.height)×\(image.channels) has \(image.pixels.count) bytes")

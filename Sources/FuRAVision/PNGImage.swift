@@ -2,17 +2,8 @@ import CZlib
 import Foundation
 import FuRAFormats
 
-/// An 8-bit image (grey, RGB or RGBA, rows top to bottom, channels interleaved) and its PNG encoding through zlib.
-public struct PNGImage: Equatable {
-    public var width: Int
-    public var height: Int
-    public var channels: Int
-    public var pixels: [UInt8]
-
-    public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
-        self.width = width; self.height = height; self.channels = channels; self.pixels = pixels
-    }
-
+/// PNG encoding and decoding of a `PixelImage` (own chunk and filter code over Debian's zlib).
+extension PixelImage {
     static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
     static let colorTypes: [Int: UInt8] = [1: 0, 3: 2, 4: 6]
     static let maximumSide = 1 << 14

@@ -23,7 +23,7 @@ enum VisionTowerFixture {
     }
 
     struct Case {
-        var image: PNGImage
+        var image: PixelImage
         var resized112: [UInt8]
         var features112: [Float]
         var featureShape: [Int]
@@ -44,7 +44,7 @@ enum VisionTowerFixture {
             }
         }
         return try cases.map { c in
-            Case(image: PNGImage(width: try #require(c["width"] as? Int), height: try #require(c["height"] as? Int),
+            Case(image: PixelImage(width: try #require(c["width"] as? Int), height: try #require(c["height"] as? Int),
                                  channels: try #require(c["channels"] as? Int), pixels: try bytes("pixels", c)),
                  resized112: try bytes("resized_rgb_112", c), features112: try floats("features_112", c),
                  featureShape: try #require(c["feature_shape_112"] as? [Int]), lastLayer224: try floats("last_layer_224_first_rows", c))
@@ -65,7 +65,7 @@ enum VisionTowerFixture {
 
     @Test func normalizesPerChannel() throws {
         let processor = try ImageProcessor(size: 2, mean: [0.5, 0.25, 0], std: [0.5, 0.25, 1], padToSquare: false)
-        let white = PNGImage(width: 2, height: 2, channels: 1, pixels: [255, 255, 255, 255])
+        let white = PixelImage(width: 2, height: 2, channels: 1, pixels: [255, 255, 255, 255])
         let pixels = try processor.pixels(white)
         #expect(pixels.shape == [3, 2, 2])
         #expect(pixels.storage == [1, 1, 1, 1, 3, 3, 3, 3, 1, 1, 1, 1])

@@ -26,18 +26,18 @@ import Testing
 
     @Test func pngRoundTripsAndDecodesEveryRowFilter() throws {
         for channels in [1, 3, 4] {
-            let image = PNGImage(width: 5, height: 3, channels: channels, pixels: (0..<(15 * channels)).map { UInt8($0 * 17 % 256) })
-            #expect(try PNGImage(png: image.encoded(), path: "p") == image)
+            let image = PixelImage(width: 5, height: 3, channels: channels, pixels: (0..<(15 * channels)).map { UInt8($0 * 17 % 256) })
+            #expect(try PixelImage(png: image.encoded(), path: "p") == image)
         }
         let filtered = Self.bytes("89504e470d0a1a0a0000000d49484452000000030000000508020000000f13c1f50000003d49444154789c013200cdff00a54dca182530bb1d6d01132cdec3f79d58b6a3022c4641f5f6f6e96b7603b7102dcd2bde066ecd044ad52ddebc37510e19225e159c33a13d3d0000000049454e44ae426082")
-        let decoded = try PNGImage(png: filtered, path: "p")
+        let decoded = try PixelImage(png: filtered, path: "p")
         #expect(decoded.width == 3 && decoded.height == 5 && decoded.channels == 3)
         #expect(decoded.pixels == [165, 77, 202, 24, 37, 48, 187, 29, 109, 19, 44, 222, 214, 35, 123, 46, 217, 30, 63, 114, 31, 203, 25,
                                    113, 23, 68, 148, 214, 73, 60, 157, 92, 52, 96, 190, 49, 32, 30, 105, 254, 218, 160, 238, 232, 185])
         var damaged = filtered
         damaged[40] ^= 1
-        #expect(throws: VisionDataError.self) { try PNGImage(png: damaged, path: "p") }
-        #expect(throws: VisionDataError.self) { try PNGImage(width: 2, height: 2, channels: 2, pixels: [0, 0, 0, 0, 0, 0, 0, 0]).encoded() }
+        #expect(throws: VisionDataError.self) { try PixelImage(png: damaged, path: "p") }
+        #expect(throws: VisionDataError.self) { try PixelImage(width: 2, height: 2, channels: 2, pixels: [0, 0, 0, 0, 0, 0, 0, 0]).encoded() }
     }
 
     @Test(.enabled(if: FileManager.default.fileExists(atPath: FashionMNIST.defaultDirectory), "needs Debian's dataset-fashion-mnist (scripts/setup.sh)"))
@@ -55,7 +55,7 @@ import Testing
         for record in records {
             #expect(record.conversations[0].value.hasPrefix("<image>\n") && record.conversations.map(\.from) == ["human", "gpt"])
             let index = Int(record.image.dropFirst("images/test-".count).dropLast(".png".count))!
-            let png = try PNGImage(png: Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/" + record.image))), path: record.image)
+            let png = try PixelImage(png: Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/" + record.image))), path: record.image)
             #expect(png.pixels == data.images[index] && png.width == 28 && png.channels == 1)
             if record.conversations[0].value.hasSuffix("What item of clothing is shown?") {
                 #expect(record.conversations[1].value.lowercased().hasPrefix(FashionMNIST.classNames[data.labels[index]].lowercased()))

@@ -16,7 +16,7 @@ import Testing
     static func folder(records: Any, images: [String] = ["a.png"]) throws -> String {
         let dir = try FormatFixtures.temporaryDirectory("llava")
         for name in images {
-            try Data(try PNGImage(width: 2, height: 2, channels: 1, pixels: [0, 64, 128, 255]).encoded())
+            try Data(try PixelImage(width: 2, height: 2, channels: 1, pixels: [0, 64, 128, 255]).encoded())
                 .write(to: URL(fileURLWithPath: dir + "/" + name))
         }
         try JSONSerialization.data(withJSONObject: records).write(to: URL(fileURLWithPath: dir + "/data.json"))
@@ -100,7 +100,7 @@ import Testing
         let dir = try FormatFixtures.temporaryDirectory("imagefile")
         try Data([0xFF, 0xD8, 0xFF, 0xE0, 0, 0]).write(to: URL(fileURLWithPath: dir + "/x.jpg"))
         try Data("GIF89a".utf8).write(to: URL(fileURLWithPath: dir + "/x.gif"))
-        for (name, expected) in [("x.jpg", "JPEG"), ("x.gif", "not a PNG"), ("none.png", "no such file")] {
+        for (name, expected) in [("x.jpg", "not a JPEG fura reads"), ("x.gif", "neither PNG nor JPEG"), ("none.png", "no such file")] {
             do { _ = try ImageFile.read(path: dir + "/" + name); Issue.record("\(name) accepted") } catch let error as VisionDataError {
                 #expect(error.description.contains(expected), "\(error)")
             }
@@ -128,5 +128,26 @@ import Testing
         #expect(result.yesNoAccuracy == 0.6 && result.openAccuracy == 0.5)
         #expect(abs((result.yesNoPrecision ?? 0) - 2.0 / 3) < 1e-12 && abs((result.yesNoRecall ?? 0) - 2.0 / 3) < 1e-12)
         #expect(abs((result.yesNoF1 ?? 0) - 2.0 / 3) < 1e-12)
+    }
+}
+
+/// JPEG through libjpeg-turbo against Pillow's decoding of the same files (scripts/fixtures/jpeg_vectors.py).
+@Suite struct JPEGTests {
+    @Test func decodesAsPillowDoes() throws {
+        let cases = try #require(try FormatFixtures.json("jpeg_vectors.json")["cases"] as? [[String: Any]])
+        #expect(cases.count == 3)
+        for (index, c) in cases.enumerated() {
+            let (jpegText, pixelText) = (try #require(c["jpeg"] as? String), try #require(c["pixels"] as? String))
+            let jpeg = [UInt8](try #require(Data(base64Encoded: jpegText)))
+            let expected = [UInt8](try #require(Data(base64Encoded: pixelText)))
+            let image = try PixelImage(jpeg: jpeg, path: "case\(index).jpg")
+            #expect(image.width == c["width"] as? Int && image.height == c["height"] as? Int && image.channels == c["channels"] as? Int)
+            let worst = zip(image.pixels, expected).map { abs(Int($0) - Int($1)) }.max() ?? 255
+            #expect(image.pixels.count == expected.count && worst <= 1, "case \(index): max |Δ| \(worst)")
+            // Cut short, the same file is a typed, one-line refusal.
+            do { _ = try PixelImage(jpeg: Array(jpeg.prefix(40)), path: "cut.jpg"); Issue.record("a cut JPEG decoded") } catch let error as VisionDataError {
+                #expect(error.description.contains("cut.jpg") && !error.description.contains("\n"))
+            }
+        }
     }
 }
