@@ -100,9 +100,7 @@ public enum ImageQA {
             let members = groups[length]!
             for start in stride(from: 0, to: members.count, by: max(1, batchSize)) {
                 let chunk = Array(members[start..<min(start + max(1, batchSize), members.count)])
-                let spliced = chunk.enumerated().flatMap { b, index in
-                    prompts[index].images.map { SplicedRows(sequence: b, position: $0.position, count: $0.count, source: $0.source) }
-                }
+                let spliced = chunk.enumerated().flatMap { b, index in prompts[index].splicedRows(sequence: b) }
                 let generated = try model.greedy(ids: chunk.map { prompts[$0].ids }, spliced: spliced, maxNewTokens: maxNewTokens, stop: stop)
                 for (index, ids) in zip(chunk, generated) { outputs[index] = decode(ids.filter { !stop.contains($0) }) }
                 done += chunk.count

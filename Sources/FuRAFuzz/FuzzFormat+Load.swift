@@ -47,13 +47,10 @@ extension FuzzFormat {
         case .onnx:
             // A model that parses but is not a ViT is refused by the tower; that refusal must be one typed line too.
             let model = try ONNXModel(data: Data(input), path: "tower.onnx")
-            do { _ = try DINOv2Tower(model: model) } catch let error as VisionTowerError {
-                guard !error.description.contains("\n"), error.description.utf8.count <= 2_000 else {
-                    throw FuzzFinding(format: self, problem: "tower refusal is not one short line: \(error.description.prefix(200))")
-                }
-            } catch let error as ONNXError {
-                guard !error.description.contains("\n"), error.description.utf8.count <= 2_000 else {
-                    throw FuzzFinding(format: self, problem: "tower refusal is not one short line: \(error.description.prefix(200))")
+            do { _ = try DINOv2Tower(model: model) } catch let error where error is VisionTowerError || error is ONNXError {
+                let message = "\(error)"
+                guard !message.contains("\n"), message.utf8.count <= 2_000 else {
+                    throw FuzzFinding(format: self, problem: "tower refusal is not one short line: \(message.prefix(200))")
                 }
             }
         case .visualData:

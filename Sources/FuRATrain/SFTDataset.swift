@@ -88,9 +88,7 @@ public struct SFTDataset: TrainingBatchSource {
     public func batch(_ examples: [SFTExample]) throws -> TokenBatch {
         let tokenized = try examples.map { try $0.tokenized(with: tokenizer, maxSeqLen: maxSeqLen, trainOnInputs: trainOnInputs) }
         var batch = TokenBatch.padded(sequences: tokenized.map(\.ids), targets: tokenized.map(\.labels), padId: tokenizer.padId)
-        batch.spliced = tokenized.enumerated().flatMap { b, example in
-            example.images.map { SplicedRows(sequence: b, position: $0.position, count: $0.count, source: $0.source) }
-        }
+        batch.spliced = tokenized.enumerated().flatMap { b, example in example.splicedRows(sequence: b) }
         return batch
     }
 

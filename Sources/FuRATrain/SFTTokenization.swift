@@ -1,3 +1,4 @@
+import FuRAModels
 /// A tokenized example: ids and shifted labels of one length.
 public struct TokenizedExample: Equatable, Sendable {
     /// Token ids, at most `maxSeqLen`.
@@ -8,6 +9,11 @@ public struct TokenizedExample: Equatable, Sendable {
     public var images: [(position: Int, count: Int, source: Int)] = []
     /// Positions that take loss.
     public var targetCount: Int { labels.filter { $0 != -100 }.count }
+
+    /// The image rows as the splices of row `sequence` of a batch (rows unfilled).
+    public func splicedRows(sequence: Int) -> [SplicedRows] {
+        images.map { SplicedRows(sequence: sequence, position: $0.position, count: $0.count, source: $0.source) }
+    }
 
     public static func == (a: TokenizedExample, b: TokenizedExample) -> Bool {
         a.ids == b.ids && a.labels == b.labels && a.images.map { [$0.position, $0.count, $0.source] } == b.images.map { [$0.position, $0.count, $0.source] }

@@ -13,9 +13,9 @@ extension EvalCommand {
         guard dataFiles.count == 1, let data = dataFiles.first else { throw EvalCommandError.unpaired("--data", 1, dataFiles.count) }
         guard let model else { throw EvalCommandError.badOption("--model", "(none)", "a model file or directory") }
         let settings = try imageOptions.settings(adapter: adapter)
-        let (loaded, tokenizer) = try loadModelWithTokenizer(model, adapter: adapterHasLanguageModelPart ? adapter : nil,
+        let (loaded, tokenizer) = try loadModelWithTokenizer(model, adapter: adaptsLanguageModel(adapter) ? adapter : nil,
                                                              threads: threads, purpose: "image question answering")
-        let sft = try sftTokenizer(tokenizer, model: model)
+        let sft = try sftTokenizer(tokenizer, model: model, purpose: "image question answering")
         let setup = try MultimodalRunSetup(settings: settings, language: loaded.model, tokenizer: sft, seed: 0)
         var questions = try setup.data.questions(path: data)
         if let limit { questions = Array(questions.prefix(max(0, limit))) }
@@ -51,21 +51,5 @@ extension EvalCommand {
             print("|image-qa|\(result.n)|\(percent(result.accuracy))|\(result.openN)|\(percent(result.openAccuracy))|"
                 + "\(result.yesNoN)|\(percent(result.yesNoAccuracy))|\(percent(result.yesNoF1))|")
         }
-    }
-
-    /// Whether the adapter folder also adapts the language model (stage 2), not only the projector (stage 1).
-    var adapterHasLanguageModelPart: Bool {
-        guard let adapter else { return false }
-        return FileManager.default.fileExists(atPath: AdapterFiles.resolveDirectory(adapter) + "/" + AdapterFiles.configName)
-    }
-
-    func sftTokenizer(_ tokenizer: Tokenizer, model: String) throws -> SFTTokenizer {
-        guard let eosId = tokenizer.eosId, let eosText = tokenizer.token(for: eosId) else {
-            throw ModelError.unsupported(source: model, what: "image question answering", reason: "the tokenizer has no end-of-sequence token")
-        }
-        let template = tokenizer.chatTemplate.map { template in
-            { (messages: [ChatMessage], generation: Bool) throws -> String in template.render(messages, addGenerationPrompt: generation) }
-        }
-        return SFTTokenizer(encode: { tokenizer.encode($0) }, eosText: eosText, padId: tokenizer.padId ?? eosId, chatTemplate: template)
     }
 }

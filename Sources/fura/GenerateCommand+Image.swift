@@ -11,25 +11,17 @@ extension GenerateCommand {
     /// language model's adapter), prompted with the adapter's conversation template.
     func runWithImage(_ image: String) throws {
         let settings = try imageOptions.settings(adapter: adapter)
-        let hasLanguageAdapter = adapter.map { FileManager.default.fileExists(atPath: AdapterFiles.resolveDirectory($0) + "/" + AdapterFiles.configName) } ?? false
-        let (loaded, tokenizer) = try loadModelWithTokenizer(model, adapter: hasLanguageAdapter ? adapter : nil, threads: threads,
+        let (loaded, tokenizer) = try loadModelWithTokenizer(model, adapter: adaptsLanguageModel(adapter) ? adapter : nil, threads: threads,
                                                              purpose: "answering about an image")
-        guard let eosId = tokenizer.eosId, let eosText = tokenizer.token(for: eosId) else {
-            throw ModelError.unsupported(source: model, what: "answering about an image", reason: "the tokenizer has no end-of-sequence token")
-        }
-        let template = tokenizer.chatTemplate.map { template in
-            { (messages: [ChatMessage], generation: Bool) throws -> String in template.render(messages, addGenerationPrompt: generation) }
-        }
-        let sft = SFTTokenizer(encode: { tokenizer.encode($0) }, eosText: eosText, padId: tokenizer.padId ?? eosId, chatTemplate: template)
+        let sft = try sftTokenizer(tokenizer, model: model, purpose: "answering about an image")
         let setup = try MultimodalRunSetup(settings: settings, language: loaded.model, tokenizer: sft, seed: 0)
         let parts = try setup.data.prompt(question: prompt, imagePath: image)
         try setup.computeFeatures()
         let tokenized = try SFTExample(parts: parts).tokenized(with: sft, maxSeqLen: Int(Int32.max), trainOnInputs: true)
         let stop = tokenizer.turnEndIds
         let start = DispatchTime.now().uptimeNanoseconds
-        let ids = try setup.model.greedy(ids: [tokenized.ids], spliced: tokenized.images.map {
-            SplicedRows(sequence: 0, position: $0.position, count: $0.count, source: $0.source)
-        }, maxNewTokens: sampling.maxTokens, stop: stop)[0]
+        let ids = try setup.model.greedy(ids: [tokenized.ids], spliced: tokenized.splicedRows(sequence: 0),
+                                         maxNewTokens: sampling.maxTokens, stop: stop)[0]
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let text = tokenizer.decode(ids.filter { !stop.contains($0) }, skipSpecial: true)
         if json {

@@ -1,3 +1,5 @@
+import Foundation
+import FuRA
 import FuRAFormats
 import FuRAModels
 import FuRATrain
@@ -12,17 +14,27 @@ func prepareModel(_ config: TrainConfig, applyMethod: Bool = true) throws -> (Lo
         throw TrainingError.invalidOption(option: "model", value: config.model,
                                           reason: "no tokenizer found with the model (GGUF tokenizer metadata or tokenizer.json)")
     }
-    guard let eosId = tokenizer.eosId, let eosText = tokenizer.token(for: eosId) else {
-        throw TrainingError.invalidOption(option: "model", value: config.model, reason: "the tokenizer has no end-of-sequence token")
-    }
+    let sft = try sftTokenizer(tokenizer, model: config.model, purpose: "training")
     loaded.model.gradientCheckpointing = config.gradientCheckpointing
     let setup = applyMethod ? try TrainMethodSetup.apply(config, to: loaded.model) : nil
+    return (loaded, sft, setup)
+}
+
+/// The data loaders' view of a tokenizer: encode, the end-of-sequence text, the pad id and the chat template.
+/// Padding positions are masked by length, so the pad id only has to be a valid token (the reference pads with EOS
+/// when the tokenizer has no pad token).
+func sftTokenizer(_ tokenizer: Tokenizer, model: String, purpose: String) throws -> SFTTokenizer {
+    guard let eosId = tokenizer.eosId, let eosText = tokenizer.token(for: eosId) else {
+        throw TrainingError.invalidOption(option: "model", value: model, reason: "the tokenizer has no end-of-sequence token (needed for \(purpose))")
+    }
     let template = tokenizer.chatTemplate.map { template in
         { (messages: [ChatMessage], generation: Bool) throws -> String in template.render(messages, addGenerationPrompt: generation) }
     }
-    // Padding positions are masked by length, so the pad id only has to be a valid token (the reference pads
-    // with EOS when the tokenizer has no pad token).
-    let sft = SFTTokenizer(encode: { tokenizer.encode($0) }, eosText: eosText, padId: tokenizer.padId ?? eosId,
-                           chatTemplate: template)
-    return (loaded, sft, setup)
+    return SFTTokenizer(encode: { tokenizer.encode($0) }, eosText: eosText, padId: tokenizer.padId ?? eosId, chatTemplate: template)
+}
+
+/// Whether an adapter folder (or run folder) also adapts the language model, not only a visual run's projector (stage 1).
+func adaptsLanguageModel(_ adapter: String?) -> Bool {
+    guard let adapter else { return false }
+    return FileManager.default.fileExists(atPath: AdapterFiles.resolveDirectory(adapter) + "/" + AdapterFiles.configName)
 }
