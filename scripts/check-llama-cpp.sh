@@ -3,9 +3,12 @@
 # from the llama-cpp-python source package on PyPI, with cmake and ninja from PyPI, into cache/llama.cpp (about 5
 # minutes on 2 cores, once). Then, from the default model (a GGUF base) and from an HF directory made from it
 # (a 2-step FuRA adapter merged in), exports each --type in TYPES (default f16 q8_0 q4_0 q4_K) and compares the
-# greedy continuation of PROMPT by llama-simple with fura generate's, token text for token text.
+# greedy continuation of PROMPT by llama-simple with fura generate's, token text for token text. Where they part, it
+# says at which new token and how far apart llama.cpp itself had the two candidates (its logits there, from
+# scripts/llama-cpp/greedy_top.cpp, built against the same library): a small gap is a near-tie that llama.cpp's
+# 8-bit activation rounding can decide either way (fura multiplies the file's dequantized weights in f32).
 #
-#   scripts/check-llama-cpp.sh            # prints one line per export: same / differs (and both texts)
+#   scripts/check-llama-cpp.sh            # prints one line per export: same / differs (both texts, the gap)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 types=${TYPES:-f16 q8_0 q4_0 q4_K}
@@ -33,6 +36,13 @@ if [ ! -x "$simple" ]; then
   PATH="$PWD/$work/venv/bin:$PATH" cmake --build "$src/build" --target llama-simple -j "$(nproc)" > "$work/build.log"
 fi
 
+src=$work/llama_cpp_python-$version/vendor/llama.cpp
+top=$src/build/bin/greedy_top
+if [ ! -x "$top" ] || [ scripts/llama-cpp/greedy_top.cpp -nt "$top" ]; then
+  g++ -O2 -std=c++17 -I "$src/include" -I "$src/ggml/include" scripts/llama-cpp/greedy_top.cpp -L "$src/build/bin" \
+    -lllama -lggml -lggml-base -Wl,-rpath,"$PWD/$src/build/bin" -o "$top"
+fi
+
 out=$work/exports
 mkdir -p "$out"
 # An HF base: SmolLM2 with a 2-step FuRA adapter merged in (fura merge writes config.json, safetensors, tokenizer.json).
@@ -54,6 +64,21 @@ for base in gguf hf; do
       echo "$base → $type: same greedy text in llama.cpp and fura: $(echo "$ours" | xargs)"
     else
       echo "$base → $type: DIFFERS"; echo "  llama.cpp: $(echo "$theirs" | xargs)"; echo "  fura:      $(echo "$ours" | xargs)"
+      # Where the ids part, and llama.cpp's own logits of its token and of fura's there.
+      $fura generate --model "$file" --prompt "$prompt" --max-tokens "$tokens" --json 2>/dev/null > "$out/fura.json"
+      "$top" "$file" "$tokens" "$prompt" 2>/dev/null > "$out/top.txt"
+      python3 - "$out/fura.json" "$out/top.txt" <<'PY'
+import json, sys
+ours = json.load(open(sys.argv[1]))["ids"]
+steps = [dict((int(i), float(l)) for i, l in (p.split(":") for p in line.split()[1:])) for line in open(sys.argv[2]) if line.startswith("TOP")]
+for k, (mine, top) in enumerate(zip(ours, steps)):
+    theirs = max(top, key=top.get)
+    if mine != theirs:
+        gap = f"{top[theirs] - top[mine]:.3f}" if mine in top else f"more than {top[theirs] - min(top.values()):.3f}"
+        print(f"  parts at new token {k + 1}: llama.cpp picks id {theirs} (logit {top[theirs]:.3f}), fura id {mine}, "
+              f"which llama.cpp puts {gap} lower")
+        break
+PY
       status=1
     fi
   done
