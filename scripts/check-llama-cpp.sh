@@ -2,18 +2,21 @@
 # Checks fura's GGUF exports with a real llama.cpp (not part of CI). Builds llama.cpp's llama-simple (greedy decoding)
 # from the llama-cpp-python source package on PyPI, with cmake and ninja from PyPI, into cache/llama.cpp (about 5
 # minutes on 2 cores, once). Then, from the default model (a GGUF base) and from an HF directory made from it
-# (a 2-step FuRA adapter merged in), exports each --type in TYPES (default f16 q8_0 q4_0 q4_K) and compares the
-# greedy continuation of PROMPT by llama-simple with fura generate's, token text for token text. Where they part, it
-# says at which new token and how far apart llama.cpp itself had the two candidates (its logits there, from
-# scripts/llama-cpp/greedy_top.cpp, built against the same library): a small gap is a near-tie that llama.cpp's
-# 8-bit activation rounding can decide either way (fura multiplies the file's dequantized weights in f32).
+# (a 2-step FuRA adapter merged in), exports each --type in TYPES (default f16 q8_0 q4_0 q4_K) and compares the greedy
+# continuation (TOKENS, default 48) of four prompts (or PROMPT) by llama-simple with `fura generate --precision
+# llama-cpp` (llama.cpp's arithmetic, bit for bit): they must be equal. It also counts how often plain f32 generation
+# gives the same text (f32 parts from llama.cpp at near-ties, which llama.cpp's 8-bit activation rounding decides).
+# It builds scripts/llama-cpp/greedy_top.cpp beside llama-simple: greedy decoding that prints the top logits of each
+# step (DUMP_DIR=dir also writes every f32 tensor llama.cpp computes), for tracing any difference to its layer.
 #
-#   scripts/check-llama-cpp.sh            # prints one line per export: same / differs (both texts, the gap)
+#   scripts/check-llama-cpp.sh            # one line per export; exit 1 when a text differs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 types=${TYPES:-f16 q8_0 q4_0 q4_K}
-prompt=${PROMPT:-"The capital of France is"}
-tokens=${TOKENS:-24}
+tokens=${TOKENS:-48}
+if [ -n "${PROMPT:-}" ]; then prompts=("$PROMPT"); else
+  prompts=("The capital of France is" "Once upon a time" "def fibonacci(n):" "The three most important inventions of the 20th century are")
+fi
 version=${LLAMA_CPP_PYTHON_VERSION:-0.3.36}
 work=cache/llama.cpp
 model=cache/SmolLM2-135M-Instruct.Q4_1.gguf
@@ -53,34 +56,31 @@ if [ ! -f "$out/hf/config.json" ]; then
 fi
 
 status=0
+squeeze() { tr '\r\n' '  ' | tr -s ' ' | sed 's/^ //; s/ $//'; }  # one line, single spaces (texts hold quotes)
+check() {  # check LABEL FILE: llama-simple's greedy text against fura generate --precision llama-cpp (must be equal)
+  local label=$1 file=$2 p theirs ours exact=0 plain=0 total=0
+  for p in "${prompts[@]}"; do
+    total=$((total + 1))
+    theirs=$("$simple" -m "$file" -n "$tokens" "$p" 2>/dev/null | squeeze)
+    ours=$(echo "$p$($fura generate --model "$file" --prompt "$p" --max-tokens "$tokens" --precision llama-cpp 2>/dev/null)" | squeeze)
+    [ "$(echo "$p$($fura generate --model "$file" --prompt "$p" --max-tokens "$tokens" 2>/dev/null)" | squeeze)" = "$theirs" ] && plain=$((plain + 1))
+    if [ "$theirs" = "$ours" ]; then
+      exact=$((exact + 1))
+    else
+      echo "$label, \"$p\": DIFFERS"; echo "  llama.cpp: $theirs"; echo "  fura:      $ours"
+      status=1
+    fi
+  done
+  echo "$label: --precision llama-cpp gives llama.cpp's greedy text on $exact of $total prompts (f32: $plain of $total)"
+}
+
+check "gguf base (Q4_1)" "$model"
 for base in gguf hf; do
   source=$model; [ "$base" = hf ] && source=$out/hf
   for type in $types; do
     file=$out/$base-$type.gguf
     $fura export --model "$source" --gguf "$file" --type "$type" > /dev/null 2>&1
-    theirs=$("$simple" -m "$file" -n "$tokens" "$prompt" 2>/dev/null | tr -d '\r')
-    ours=$prompt$($fura generate --model "$file" --prompt "$prompt" --max-tokens "$tokens" 2>/dev/null)
-    if [ "$(echo "$theirs" | xargs)" = "$(echo "$ours" | xargs)" ]; then
-      echo "$base → $type: same greedy text in llama.cpp and fura: $(echo "$ours" | xargs)"
-    else
-      echo "$base → $type: DIFFERS"; echo "  llama.cpp: $(echo "$theirs" | xargs)"; echo "  fura:      $(echo "$ours" | xargs)"
-      # Where the ids part, and llama.cpp's own logits of its token and of fura's there.
-      $fura generate --model "$file" --prompt "$prompt" --max-tokens "$tokens" --json 2>/dev/null > "$out/fura.json"
-      "$top" "$file" "$tokens" "$prompt" 2>/dev/null > "$out/top.txt"
-      python3 - "$out/fura.json" "$out/top.txt" <<'PY'
-import json, sys
-ours = json.load(open(sys.argv[1]))["ids"]
-steps = [dict((int(i), float(l)) for i, l in (p.split(":") for p in line.split()[1:])) for line in open(sys.argv[2]) if line.startswith("TOP")]
-for k, (mine, top) in enumerate(zip(ours, steps)):
-    theirs = max(top, key=top.get)
-    if mine != theirs:
-        gap = f"{top[theirs] - top[mine]:.3f}" if mine in top else f"more than {top[theirs] - min(top.values()):.3f}"
-        print(f"  parts at new token {k + 1}: llama.cpp picks id {theirs} (logit {top[theirs]:.3f}), fura id {mine}, "
-              f"which llama.cpp puts {gap} lower")
-        break
-PY
-      status=1
-    fi
+    check "$base → $type" "$file"
   done
 done
 exit $status

@@ -13,6 +13,9 @@ import FuRATensor
 /// weight copies the packer makes for frozen dense layers.
 public final class GenerationModel {
     public let model: CausalLM
+    /// How frozen weights are packed and multiplied; `.llamaCpp` runs every layer in llama.cpp's arithmetic
+    /// (GenerationModel+LlamaCpp.swift).
+    public let precision: GenerationWeightPrecision
     /// The distinct rotary embeddings of the blocks (one; Gemma's global and local), and each block's index into them.
     let ropes: [RotaryEmbedding]
     let ropeOfBlock: [Int]
@@ -38,6 +41,8 @@ public final class GenerationModel {
     /// Q4_1/Q8_0 blocks `.gguf` reads (`LoadedModel.gguf`).
     public init(model: CausalLM, precision: GenerationWeightPrecision = .float32, gguf: GGUFFile? = nil) throws {
         self.model = model
+        self.precision = precision
+        if precision == .llamaCpp { try Self.checkLlamaCppArithmetic(model) }
         var ropes: [RotaryEmbedding] = []
         ropeOfBlock = model.blocks.map { b in
             if let i = ropes.firstIndex(of: b.rope) { return i }
@@ -82,7 +87,8 @@ public final class GenerationModel {
         let decode = rows.count == slots.count
         var x = try model.embedding.forward(tokens.flatMap { $0 })
         for (i, block) in model.blocks.enumerated() {
-            x = try blockForward(block, projections[i], x, rows: rows, cache: cache, oneRowPerSlot: decode)
+            x = precision == .llamaCpp ? try blockLikeLlamaCpp(block, projections[i], x, rows: rows, cache: cache)
+                : try blockForward(block, projections[i], x, rows: rows, cache: cache, oneRowPerSlot: decode)
         }
         for (slot, t) in zip(slots, tokens) { cache.lengths[slot] += t.count }
         if !allPositions {
@@ -94,7 +100,7 @@ public final class GenerationModel {
                 }
             }
         }
-        return try model.finalNorm.forward(x, keepForBackward: false)
+        return precision == .llamaCpp ? Self.rmsNormLikeLlamaCpp(x, model.finalNorm) : try model.finalNorm.forward(x, keepForBackward: false)
     }
 
     /// (slot, position) of every packed row, after checking slots, ids and capacity.
@@ -107,7 +113,7 @@ public final class GenerationModel {
             throw GenerationError.badInput(reason: "the cache (layers \(cache.layers), heads \(cache.keyValueHeads), dim \(cache.headDim)) does not match the model")
         }
         if tablePositions < cache.capacity {
-            let tables = ropes.map { $0.tables(positions: cache.capacity, start: 0) }
+            let tables = ropes.map { precision == .llamaCpp ? Self.llamaCppRopeTables($0, positions: cache.capacity) : $0.tables(positions: cache.capacity, start: 0) }
             (cosTables, sinTables) = (tables.map(\.cos), tables.map(\.sin))
             tablePositions = cache.capacity
         }

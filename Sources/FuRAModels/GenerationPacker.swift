@@ -15,7 +15,7 @@ final class GenerationPacker {
     private(set) var bytes = 0
 
     init(precision: GenerationWeightPrecision, gguf: GGUFFile?, config: ModelConfig) throws {
-        if precision == .gguf, gguf == nil {
+        if precision == .gguf || precision == .llamaCpp, gguf == nil {
             throw GenerationError.invalidOption(option: "precision", value: precision.rawValue,
                                                 reason: "reads the blocks of a .gguf model file; this model did not come from one (use f32, bf16 or q8)")
         }
@@ -25,21 +25,22 @@ final class GenerationPacker {
     }
 
     /// The weights (O_i, I) of `parts`, stacked in order, as one packed matrix.
-    func panel(_ parts: [(weight: Tensor, name: String?)]) throws -> PanelMatrix {
+    func panel(_ parts: [(weight: Tensor, name: String?)]) throws -> any PackedWeight {
         let m = try makePanel(parts)
         bytes += m.byteCount
         return m
     }
 
-    private func makePanel(_ parts: [(weight: Tensor, name: String?)]) throws -> PanelMatrix {
-        if precision == .gguf {
-            if let m = try ggufPanel(parts) { fromFile += 1; return m }
+    private func makePanel(_ parts: [(weight: Tensor, name: String?)]) throws -> any PackedWeight {
+        if precision == .gguf || precision == .llamaCpp {
+            let fromBlocks: (any PackedWeight)? = precision == .gguf ? try ggufPanel(parts) : try blockMatrix(parts)
+            if let m = fromBlocks { fromFile += 1; return m }
             fellBack.append(parts.map { $0.name ?? "?" }.joined(separator: "+"))
         }
         let w = parts.count == 1 ? parts[0].weight
             : try Tensor(shape: [parts.reduce(0) { $0 + $1.weight.shape[0] }, parts[0].weight.shape[1]], data: parts.flatMap(\.weight.storage))
         switch precision {
-        case .float32, .gguf: return try PanelMatrix(w, storage: .float32)
+        case .float32, .gguf, .llamaCpp: return try PanelMatrix(w, storage: .float32)
         case .bfloat16: return try PanelMatrix(w, storage: .bfloat16)
         case .bfloat16Compute: return try PanelMatrix(w, storage: .bfloat16Dot)
         case .int8: return try PanelMatrix.quantized8(w)
@@ -98,6 +99,38 @@ final class GenerationPacker {
         }
     }
 
+    /// The file's blocks of `parts` (HF names) as one `GGMLBlockMatrix` (llama.cpp's arithmetic), or nil
+    /// when a part is missing from the file, of a type it does not compute with, or decodes to other
+    /// values than the model's weight (the model was trained or loaded from elsewhere).
+    func blockMatrix(_ parts: [(weight: Tensor, name: String?)]) throws -> GGMLBlockMatrix? {
+        guard let file = gguf, let columns = parts.first?.weight.shape.last else { return nil }
+        var sources: [(type: GGMLType, rows: Int, row: (Int) -> UnsafeRawPointer)] = []
+        for part in parts {
+            guard let name = part.name, let g = config.family.ggufName(ofHF: name), let info = file.tensorInfo(named: g),
+                  info.shape == part.weight.shape, info.shape.count == 2, info.shape[1] == columns,
+                  GGMLBlockMatrix.supports(info.type, columns: columns), let rowBytes = info.type.byteCount(elements: columns) else { return nil }
+            let raw = file.rawBytes(of: info), rows = info.shape[0]
+            let heads = config.family.permutedHeads(ofHF: name, config: config)
+            let row = { (r: Int) -> UnsafeRawPointer in
+                raw.baseAddress! + (heads.map { Self.fileRow(ofHF: r, rows: rows, heads: $0) } ?? r) * rowBytes
+            }
+            // Only where the blocks still hold the model's weights.
+            var decoded = [Float](repeating: 0, count: columns)
+            let same = try part.weight.withUnsafeBufferPointer { pw in
+                try decoded.withUnsafeMutableBufferPointer { pd in
+                    for r in 0..<rows {
+                        try GGMLDequantize.dequantize(UnsafeRawBufferPointer(start: row(r), count: rowBytes), type: info.type, count: columns, into: pd)
+                        if !pd.elementsEqual(pw[(r * columns)..<((r + 1) * columns)]) { return false }
+                    }
+                    return true
+                }
+            }
+            guard same else { return nil }
+            sources.append((info.type, rows, row))
+        }
+        return try GGMLBlockMatrix(columns: columns, parts: sources)
+    }
+
     /// The file row holding HF row `r` of a q/k weight that llama.cpp permuted: within each head of D
     /// rows, file row 2i + s holds HF row s·D/2 + i.
     static func fileRow(ofHF r: Int, rows: Int, heads: Int) -> Int {
@@ -113,9 +146,10 @@ final class GenerationPacker {
     /// One line on what was packed.
     var summary: String {
         var s = "\(precision.rawValue) weights: \(bytes / 1_000_000) MB packed"
-        if precision == .gguf {
+        if precision == .gguf || precision == .llamaCpp {
             s += ", \(fromFile) matrices from the file's blocks"
-            if !fellBack.isEmpty { s += ", \(fellBack.count) in f32 (not stored as Q4_1/Q8_0 or changed since loading: \(fellBack.prefix(3).joined(separator: ", "))…)" }
+            let kinds = precision == .gguf ? "Q4_1/Q8_0" : "f16/Q4_0/Q4_1/Q8_0/Q4_K"
+            if !fellBack.isEmpty { s += ", \(fellBack.count) in f32 (not stored as \(kinds) or changed since loading: \(fellBack.prefix(3).joined(separator: ", "))…)" }
         }
         return s
     }

@@ -1,3 +1,4 @@
+import FuRAFormats
 import FuRANN
 import FuRATensor
 
@@ -19,6 +20,28 @@ public enum GenerationWeightPrecision: String, Sendable, CaseIterable, Codable {
     /// dot products (twice the f32 multiply rate) — what PyTorch's bf16 does on such CPUs. Not
     /// bit-exact: log-probabilities move by about 1e-2.
     case bfloat16Compute = "bf16-compute"
+    /// llama.cpp's arithmetic, bit for bit as its x86-64 CPU backend (AVX-512 build) computes a Llama-family
+    /// model from a GGUF file: the file's f16/q4_0/q4_1/q8_0/q4_K blocks times activations quantized as llama.cpp
+    /// does, its norms, rope, SwiGLU and f16 flash attention — so greedy text is llama.cpp's. Other matrices
+    /// fall back to f32 (the log says which; those are then not bit-exact).
+    case llamaCpp = "llama-cpp"
+}
+
+/// A packed weight copy the generation engine multiplies by.
+protocol PackedWeight {
+    var byteCount: Int { get }
+    /// Whether every product goes through this copy (false: an f32 copy that sgemm beats on many rows).
+    var servesAllRows: Bool { get }
+    /// y (N, O) = x (N, I) · Wᵀ.
+    func multiply(_ x: Tensor) throws -> Tensor
+}
+
+extension PanelMatrix: PackedWeight {
+    var servesAllRows: Bool { storage != .float32 }
+}
+
+extension GGMLBlockMatrix: PackedWeight {
+    var servesAllRows: Bool { true }
 }
 
 /// One projection of the generation forward: the model's `LinearLayer` itself, or a packed copy
@@ -27,7 +50,7 @@ struct GenerationProjection {
     let layer: (any LinearLayer)?
     /// A bare f32 weight (O, I) for many rows when there is no layer (the LM head).
     let dense: Tensor?
-    let panel: PanelMatrix?
+    let panel: (any PackedWeight)?
     let bias: Tensor?
 
     /// Packs a frozen `DenseLinear` with `packer` (named `name` for GGUF lookup); any other layer (or
@@ -57,7 +80,7 @@ struct GenerationProjection {
     /// up to 64 rows (beyond that sgemm on the model's weights is faster than the panel kernel).
     func usesPanel(rows: Int) -> Bool {
         guard let panel else { return false }
-        return panel.storage != .float32 || rows <= PanelMatrix.rowChunk || (layer == nil && dense == nil)
+        return panel.servesAllRows || rows <= PanelMatrix.rowChunk || (layer == nil && dense == nil)
     }
 
     /// x (N, I) → y (N, O).

@@ -24,6 +24,10 @@ public struct RotaryEmbedding: Sendable, Equatable {
     public let headDim: Int
     /// The frequencies f_i (D/2,), after scaling.
     public let inverseFrequencies: [Double]
+    /// The base θ; Llama 3 `scaling` and the per-frequency divisors, as given.
+    public let theta: Double
+    public let scaling: Llama3Scaling?
+    public let frequencyDivisors: [Double]?
 
     /// - Parameter frequencyDivisors: optional per-frequency divisors (D/2,) as llama.cpp's
     ///   `rope_freqs.weight` stores Llama 3 scaling; applied after `scaling`.
@@ -32,6 +36,7 @@ public struct RotaryEmbedding: Sendable, Equatable {
             throw LayerError.invalidOption(layer: "RotaryEmbedding", option: "head_dim", value: "\(headDim)", reason: "must be even and positive")
         }
         self.headDim = headDim
+        self.theta = theta; self.scaling = scaling; self.frequencyDivisors = frequencyDivisors
         let half = headDim / 2
         var f = (0..<half).map { 1 / pow(theta, Double(2 * $0) / Double(headDim)) }
         if let s = scaling { f = f.map { Self.llama3Adjust($0, s) } }

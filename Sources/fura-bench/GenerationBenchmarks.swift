@@ -22,7 +22,8 @@ extension Benchmarks {
         // FURA_BENCH_GENERATE=sample (or greedy) runs only that part (e.g. to profile b=64 alone).
         let parts = environmentList("FURA_BENCH_GENERATE")
         let greedyWanted = parts?.contains("greedy") ?? true, sampleWanted = parts?.contains("sample") ?? true
-        for precision in GenerationWeightPrecision.allCases where wanted?.contains(precision.rawValue) ?? true {
+        // llama-cpp (an exact emulation, not a fast path) only when asked for by name.
+        for precision in GenerationWeightPrecision.allCases where wanted?.contains(precision.rawValue) ?? (precision != .llamaCpp) {
             guard let engine = try? GenerationModel(model: loaded.model, precision: precision, gguf: loaded.gguf) else { continue }
             let generator = Generator(model: engine)
             // FURA_BENCH_SHARE_PREFIX=0 copies repeated prompts' caches instead of sharing them (A/B runs).

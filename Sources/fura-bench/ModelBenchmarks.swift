@@ -59,7 +59,8 @@ extension Benchmarks {
         let ids = (0..<batch).map { _ in (0..<time).map { _ in rng.int(below: loaded.config.vocabSize) } }
         let wanted = environmentList("FURA_BENCH_PRECISIONS")
         var out: [BenchmarkResult] = []
-        for precision in GenerationWeightPrecision.allCases where wanted?.contains(precision.rawValue) ?? true {
+        // llama-cpp (an exact emulation, not a fast path) only when asked for by name.
+        for precision in GenerationWeightPrecision.allCases where wanted?.contains(precision.rawValue) ?? (precision != .llamaCpp) {
             guard let engine = try? GenerationModel(model: loaded.model, precision: precision, gguf: loaded.gguf),
                   let cache = try? engine.makeCache(slots: batch, capacity: time) else { continue }
             func run() { cache.reset(); _ = try! engine.step(cache: cache, slots: Array(0..<batch), tokens: ids) }

@@ -12,7 +12,7 @@ struct ChatCommand: ParsableCommand {
     @Option(help: "An adapter directory (from `fura train`) to apply without merging.") var adapter: String?
     @Option(help: "A system message (default: the template's own).") var system: String?
     @OptionGroup var sampling: SamplingOptionGroup
-    @Option(help: "Weights for generation: f32, bf16, q8, gguf or bf16-compute (as fura generate).") var precision: GenerationWeightPrecision = .float32
+    @Option(help: "Weights for generation: f32, bf16, q8, gguf, bf16-compute or llama-cpp (as fura generate).") var precision: GenerationWeightPrecision = .float32
     @Option(help: "Threads (default: all cores).") var threads: Int?
 
     func run() throws {

@@ -63,7 +63,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Threads for BLAS and attention (default: all cores).")
     var threads: Int?
 
-    @Option(help: "Engine weights for scoring and generation: f32 (default, exact), bf16, q8, gguf (the file's own blocks), or bf16-compute (bf16 arithmetic on AVX512-BF16: fastest, log-probs move by ~1e-2).")
+    @Option(help: "Engine weights for scoring and generation: f32 (default, exact), bf16, q8, gguf (the file's own blocks), bf16-compute (bf16 arithmetic on AVX512-BF16: fastest, log-probs move by ~1e-2), or llama-cpp (a Llama-family .gguf scored in llama.cpp's arithmetic: q8 activations, f16 attention).")
     var precision: GenerationWeightPrecision = .float32
 
     @OptionGroup(title: "Images (--task image-qa)") var imageOptions: ImageOptionGroup

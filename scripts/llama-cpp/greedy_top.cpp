@@ -2,6 +2,7 @@
 // after each step the four largest logits, `TOP id:logit id:logit …`, one line per step; the prompt's ids go to stderr.
 // scripts/check-llama-cpp.sh builds it beside llama-simple and reads it where fura's greedy text parts from llama.cpp's.
 //   greedy_top MODEL.gguf N_NEW "prompt"
+#include "ggml.h"
 #include "llama.h"
 #include <algorithm>
 #include <cstdio>
@@ -9,6 +10,19 @@
 #include <numeric>
 #include <string>
 #include <vector>
+
+// With DUMP_DIR set, every contiguous f32 tensor the graph computes is written to DUMP_DIR/<step>_<name>_<op>.bin
+// (raw little-endian floats), for finding where two implementations part.
+static int dump_step = 0;
+static bool dump_tensor(struct ggml_tensor * t, bool ask, void * user_data) {
+    if (ask) return true;
+    if (t->type != GGML_TYPE_F32 || !ggml_is_contiguous(t)) return true;
+    std::string name = std::to_string(dump_step) + "_" + t->name + "_" + ggml_op_desc(t);
+    for (char & c : name) if (c == ' ' || c == '(' || c == ')' || c == '/') c = '-';
+    FILE * f = fopen((std::string((const char *) user_data) + "/" + name + ".bin").c_str(), "wb");
+    if (f) { fwrite(t->data, 1, ggml_nbytes(t), f); fclose(f); }
+    return true;
+}
 
 int main(int argc, char ** argv) {
     if (argc != 4) { fprintf(stderr, "usage: %s MODEL.gguf N_NEW PROMPT\n", argv[0]); return 2; }
@@ -27,6 +41,7 @@ int main(int argc, char ** argv) {
     fprintf(stderr, "\n");
     llama_context_params cp = llama_context_default_params();
     cp.n_ctx = n + steps; cp.n_batch = n;
+    if (const char * dir = getenv("DUMP_DIR")) { cp.cb_eval = dump_tensor; cp.cb_eval_user_data = (void *) dir; }
     llama_context * ctx = llama_init_from_model(model, cp);
     llama_batch_ext * batch = llama_batch_ext_init(ctx);
     const int vocab_size = llama_vocab_n_tokens(vocab);
@@ -42,12 +57,13 @@ int main(int argc, char ** argv) {
         llama_batch_ext_set_output_logits(batch, input.size() - 1, true);
         if (llama_process(ctx, LLAMA_PROCESS_TYPE_DECODE, batch)) { fprintf(stderr, "decode failed\n"); return 1; }
         position += input.size();
+        dump_step += 1;
         const float * logits = llama_get_logits_ith(ctx, -1);
         std::vector<int> order(vocab_size);
         std::iota(order.begin(), order.end(), 0);
         std::partial_sort(order.begin(), order.begin() + 4, order.end(), [&](int a, int b) { return logits[a] > logits[b]; });
         printf("TOP");
-        for (int k = 0; k < 4; ++k) printf(" %d:%.6f", order[k], logits[order[k]]);
+        for (int k = 0; k < 4; ++k) printf(" %d:%.9g", order[k], logits[order[k]]);
         printf("\n");
         if (llama_vocab_is_eog(vocab, order[0])) break;
         input = {order[0]};
