@@ -31,8 +31,14 @@ public struct ImageProcessor: Sendable {
     /// The image's RGB bytes after padding, resizing and cropping (what is normalized): (size, size, 3).
     public func resizedRGB(_ image: PixelImage) throws -> [UInt8] {
         var (rgb, width, height) = (try Self.rgb(image), image.width, image.height)
+        // The padded square and the resized image are allocated whole: both within the decoders' pixel limit.
+        let side = max(width, height)
+        let resized = width <= height ? (size, max(1, size * height / width)) : (max(1, size * width / height), size)
+        let largest = padToSquare ? side.multipliedReportingOverflow(by: side) : resized.0.multipliedReportingOverflow(by: resized.1)
+        guard !largest.overflow, largest.partialValue <= PixelImage.maxPixels else {
+            throw VisionDataError.malformed(path: "image", reason: "\(width)×\(height) pixels: \(padToSquare ? "padding it to a \(side)×\(side) square" : "resizing it to \(resized.0)×\(resized.1)") exceeds the \(PixelImage.maxPixels / (1 << 20)) Mpx limit; crop it to a less elongated shape first")
+        }
         if padToSquare && width != height {
-            let side = max(width, height)
             let background = mean.map { UInt8(clamping: Int($0 * 255)) }
             var square = [UInt8](repeating: 0, count: side * side * 3)
             for i in 0..<(side * side) { for c in 0..<3 { square[i * 3 + c] = background[c] } }

@@ -75,6 +75,19 @@ enum VisionTowerFixture {
         #expect(throws: VisionTowerError.self) { try ImageProcessor(size: 0, mean: [0, 0, 0], std: [1, 1, 1]) }
         #expect(throws: VisionTowerError.self) { try ImageProcessor(size: 8, mean: [0, 0, 0], std: [1, 0, 1]) }
     }
+
+    /// A 9×9000 image (libFuzzer's out-of-memory finding: a 58119-high JPEG) would pad to an 81-Mpx square, and a
+    /// 1×400000 one resize to 224×89,600,000 without padding: both refused before anything is allocated.
+    @Test func refusesImagesWhosePaddedOrResizedFormIsTooLarge() throws {
+        let tall = PixelImage(width: 9, height: 9000, channels: 1, pixels: [UInt8](repeating: 7, count: 9 * 9000))
+        #expect(throws: VisionDataError.self) { try ImageProcessor(size: 28, mean: [0.5, 0.5, 0.5], std: [1, 1, 1]).pixels(tall) }
+        let line = PixelImage(width: 1, height: 400_000, channels: 1, pixels: [UInt8](repeating: 7, count: 400_000))
+        #expect(throws: VisionDataError.self) {
+            try ImageProcessor(size: 224, mean: [0.5, 0.5, 0.5], std: [1, 1, 1], padToSquare: false).pixels(line)
+        }
+        let fine = PixelImage(width: 9, height: 900, channels: 1, pixels: [UInt8](repeating: 7, count: 9 * 900))
+        #expect(try ImageProcessor(size: 28, mean: [0.5, 0.5, 0.5], std: [1, 1, 1]).pixels(fine).shape == [3, 28, 28])
+    }
 }
 
 @Suite struct BicubicResizeTests {
