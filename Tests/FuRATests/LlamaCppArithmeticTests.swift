@@ -2,6 +2,7 @@ import Foundation
 import FuRAFormats
 @testable import FuRAModels
 import FuRATensor
+import FuRATrain
 import Testing
 
 /// `--precision llama-cpp`: ggml's activation rounding, the block kernels against a plain f64 reference, the
@@ -106,29 +107,41 @@ import Testing
     }
 }
 
-/// The test model in llama.cpp's arithmetic: every projection from the file's blocks, and the logits llama.cpp
-/// itself printed for the same prompt, step for step, to the last bit it printed.
+/// The test model and its f16, q4_0 and q4_K exports in llama.cpp's arithmetic: every projection from the file's
+/// blocks, and the logits llama.cpp itself printed for the same prompt, step for step, to the last bit — all five
+/// kernels (q4_1 vec_dot, q8_0 output, f16 tinyBLAS and vec_dot, repacked q4_0 and q4_K in 1- and 4-row forms).
 @Suite(.enabled(if: TestModel.available, "needs cache/SmolLM2-135M-Instruct.Q4_1.gguf or FURA_TEST_MODEL"))
 struct LlamaCppGreedyTests {
     struct Fixture: Decodable {
-        var prompt_ids: [Int]
-        var top_logits: [[[Double]]]
+        struct Run: Decodable {
+            var model: String
+            var prompt_ids: [Int]
+            var top_logits: [[[Double]]]
+        }
+        var runs: [Run]
     }
 
-    @Test func logitsEqualLlamaCppsOwn() throws {
+    @Test(arguments: ["base", "f16", "q4_0", "q4_K"])
+    func logitsEqualLlamaCppsOwn(model name: String) throws {
         let url = TestModel.packageRoot.appendingPathComponent("Tests/Fixtures/llama_cpp_greedy.json")
-        let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
-        let loaded = try TestModel.smolLM2()
+        let run = try #require(try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url)).runs.first { $0.model == name })
+        var loaded = try TestModel.smolLM2()
+        let root = try AdapterFilesTests.temporary()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        if let type = GGUFExport.matrixTypes.first(where: { "\($0)" == name }) {   // as `fura export --type` writes it
+            try GGUFExport.write(loaded.model, tokenizer: nil, name: "SmolLM2", type: type, to: root + "/export.gguf")
+            loaded = try ModelLoader.load(path: root + "/export.gguf")
+        }
         let engine = try GenerationModel(model: loaded.model, precision: .llamaCpp, gguf: loaded.gguf)
-        #expect(engine.weightSummary.contains("121 matrices from the file's blocks"))
+        #expect(engine.weightSummary.contains("121 matrices from the file's blocks"), "\(engine.weightSummary)")
         #expect(!engine.weightSummary.contains("in f32"))
         let cache = try engine.makeCache(slots: 1, capacity: 16)
-        var input = fixture.prompt_ids
-        for step in fixture.top_logits {
+        var input = run.prompt_ids
+        for step in run.top_logits {
             let logits = try engine.step(cache: cache, slots: [0], tokens: [input]).storage
             for pair in step {
-                // greedy_top printed %.9g: a float's shortest exact form.
-                #expect(logits[Int(pair[0])] == Float(pair[1]), "token \(Int(pair[0])): \(logits[Int(pair[0])]) vs llama.cpp \(pair[1])")
+                // greedy_top printed %.9g: enough digits to give back the float.
+                #expect(logits[Int(pair[0])] == Float(pair[1]), "\(name), token \(Int(pair[0])): \(logits[Int(pair[0])]) vs llama.cpp \(pair[1])")
             }
             input = [Int(step[0][0])]
         }
