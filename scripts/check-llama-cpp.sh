@@ -3,7 +3,7 @@
 # from the llama-cpp-python source package on PyPI, with cmake and ninja from PyPI, into cache/llama.cpp (about 5
 # minutes on 2 cores, once). Then, from the default model (a GGUF base) and from an HF directory made from it
 # (a 2-step FuRA adapter merged in), exports each --type in TYPES (default f16 q8_0 q4_0 q4_K) and compares the greedy
-# continuation (TOKENS, default 48) of four prompts (or PROMPT) by llama-simple with `fura generate --precision
+# continuation (TOKENS, default 48) of five prompts (or PROMPT; one of 260 tokens) by llama-simple with `fura generate --precision
 # llama-cpp` (llama.cpp's arithmetic, bit for bit): they must be equal. It also counts how often plain f32 generation
 # gives the same text (f32 parts from llama.cpp at near-ties, which llama.cpp's 8-bit activation rounding decides).
 # It builds scripts/llama-cpp/greedy_top.cpp beside llama-simple: greedy decoding that prints the top logits of each
@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 types=${TYPES:-f16 q8_0 q4_0 q4_K}
 tokens=${TOKENS:-48}
 if [ -n "${PROMPT:-}" ]; then prompts=("$PROMPT"); else
-  prompts=("The capital of France is" "Once upon a time" "def fibonacci(n):" "The three most important inventions of the 20th century are")
+  prompts=("The capital of France is" "Once upon a time" "def fibonacci(n):" "The three most important inventions of the 20th century are"
+           "$(python3 -c "print(' '.join(['The quick brown fox number 7 jumps over the lazy dog.'] * 20))")")  # 260 tokens: llama.cpp's tiled attention
 fi
 version=${LLAMA_CPP_PYTHON_VERSION:-0.3.36}
 work=cache/llama.cpp

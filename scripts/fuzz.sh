@@ -13,7 +13,7 @@ seconds=${FUZZ_SECONDS:-600}
 jobs=${FUZZ_JOBS:-1}
 rss=${FUZZ_RSS_MB:-2048}
 formats=("$@")
-[ ${#formats[@]} -gt 0 ] || formats=(gguf safetensors tokenizer model-config run-config training-data adapter-config)
+[ ${#formats[@]} -gt 0 ] || formats=(gguf safetensors tokenizer model-config run-config training-data adapter-config image onnx visual-data)
 
 swift build -c release --product fura-fuzz
 # Linked with lld: Debian's gold fails on the instrumented objects ("internal error in format_file_lineno"); a

@@ -9,7 +9,7 @@ import FuRATensor
 /// The generation forward in llama.cpp's arithmetic (`GenerationWeightPrecision.llamaCpp`): a Llama-family
 /// layer as llama.cpp's x86-64 CPU backend computes it with its default context (f16 cache, flash attention):
 /// RMS norms, rope and SwiGLU from `GGMLElementwise`, the file's blocks multiplied by `GGMLBlockMatrix`, and
-/// the attention below. Each step was checked value for value against llama.cpp's own tensors.
+/// the attention of GenerationModel+LlamaCppAttention.swift. Each step was checked value for value against llama.cpp's own tensors.
 extension GenerationModel {
     /// Refuses models whose layers hold parts this path does not reproduce.
     static func checkLlamaCppArithmetic(_ model: CausalLM) throws {
@@ -28,6 +28,14 @@ extension GenerationModel {
             if biased { throw refuse("projection biases") }
         }
         if model.finalNorm.form != .weight { throw refuse("a 1 + w final norm") }
+    }
+
+    /// llama.cpp evaluates a long prompt of one sequence in micro-batches of 512 tokens (`n_ubatch`), and which
+    /// kernels run depends on the batch: one sequence's tokens in those pieces, nil when one step does it.
+    static func llamaCppMicroBatches(_ tokens: [[Int]]) -> [[Int]]? {
+        let size = 512
+        guard tokens.count == 1, tokens[0].count > size else { return nil }
+        return stride(from: 0, to: tokens[0].count, by: size).map { Array(tokens[0][$0..<min($0 + size, tokens[0].count)]) }
     }
 
     /// Rope tables as `ggml_rope_cache_init` makes them.
@@ -55,7 +63,10 @@ extension GenerationModel {
         rotateLikeLlamaCpp(&q, rows: rows, heads: h)
         rotateLikeLlamaCpp(&k, rows: rows, heads: g)
         store(k, qkv[2], rows: rows, layer: block.index, cache: cache)
-        var x2 = try p.o.apply(attendLikeLlamaCpp(q, rows: rows, layer: block.index, cache: cache, heads: h))
+        // llama.cpp's flash attention tiles a batch of 64 or more query rows (its prompt path).
+        let a = rows.count >= Self.llamaCppQueryTile ? attendTiledLikeLlamaCpp(q, rows: rows, layer: block.index, cache: cache, heads: h)
+            : attendLikeLlamaCpp(q, rows: rows, layer: block.index, cache: cache, heads: h)
+        var x2 = try p.o.apply(a)
         try x2.add(x)
         let gateUp = try p.gateUp.apply(Self.rmsNormLikeLlamaCpp(x2, block.postAttentionNorm))
         var act = gateUp[0]
@@ -81,54 +92,5 @@ extension GenerationModel {
                 }
             }
         } } }
-    }
-
-    /// Where element i of an HF-ordered q or k head of D lies in llama.cpp's permuted rows.
-    @inline(__always)
-    static func ggufIndex(_ i: Int, _ d: Int) -> Int { 2 * (i % (d / 2)) + i / (d / 2) }
-
-    /// Causal attention of q (N, H·D) as llama.cpp's CPU flash attention with an f16 cache
-    /// (`ggml_compute_forward_flash_attn_ext_f16_one_chunk`): q, keys and values rounded to f16; each score
-    /// `GGMLElementwise.dotF16` (over the elements in llama.cpp's order) times the scale; an online softmax over the positions in order whose running
-    /// sum of weighted values is kept in f16 (rounded after each rescale and each fused add), S = fma(S, ms, vs);
-    /// at the end the sum times 1/S.
-    func attendLikeLlamaCpp(_ q: Tensor, rows: [(slot: Int, position: Int)], layer: Int, cache: KVCache, heads h: Int) -> Tensor {
-        let (g, d) = (cache.keyValueHeads, cache.headDim)
-        let scale = model.blocks[layer].attention.scale, group = h / g
-        var out = Tensor.zeros([rows.count, h * d])
-        q.withUnsafeBufferPointer { pq in out.withUnsafeMutableBufferPointer { po in
-            let (qb, ob) = (pq.baseAddress!, po.baseAddress!)
-            Threading.parallelFor(rows.count * h) { start, end in
-                var query = [Float](repeating: 0, count: d), key = query, value = query
-                var sum = [Float16](repeating: 0, count: d)
-                for task in start..<end {
-                    let (r, head) = (task / h, task % h)
-                    let row = rows[r], kv = head / group
-                    // Scores sum in the GGUF row order, where HF's element s·D/2 + i of a head is element 2i + s.
-                    for i in 0..<d { query[Self.ggufIndex(i, d)] = Float(Float16(qb[(r * h + head) * d + i])); sum[i] = 0 }
-                    var (best, total) = (-Float.infinity, Float(0))
-                    for j in 0...row.position {
-                        for i in 0..<d {
-                            key[Self.ggufIndex(i, d)] = Float(Float16(cache.key(layer: layer, slot: row.slot, head: kv, position: j, i)))
-                            value[i] = Float(Float16(cache.value(layer: layer, slot: row.slot, head: kv, position: j, i)))
-                        }
-                        let s = GGMLElementwise.dotF16(key, query, count: d) * scale
-                        var (rescale, weight): (Float, Float) = (1, 1)
-                        if s > best {
-                            rescale = Foundation.expf(best - s)
-                            best = s
-                            for i in 0..<d { sum[i] = Float16(Float(sum[i]) * rescale) }
-                        } else {
-                            weight = Foundation.expf(s - best)
-                        }
-                        for i in 0..<d { sum[i] = Float16(Float(sum[i]).addingProduct(value[i], weight)) }
-                        total = weight.addingProduct(total, rescale)
-                    }
-                    let inverse: Float = total == 0 ? 0 : 1 / total
-                    for i in 0..<d { ob[(r * h + head) * d + i] = Float(sum[i]) * inverse }
-                }
-            }
-        } }
-        return out
     }
 }

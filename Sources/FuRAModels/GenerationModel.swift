@@ -77,6 +77,11 @@ public final class GenerationModel {
     /// Appends `tokens[i]` to slot `slots[i]` of `cache` and returns logits: (R, V) for the last new
     /// token of each listed slot (R = slots.count), or for every new token (R = N) with `allPositions`.
     public func step(cache: KVCache, slots: [Int], tokens: [[Int]], allPositions: Bool = false) throws -> Tensor {
+        if precision == .llamaCpp, let pieces = Self.llamaCppMicroBatches(tokens) {
+            let logits = try pieces.map { try step(cache: cache, slots: slots, tokens: [$0], allPositions: allPositions) }
+            guard allPositions else { return logits.last! }
+            return try Tensor(shape: [logits.reduce(0) { $0 + $1.shape[0] }, model.config.vocabSize], data: logits.flatMap(\.storage))
+        }
         let hidden = try forward(cache: cache, slots: slots, tokens: tokens, allPositions: allPositions)
         return try head.apply(hidden)
     }

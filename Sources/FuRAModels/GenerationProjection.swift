@@ -22,7 +22,9 @@ public enum GenerationWeightPrecision: String, Sendable, CaseIterable, Codable {
     case bfloat16Compute = "bf16-compute"
     /// llama.cpp's arithmetic, bit for bit as its x86-64 CPU backend (AVX-512 build) computes a Llama-family
     /// model from a GGUF file: the file's f16/q4_0/q4_1/q8_0/q4_K blocks times activations quantized as llama.cpp
-    /// does, its norms, rope, SwiGLU and f16 flash attention — so greedy text is llama.cpp's. Other matrices
+    /// does, its norms, rope, SwiGLU and f16 flash attention (tiled for prompts of 64 tokens or more, prompts over
+    /// 512 tokens in 512-token pieces) — so greedy text is llama.cpp's. Exact for one sequence while its cache holds
+    /// under 512 positions (past that llama.cpp splits a decode step's attention over its threads). Other matrices
     /// fall back to f32 (the log says which; those are then not bit-exact).
     case llamaCpp = "llama-cpp"
 }

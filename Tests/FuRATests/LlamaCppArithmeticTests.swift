@@ -109,7 +109,8 @@ import Testing
 
 /// The test model and its f16, q4_0 and q4_K exports in llama.cpp's arithmetic: every projection from the file's
 /// blocks, and the logits llama.cpp itself printed for the same prompt, step for step, to the last bit — all five
-/// kernels (q4_1 vec_dot, q8_0 output, f16 tinyBLAS and vec_dot, repacked q4_0 and q4_K in 1- and 4-row forms).
+/// kernels (q4_1 vec_dot, q8_0 output, f16 tinyBLAS and vec_dot, repacked q4_0 and q4_K in 1- and 4-row forms),
+/// and on a 91-token prompt the tiled attention llama.cpp uses for batches of 64 rows or more.
 @Suite(.enabled(if: TestModel.available, "needs cache/SmolLM2-135M-Instruct.Q4_1.gguf or FURA_TEST_MODEL"))
 struct LlamaCppGreedyTests {
     struct Fixture: Decodable {
@@ -121,7 +122,7 @@ struct LlamaCppGreedyTests {
         var runs: [Run]
     }
 
-    @Test(arguments: ["base", "f16", "q4_0", "q4_K"])
+    @Test(arguments: ["base", "f16", "q4_0", "q4_K", "base-long"])
     func logitsEqualLlamaCppsOwn(model name: String) throws {
         let url = TestModel.packageRoot.appendingPathComponent("Tests/Fixtures/llama_cpp_greedy.json")
         let run = try #require(try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url)).runs.first { $0.model == name })
@@ -135,7 +136,7 @@ struct LlamaCppGreedyTests {
         let engine = try GenerationModel(model: loaded.model, precision: .llamaCpp, gguf: loaded.gguf)
         #expect(engine.weightSummary.contains("121 matrices from the file's blocks"), "\(engine.weightSummary)")
         #expect(!engine.weightSummary.contains("in f32"))
-        let cache = try engine.makeCache(slots: 1, capacity: 16)
+        let cache = try engine.makeCache(slots: 1, capacity: run.prompt_ids.count + 8)
         var input = run.prompt_ids
         for step in run.top_logits {
             let logits = try engine.step(cache: cache, slots: [0], tokens: [input]).storage
