@@ -7,9 +7,10 @@ import FuRATensor
 /// The attention of `GenerationWeightPrecision.llamaCpp`: llama.cpp's CPU flash attention over its default f16 cache,
 /// the one-chunk path for batches under 64 query rows (decoding) and the tiled path for larger ones (prompts).
 extension GenerationModel {
-    /// Where element i of an HF-ordered q or k head of D lies in llama.cpp's permuted rows.
+    /// Where element i of an HF-ordered q or k head of D lies in llama.cpp's permuted rows (the packer's row map
+    /// for one head).
     @inline(__always)
-    static func ggufIndex(_ i: Int, _ d: Int) -> Int { 2 * (i % (d / 2)) + i / (d / 2) }
+    static func ggufIndex(_ i: Int, _ d: Int) -> Int { GenerationPacker.fileRow(ofHF: i, rows: d, heads: 1) }
 
     /// Causal attention of q (N, H·D) as llama.cpp's CPU flash attention with an f16 cache
     /// (`ggml_compute_forward_flash_attn_ext_f16_one_chunk`): q, keys and values rounded to f16; each score

@@ -115,11 +115,8 @@ public final class GGMLBlockMatrix {
 
     // MARK: Decoding rows
 
-    static func half(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
-        HalfPrecision.float(fromFloat16Bits: UInt16(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
-    }
-
     static func decode(row p: UnsafeRawPointer, columns: Int, into s: inout Segment) {
+        let half = GGMLDequantize.half
         let byte = { (o: Int) in Int32(p.load(fromByteOffset: o, as: UInt8.self)) }
         switch s.type {
         case .f16:
