@@ -1,3 +1,4 @@
+import FuRAFormats
 import FuRATensor
 
 // Legend: N rows (new tokens of all sequences of one step, packed), H query heads, G key/value heads,
@@ -13,7 +14,12 @@ extension GenerationModel {
                 let c = pc.baseAddress! + row.position * half, s = ps.baseAddress! + row.position * half
                 for head in 0..<heads {
                     let v = px.baseAddress! + (r * heads + head) * d
-                    Self.rotateHead(v, into: v, cos: c, sin: s, half: half)
+                    if precision == .llamaCpp {
+                        // ggml's rotation (HF's pair (i, i + D/2) is llama.cpp's adjacent pair of the permuted rows).
+                        for i in 0..<half { (v[i], v[i + half]) = GGMLElementwise.rotate(v[i], v[i + half], cos: c[i], sin: s[i]) }
+                    } else {
+                        Self.rotateHead(v, into: v, cos: c, sin: s, half: half)
+                    }
                 }
             }
         } } }

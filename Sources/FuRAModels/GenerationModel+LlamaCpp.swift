@@ -6,10 +6,10 @@ import FuRATensor
 // Legend: N rows (new tokens of all sequences of one step, packed), C model dim, H query heads,
 // G key/value heads, D head dim.
 
-/// The generation forward in llama.cpp's arithmetic (`GenerationWeightPrecision.llamaCpp`): a Llama-family
-/// layer as llama.cpp's x86-64 CPU backend computes it with its default context (f16 cache, flash attention):
-/// RMS norms, rope and SwiGLU from `GGMLElementwise`, the file's blocks multiplied by `GGMLBlockMatrix`, and
-/// the attention of GenerationModel+LlamaCppAttention.swift. Each step was checked value for value against llama.cpp's own tensors.
+/// The generation forward in llama.cpp's arithmetic (`GenerationWeightPrecision.llamaCpp`): the same layer loop
+/// (`blockForward`) with llama.cpp's steps where its x86-64 CPU backend computes differently — RMS norms, rope and
+/// SwiGLU from `GGMLElementwise`, the file's blocks multiplied by `GGMLBlockMatrix`, and the attention of
+/// GenerationModel+LlamaCppAttention.swift. Each step was checked value for value against llama.cpp's own tensors.
 extension GenerationModel {
     /// Refuses models whose layers hold parts this path does not reproduce.
     static func checkLlamaCppArithmetic(_ model: CausalLM) throws {
@@ -50,47 +50,5 @@ extension GenerationModel {
         return x.withUnsafeBufferPointer { px in
             Tensor.filled(x.shape) { GGMLElementwise.rmsNorm(px.baseAddress!, rows: x.count / max(1, w.count), weight: w, epsilon: norm.epsilon, into: $0) }
         }
-    }
-
-    /// One decoder layer over packed rows x (N, C) → (N, C) in llama.cpp's arithmetic, writing its keys and
-    /// values into the cache.
-    func blockLikeLlamaCpp(_ block: DecoderBlock, _ p: (qkv: GenerationProjectionGroup, o: GenerationProjection, gateUp: GenerationProjectionGroup, down: GenerationProjection),
-                           _ x: Tensor, rows: [(slot: Int, position: Int)], cache: KVCache) throws -> Tensor {
-        let (h, g) = (block.attention.heads, block.attention.keyValueHeads)
-        activeRope = ropeOfBlock[block.index]
-        let qkv = try p.qkv.apply(Self.rmsNormLikeLlamaCpp(x, block.inputNorm))
-        var (q, k) = (qkv[0], qkv[1])
-        rotateLikeLlamaCpp(&q, rows: rows, heads: h)
-        rotateLikeLlamaCpp(&k, rows: rows, heads: g)
-        store(k, qkv[2], rows: rows, layer: block.index, cache: cache)
-        // llama.cpp's flash attention tiles a batch of 64 or more query rows (its prompt path).
-        let a = rows.count >= Self.llamaCppQueryTile ? attendTiledLikeLlamaCpp(q, rows: rows, layer: block.index, cache: cache, heads: h)
-            : attendLikeLlamaCpp(q, rows: rows, layer: block.index, cache: cache, heads: h)
-        var x2 = try p.o.apply(a)
-        try x2.add(x)
-        let gateUp = try p.gateUp.apply(Self.rmsNormLikeLlamaCpp(x2, block.postAttentionNorm))
-        var act = gateUp[0]
-        act.withUnsafeMutableBufferPointer { pa in gateUp[1].withUnsafeBufferPointer { pu in
-            GGMLElementwise.swiglu(pa.baseAddress!, up: pu.baseAddress!, count: pa.count)
-        } }
-        var y = try p.down.apply(act)
-        try y.add(x2)
-        return y
-    }
-
-    /// Rotates rows (N, heads·D) in place like `rotate`, each pair as `GGMLElementwise.rotate` (HF's pair
-    /// (i, i + D/2) is llama.cpp's adjacent pair of the permuted GGUF rows).
-    func rotateLikeLlamaCpp(_ x: inout Tensor, rows: [(slot: Int, position: Int)], heads: Int) {
-        let d = model.config.headDim, half = d / 2
-        x.withUnsafeMutableBufferPointer { px in cosTable.withUnsafeBufferPointer { pc in sinTable.withUnsafeBufferPointer { ps in
-            for (r, row) in rows.enumerated() {
-                for head in 0..<heads {
-                    let v = px.baseAddress! + (r * heads + head) * d
-                    for i in 0..<half {
-                        (v[i], v[i + half]) = GGMLElementwise.rotate(v[i], v[i + half], cos: pc[row.position * half + i], sin: ps[row.position * half + i])
-                    }
-                }
-            }
-        } } }
     }
 }

@@ -12,12 +12,23 @@ extension GenerationModel {
     @inline(__always)
     static func ggufIndex(_ i: Int, _ d: Int) -> Int { GenerationPacker.fileRow(ofHF: i, rows: d, heads: 1) }
 
+    /// Rotates q (N, H·D) and k, stores k and v, and attends as llama.cpp does for a batch of N rows: its tiled
+    /// flash attention from 64 rows (its prompt path), the one-chunk one below that.
+    func attendLikeLlamaCpp(_ q: Tensor, _ k: Tensor, _ v: Tensor, rows: [(slot: Int, position: Int)], layer: Int, cache: KVCache, heads h: Int) -> Tensor {
+        var (q, k) = (q, k)
+        rotate(&q, rows: rows, heads: h)
+        rotate(&k, rows: rows, heads: cache.keyValueHeads)
+        store(k, v, rows: rows, layer: layer, cache: cache)
+        return rows.count >= Self.llamaCppQueryTile ? attendTiledLikeLlamaCpp(q, rows: rows, layer: layer, cache: cache, heads: h)
+            : attendOneChunkLikeLlamaCpp(q, rows: rows, layer: layer, cache: cache, heads: h)
+    }
+
     /// Causal attention of q (N, H·D) as llama.cpp's CPU flash attention with an f16 cache
     /// (`ggml_compute_forward_flash_attn_ext_f16_one_chunk`): q, keys and values rounded to f16; each score
     /// `GGMLElementwise.dotF16` (over the elements in llama.cpp's order) times the scale; an online softmax over the positions in order whose running
     /// sum of weighted values is kept in f16 (rounded after each rescale and each fused add), S = fma(S, ms, vs);
     /// at the end the sum times 1/S.
-    func attendLikeLlamaCpp(_ q: Tensor, rows: [(slot: Int, position: Int)], layer: Int, cache: KVCache, heads h: Int) -> Tensor {
+    func attendOneChunkLikeLlamaCpp(_ q: Tensor, rows: [(slot: Int, position: Int)], layer: Int, cache: KVCache, heads h: Int) -> Tensor {
         let (g, d) = (cache.keyValueHeads, cache.headDim)
         let scale = model.blocks[layer].attention.scale, group = h / g
         var out = Tensor.zeros([rows.count, h * d])

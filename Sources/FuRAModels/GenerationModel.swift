@@ -92,8 +92,7 @@ public final class GenerationModel {
         let decode = rows.count == slots.count
         var x = try model.embedding.forward(tokens.flatMap { $0 })
         for (i, block) in model.blocks.enumerated() {
-            x = precision == .llamaCpp ? try blockLikeLlamaCpp(block, projections[i], x, rows: rows, cache: cache)
-                : try blockForward(block, projections[i], x, rows: rows, cache: cache, oneRowPerSlot: decode)
+            x = try blockForward(block, projections[i], x, rows: rows, cache: cache, oneRowPerSlot: decode)
         }
         for (slot, t) in zip(slots, tokens) { cache.lengths[slot] += t.count }
         if !allPositions {
@@ -105,7 +104,7 @@ public final class GenerationModel {
                 }
             }
         }
-        return precision == .llamaCpp ? Self.rmsNormLikeLlamaCpp(x, model.finalNorm) : try model.finalNorm.forward(x, keepForBackward: false)
+        return try normalize(x, model.finalNorm)
     }
 
     /// (slot, position) of every packed row, after checking slots, ids and capacity.
@@ -146,14 +145,16 @@ public final class GenerationModel {
                       rows: [(slot: Int, position: Int)], cache: KVCache, oneRowPerSlot: Bool = false) throws -> Tensor {
         let (h, g, d) = (block.attention.heads, block.attention.keyValueHeads, block.attention.headDim)
         activeRope = ropeOfBlock[block.index]
-        let h1 = try block.inputNorm.forward(x, keepForBackward: false)
+        let h1 = try normalize(x, block.inputNorm)
         let qkv = try p.qkv.apply(h1)
         var q = qkv[0], k = qkv[1]
         let v = qkv[2]
         if let qn = block.qNorm { q = try qn.forward(q.reshaped([q.count / d, d]), keepForBackward: false).reshaped(q.shape) }
         if let kn = block.kNorm { k = try kn.forward(k.reshaped([k.count / d, d]), keepForBackward: false).reshaped(k.shape) }
         let a: Tensor
-        if oneRowPerSlot && attendsFast(heads: h, cache: cache) {
+        if precision == .llamaCpp {
+            a = attendLikeLlamaCpp(q, k, v, rows: rows, layer: block.index, cache: cache, heads: h)
+        } else if oneRowPerSlot && attendsFast(heads: h, cache: cache) {
             // Decode: each attention task rotates and stores its own row's key and value (in parallel).
             a = attend(q, rows: rows, layer: block.index, cache: cache, heads: h, newKeys: (k, v))
         } else {
@@ -165,20 +166,20 @@ public final class GenerationModel {
         var x2 = try p.o.apply(a)
         if let n = block.attentionOutputNorm { x2 = try n.forward(x2, keepForBackward: false) }
         try x2.add(x)
-        let h2 = try block.postAttentionNorm.forward(x2, keepForBackward: false)
+        let h2 = try normalize(x2, block.postAttentionNorm)
         let n = h2.count / max(1, model.config.hiddenSize)
         let act: Tensor
         if let gateUp = try p.gateUp.applyFused(h2) {
             // (N, 2·I): each row holds gate then up.
             let width = gateUp.count / max(1, n) / 2
             act = gateUp.withUnsafeBufferPointer { pg in
-                Self.gatedActivation(block.mlp.activation, rows: n, width: width, gate: pg.baseAddress!, ldg: 2 * width, up: pg.baseAddress! + width, ldu: 2 * width)
+                gatedActivation(block.mlp.activation, rows: n, width: width, gate: pg.baseAddress!, ldg: 2 * width, up: pg.baseAddress! + width, ldu: 2 * width)
             }
         } else {
             let gateUp = try p.gateUp.apply(h2)
             let width = gateUp[0].count / max(1, n)
             act = gateUp[0].withUnsafeBufferPointer { pg in gateUp[1].withUnsafeBufferPointer { pu in
-                Self.gatedActivation(block.mlp.activation, rows: n, width: width, gate: pg.baseAddress!, ldg: width, up: pu.baseAddress!, ldu: width)
+                gatedActivation(block.mlp.activation, rows: n, width: width, gate: pg.baseAddress!, ldg: width, up: pu.baseAddress!, ldu: width)
             } }
         }
         var y = try p.down.apply(act)
@@ -187,16 +188,25 @@ public final class GenerationModel {
         return y
     }
 
-    /// act(gate) ⊙ up → (N, width) with the block's activation, rows split over threads; gate row r
-    /// at gate + r·ldg, up row r at up + r·ldu.
-    static func gatedActivation(_ activation: GatedActivation, rows n: Int, width: Int, gate: UnsafePointer<Float>, ldg: Int,
+    /// x (N, C) through an RMS norm: the layer's own, or `ggml_rms_norm` in llama.cpp's arithmetic.
+    func normalize(_ x: Tensor, _ norm: RMSNorm) throws -> Tensor {
+        precision == .llamaCpp ? Self.rmsNormLikeLlamaCpp(x, norm) : try norm.forward(x, keepForBackward: false)
+    }
+
+    /// act(gate) ⊙ up → (N, width) with the block's activation (ggml's SwiGLU in llama.cpp's arithmetic), rows
+    /// split over threads; gate row r at gate + r·ldg, up row r at up + r·ldu.
+    func gatedActivation(_ activation: GatedActivation, rows n: Int, width: Int, gate: UnsafePointer<Float>, ldg: Int,
                                 up: UnsafePointer<Float>, ldu: Int) -> Tensor {
         Tensor.filled([n, width]) { out in
             Threading.parallelFor(n, minimumPerChunk: max(1, 32_768 / max(1, width))) { start, end in
                 for r in start..<end {
                     let o = out + r * width
                     o.update(from: gate + r * ldg, count: width)
-                    activation.gated(gate: o, up: up + r * ldu, count: width)
+                    if precision == .llamaCpp {
+                        GGMLElementwise.swiglu(o, up: up + r * ldu, count: width)
+                    } else {
+                        activation.gated(gate: o, up: up + r * ldu, count: width)
+                    }
                 }
             }
         }

@@ -53,19 +53,14 @@ final class GenerationPacker {
     /// missing from the file, is of another type, the parts' types differ, or any decoded weight differs
     /// from the model's weight (the model was trained or loaded from elsewhere).
     func ggufPanel(_ parts: [(weight: Tensor, name: String?)]) throws -> PanelMatrix? {
-        guard let file = gguf else { return nil }
-        var sources: [(raw: UnsafeRawBufferPointer, rows: Int, heads: Int?, weight: Tensor)] = []
+        var sources: [(row: (Int) -> UnsafeRawPointer, rows: Int, weight: Tensor)] = []
         var type: GGMLType?
         var columns = 0
         for part in parts {
-            guard let name = part.name, let g = config.family.ggufName(ofHF: name), let info = file.tensorInfo(named: g),
-                  info.type == .q4_1 || info.type == .q8_0, type == nil || type == info.type,
-                  info.shape == part.weight.shape, info.shape.count == 2, info.shape[1] % 32 == 0,
-                  columns == 0 || columns == info.shape[1] else { return nil }
+            guard let (info, row) = fileRows(part), info.type == .q4_1 || info.type == .q8_0, type == nil || type == info.type,
+                  info.shape[1] % 32 == 0, columns == 0 || columns == info.shape[1] else { return nil }
             type = info.type; columns = info.shape[1]
-            // llama.cpp permuted the q/k rows of some families; read the file row that holds each HF row.
-            let heads = config.family.permutedHeads(ofHF: name, config: config)
-            sources.append((file.rawBytes(of: info), info.shape[0], heads, part.weight))
+            sources.append((row, info.shape[0], part.weight))
         }
         guard let type, !sources.isEmpty else { return nil }
         let four = type == .q4_1, blockBytes = type.blockGeometry.bytes, perRow = columns / 32
@@ -74,8 +69,7 @@ final class GenerationPacker {
             return try PanelMatrix(affineRows: starts.last!, columns: columns, bits: four ? 4 : 8) { r, codes, scales, offsets in
                 let s = starts.lastIndex { $0 <= r }!
                 let source = sources[s], local = r - starts[s]
-                let fileRow = source.heads.map { Self.fileRow(ofHF: local, rows: source.rows, heads: $0) } ?? local
-                let row = source.raw.baseAddress! + fileRow * perRow * blockBytes
+                let row = source.row(local)
                 try source.weight.withUnsafeBufferPointer { pw in
                     let expected = pw.baseAddress! + local * columns
                     for b in 0..<perRow {
@@ -103,17 +97,12 @@ final class GenerationPacker {
     /// when a part is missing from the file, of a type it does not compute with, or decodes to other
     /// values than the model's weight (the model was trained or loaded from elsewhere).
     func blockMatrix(_ parts: [(weight: Tensor, name: String?)]) throws -> GGMLBlockMatrix? {
-        guard let file = gguf, let columns = parts.first?.weight.shape.last else { return nil }
+        guard let columns = parts.first?.weight.shape.last else { return nil }
         var sources: [(type: GGMLType, rows: Int, row: (Int) -> UnsafeRawPointer)] = []
         for part in parts {
-            guard let name = part.name, let g = config.family.ggufName(ofHF: name), let info = file.tensorInfo(named: g),
-                  info.shape == part.weight.shape, info.shape.count == 2, info.shape[1] == columns,
-                  GGMLBlockMatrix.supports(info.type, columns: columns), let rowBytes = info.type.byteCount(elements: columns) else { return nil }
-            let raw = file.rawBytes(of: info), rows = info.shape[0]
-            let heads = config.family.permutedHeads(ofHF: name, config: config)
-            let row = { (r: Int) -> UnsafeRawPointer in
-                raw.baseAddress! + (heads.map { Self.fileRow(ofHF: r, rows: rows, heads: $0) } ?? r) * rowBytes
-            }
+            guard let (info, row) = fileRows(part), info.shape[1] == columns, GGMLBlockMatrix.supports(info.type, columns: columns),
+                  let rowBytes = info.type.byteCount(elements: columns) else { return nil }
+            let rows = info.shape[0]
             // Only where the blocks still hold the model's weights.
             var decoded = [Float](repeating: 0, count: columns)
             let same = try part.weight.withUnsafeBufferPointer { pw in
@@ -129,6 +118,16 @@ final class GenerationPacker {
             sources.append((info.type, rows, row))
         }
         return try GGMLBlockMatrix(columns: columns, parts: sources)
+    }
+
+    /// Where the GGUF file holds `part` (an HF weight (O, I), by name): its tensor and the blocks of each HF row
+    /// (llama.cpp permuted the q/k rows of some families); nil when the file lacks it or holds another shape.
+    func fileRows(_ part: (weight: Tensor, name: String?)) -> (info: GGUFTensorInfo, row: (Int) -> UnsafeRawPointer)? {
+        guard let file = gguf, let name = part.name, let g = config.family.ggufName(ofHF: name), let info = file.tensorInfo(named: g),
+              info.shape == part.weight.shape, info.shape.count == 2, let rowBytes = info.type.byteCount(elements: info.shape[1]) else { return nil }
+        let raw = file.rawBytes(of: info), rows = info.shape[0]
+        let heads = config.family.permutedHeads(ofHF: name, config: config)
+        return (info, { r in raw.baseAddress! + (heads.map { Self.fileRow(ofHF: r, rows: rows, heads: $0) } ?? r) * rowBytes })
     }
 
     /// The file row holding HF row `r` of a q/k weight that llama.cpp permuted: within each head of D
