@@ -38,7 +38,7 @@ public final class GenerationModel {
 
     /// Wraps `model`, reading frozen dense weights from packed copies in `precision` (made once here,
     /// so rebuild this after the weights change). `gguf`: the file the model was loaded from, whose
-    /// Q4_1/Q8_0 blocks `.gguf` reads (`LoadedModel.gguf`).
+    /// Q4_0/Q4_1/Q5_0/Q8_0/Q4_K/Q6_K blocks `.gguf` reads (`LoadedModel.gguf`).
     public init(model: CausalLM, precision: GenerationWeightPrecision = .float32, gguf: GGUFFile? = nil) throws {
         self.model = model
         self.precision = precision

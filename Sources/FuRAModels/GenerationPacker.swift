@@ -49,47 +49,58 @@ final class GenerationPacker {
 
     private struct Mismatch: Error {}
 
-    /// The file's Q4_1 or Q8_0 blocks of `parts` (HF names) as one affine matrix, or nil when a part is
-    /// missing from the file, is of another type, the parts' types differ, or any decoded weight differs
-    /// from the model's weight (the model was trained or loaded from elsewhere).
-    func ggufPanel(_ parts: [(weight: Tensor, name: String?)]) throws -> PanelMatrix? {
-        var sources: [(row: (Int) -> UnsafeRawPointer, rows: Int, weight: Tensor)] = []
-        var type: GGMLType?
+    /// The file's blocks of `parts` (HF names) as affine codes (`GGUFAffineCodes`: Q8_0, Q4_0, Q5_0, Q4_1,
+    /// Q4_K, Q6_K), or nil when a part is missing from the file, is of another type, or any decoded weight
+    /// differs from the model's weight (the model was trained or loaded from elsewhere). Consecutive parts of
+    /// one layout share a matrix; parts of different layouts (Q4_K_M files mix Q4_K and Q6_K in q/k/v) are
+    /// multiplied one after the other (`StackedWeight`).
+    func ggufPanel(_ parts: [(weight: Tensor, name: String?)]) throws -> (any PackedWeight)? {
+        var groups: [(layout: GGUFAffineCodes.Layout, parts: [(type: GGMLType, row: (Int) -> UnsafeRawPointer, weight: Tensor)])] = []
         var columns = 0
         for part in parts {
-            guard let (info, row) = fileRows(part), info.type == .q4_1 || info.type == .q8_0, type == nil || type == info.type,
-                  info.shape[1] % 32 == 0, columns == 0 || columns == info.shape[1] else { return nil }
-            type = info.type; columns = info.shape[1]
-            sources.append((row, info.shape[0], part.weight))
-        }
-        guard let type, !sources.isEmpty else { return nil }
-        let four = type == .q4_1, blockBytes = type.blockGeometry.bytes, perRow = columns / 32
-        let starts = sources.reduce(into: [0]) { $0.append($0.last! + $1.rows) }
-        do {
-            return try PanelMatrix(affineRows: starts.last!, columns: columns, bits: four ? 4 : 8) { r, codes, scales, offsets in
-                let s = starts.lastIndex { $0 <= r }!
-                let source = sources[s], local = r - starts[s]
-                let row = source.row(local)
-                try source.weight.withUnsafeBufferPointer { pw in
-                    let expected = pw.baseAddress! + local * columns
-                    for b in 0..<perRow {
-                        let block = row + b * blockBytes
-                        let d = Self.half(block, 0), m = four ? Self.half(block, 2) : 0
-                        if four {
-                            for j in 0..<16 {
-                                let byte = block.load(fromByteOffset: 4 + j, as: UInt8.self)
-                                codes[b * 32 + j] = Int8(byte & 0xF); codes[b * 32 + j + 16] = Int8(byte >> 4)
-                            }
-                        } else {
-                            for j in 0..<32 { codes[b * 32 + j] = block.load(fromByteOffset: 2 + j, as: Int8.self) }
-                        }
-                        scales[b] = d; offsets[b] = m
-                        for k in (b * 32)..<(b * 32 + 32) where Float(codes[k]) * d + m != expected[k] { throw Mismatch() }
-                    }
-                }
+            guard let (info, row) = fileRows(part), let layout = GGUFAffineCodes.layout(of: info.type),
+                  info.shape[1] % info.type.blockGeometry.elements == 0, columns == 0 || columns == info.shape[1] else { return nil }
+            columns = info.shape[1]
+            if let last = groups.last, last.layout == layout {
+                groups[groups.count - 1].parts.append((info.type, row, part.weight))
+            } else {
+                groups.append((layout, [(info.type, row, part.weight)]))
             }
+        }
+        guard !groups.isEmpty else { return nil }
+        do {
+            let matrices = try groups.map { try affineMatrix($0.parts, columns: columns, layout: $0.layout) }
+            return matrices.count == 1 ? matrices[0] : StackedWeight(matrices)
         } catch is Mismatch {
             return nil
+        }
+    }
+
+    /// `sources` stacked in order as one affine matrix (K-quants in their super-block form); throws `Mismatch` where a
+    /// code decodes to another value than the model's weight.
+    private func affineMatrix(_ sources: [(type: GGMLType, row: (Int) -> UnsafeRawPointer, weight: Tensor)], columns: Int,
+                              layout: GGUFAffineCodes.Layout) throws -> PanelMatrix {
+        let starts = sources.reduce(into: [0]) { $0.append($0.last! + $1.weight.shape[0]) }
+        let (b, s) = (layout.blockSize, layout.blocksPerSuperBlock)
+        /// The part holding stacked row r, and the row within it.
+        func source(_ r: Int) -> (Int, Int) { let i = starts.lastIndex { $0 <= r }!; return (i, r - starts[i]) }
+        func check(_ weight: Tensor, _ local: Int, _ value: (Int) -> Float) throws {
+            try weight.withUnsafeBufferPointer { pw in
+                let expected = pw.baseAddress! + local * columns
+                for k in 0..<columns where value(k) != expected[k] { throw Mismatch() }
+            }
+        }
+        if s > 0 {
+            return try PanelMatrix(superBlockRows: starts.last!, columns: columns, bits: layout.bits, blockSize: b, blocksPerSuperBlock: s) { r, row in
+                let (i, local) = source(r)
+                GGUFAffineCodes.decodeSuperBlockRow(sources[i].row(local), type: sources[i].type, count: columns, into: row)
+                try check(sources[i].weight, local) { row.value($0, blockSize: b, blocksPerSuperBlock: s) }
+            }
+        }
+        return try PanelMatrix(affineRows: starts.last!, columns: columns, bits: layout.bits, blockSize: b) { r, codes, scales, offsets in
+            let (i, local) = source(r)
+            GGUFAffineCodes.decodeRow(sources[i].row(local), type: sources[i].type, count: columns, codes: codes, scales: scales, offsets: offsets)
+            try check(sources[i].weight, local) { Float(codes[$0]) * scales[$0 / b] + offsets[$0 / b] }
         }
     }
 
@@ -147,7 +158,7 @@ final class GenerationPacker {
         var s = "\(precision.rawValue) weights: \(bytes / 1_000_000) MB packed"
         if precision == .gguf || precision == .llamaCpp {
             s += ", \(fromFile) matrices from the file's blocks"
-            let kinds = precision == .gguf ? "Q4_1/Q8_0" : "f16/Q4_0/Q4_1/Q8_0/Q4_K"
+            let kinds = precision == .gguf ? "Q4_0/Q4_1/Q5_0/Q8_0/Q4_K/Q6_K" : "f16/Q4_0/Q4_1/Q8_0/Q4_K"
             if !fellBack.isEmpty { s += ", \(fellBack.count) in f32 (not stored as \(kinds) or changed since loading: \(fellBack.prefix(3).joined(separator: ", "))…)" }
         }
         return s

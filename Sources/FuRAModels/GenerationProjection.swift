@@ -13,8 +13,9 @@ public enum GenerationWeightPrecision: String, Sendable, CaseIterable, Codable {
     case bfloat16 = "bf16"
     /// 8-bit codes per (row, block of 32) with an f32 scale (Q8_0's scheme): ~a quarter of the bytes, lossy.
     case int8 = "q8"
-    /// The GGUF file's own Q4_1 / Q8_0 blocks, used only where they decode to exactly the model's
-    /// weights (so results equal f32 up to summation order); other matrices fall back to f32.
+    /// The GGUF file's own blocks (Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q6_K: `GGUFAffineCodes`), used only where they
+    /// decode to exactly the model's weights (so results equal f32 up to summation order); other matrices fall
+    /// back to f32. A Q4_K_M file streams about its own size per token.
     case gguf = "gguf"
     /// bf16 compute: bf16 weights times activations rounded to bf16, summed in f32, by AVX512-BF16
     /// dot products (twice the f32 multiply rate) — what PyTorch's bf16 does on such CPUs. Not

@@ -24,9 +24,15 @@ extension PanelMatrix {
         Threading.parallelFor(panels, minimumPerChunk: max(1, (1 << 18) / perPanel)) { start, end in
             let scratch = storage == .float32 ? nil : UnsafeMutablePointer<Float>.allocate(capacity: paddedColumns * w)
             defer { scratch?.deallocate() }
+            let affine = storage == .affine4 || storage == .affine8
+            let blockSums = UnsafeMutablePointer<Float>.allocate(capacity: affine ? 4 * blocks : 1)
+            defer { blockSums.deallocate() }
             var r0 = 0
             while r0 < n {
                 let r1 = min(n, r0 + Self.rowChunk)
+                if r1 - r0 < 4, affine, hasOffsets {
+                    for r in r0..<r1 { sumBlocks(x + r * i, into: blockSums + (r - r0) * blocks) }
+                }
                 for p in start..<end {
                     if r1 - r0 < 4, storage != .float32 {
                         // Few rows: decode in registers, no scratch round trip.
@@ -34,7 +40,7 @@ extension PanelMatrix {
                             if storage == .bfloat16 {
                                 bfloat16Row(p, x + r * i, y + r * o + p * w, min(w, o - p * w))
                             } else {
-                                affineRow(p, x + r * i, y + r * o + p * w, min(w, o - p * w))
+                                affineRow(p, x + r * i, blockSums + (r - r0) * blocks, y + r * o + p * w, min(w, o - p * w))
                             }
                         }
                         continue
@@ -72,8 +78,8 @@ extension PanelMatrix {
         case .affine8:
             let src = UnsafeRawPointer(data) + p * paddedColumns * w
             for b in 0..<blocks {
-                let d = Kernels.load(scales + (p * blocks + b) * w), m = Kernels.load(offsets + (p * blocks + b) * w)
-                for k in (b * Self.blockSize)..<((b + 1) * Self.blockSize) {
+                let d = blockScale(p, b), m = blockOffset(p, b)
+                for k in (b * blockSize)..<((b + 1) * blockSize) {
                     let q = src.loadUnaligned(fromByteOffset: k * w, as: SIMD16<Int8>.self)
                     Kernels.store(Self.floats(q) * d + m, scratch + k * w)
                 }
@@ -81,8 +87,8 @@ extension PanelMatrix {
         case .affine4:
             let src = UnsafeRawPointer(data) + p * paddedColumns / 2 * w
             for b in 0..<blocks {
-                let d = Kernels.load(scales + (p * blocks + b) * w), m = Kernels.load(offsets + (p * blocks + b) * w)
-                for pair in (b * Self.blockSize / 2)..<((b + 1) * Self.blockSize / 2) {
+                let d = blockScale(p, b), m = blockOffset(p, b)
+                for pair in (b * blockSize / 2)..<((b + 1) * blockSize / 2) {
                     let q = src.loadUnaligned(fromByteOffset: pair * w, as: SIMD16<UInt8>.self)
                     Kernels.store(Self.lowNibbles(q) * d + m, scratch + 2 * pair * w)
                     Kernels.store(Self.highNibbles(q) * d + m, scratch + (2 * pair + 1) * w)
@@ -113,51 +119,67 @@ extension PanelMatrix {
         Self.put((a0 + a1) + (a2 + a3), y, width)
     }
 
-    /// One row of y for panel p of an affine matrix: y[0..<width] = Σ_k x[k]·(q[k]·d + m), each
-    /// weight decoded exactly as `decodePanel` does (so the same values), without a scratch panel.
+    /// Σ of x over each block of B columns (the last block partial), for the offsets' share of `affineRow`.
+    func sumBlocks(_ x: UnsafePointer<Float>, into sums: UnsafeMutablePointer<Float>) {
+        for b in 0..<blocks {
+            var t: Float = 0
+            for k in (b * blockSize)..<min(columns, (b + 1) * blockSize) { t += x[k] }
+            sums[b] = t
+        }
+    }
+
+    /// One row of y for panel p of an affine matrix, factored by block: y = Σ_b d_b·(Σ_{k∈b} q_k·x_k) + m_b·(Σ_{k∈b} x_k)
+    /// (`xBlockSums` holds the last factors; read only when the matrix has offsets). The codes are
+    /// widened in registers and multiplied by x as they are, so a weight costs a conversion and one
+    /// multiply-add; the same weights as `decodePanel`'s, summed in another order.
     @inline(__always)
-    func affineRow(_ p: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ width: Int) {
+    func affineRow(_ p: Int, _ x: UnsafePointer<Float>, _ xBlockSums: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ width: Int) {
         let w = Self.panelWidth
-        var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
-        let full = columns / Self.blockSize
+        var acc = SIMD16<Float>(), offsetAcc = SIMD16<Float>()
+        let full = columns / blockSize
         if storage == .affine4 {
             let src = UnsafeRawPointer(data) + p * paddedColumns / 2 * w
             for b in 0..<full {
-                let d = Kernels.load(scales + (p * blocks + b) * w), m = Kernels.load(offsets + (p * blocks + b) * w)
-                let base = b * Self.blockSize
+                var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+                let base = b * blockSize
                 var pair = 0
-                while pair < 16 {
+                while pair < blockSize / 2 {
                     let q0 = src.loadUnaligned(fromByteOffset: (base / 2 + pair) * w, as: SIMD16<UInt8>.self)
                     let q1 = src.loadUnaligned(fromByteOffset: (base / 2 + pair + 1) * w, as: SIMD16<UInt8>.self)
                     let k = base + 2 * pair
-                    a0 = a0.addingProduct(Self.lowNibbles(q0) * d + m, SIMD16(repeating: x[k]))
-                    a1 = a1.addingProduct(Self.highNibbles(q0) * d + m, SIMD16(repeating: x[k + 1]))
-                    a2 = a2.addingProduct(Self.lowNibbles(q1) * d + m, SIMD16(repeating: x[k + 2]))
-                    a3 = a3.addingProduct(Self.highNibbles(q1) * d + m, SIMD16(repeating: x[k + 3]))
+                    a0 = a0.addingProduct(Self.lowNibbles(q0), SIMD16(repeating: x[k]))
+                    a1 = a1.addingProduct(Self.highNibbles(q0), SIMD16(repeating: x[k + 1]))
+                    a2 = a2.addingProduct(Self.lowNibbles(q1), SIMD16(repeating: x[k + 2]))
+                    a3 = a3.addingProduct(Self.highNibbles(q1), SIMD16(repeating: x[k + 3]))
                     pair += 2
                 }
+                acc = acc.addingProduct((a0 + a1) + (a2 + a3), blockScale(p, b))
             }
         } else {
             let src = UnsafeRawPointer(data) + p * paddedColumns * w
             for b in 0..<full {
-                let d = Kernels.load(scales + (p * blocks + b) * w), m = Kernels.load(offsets + (p * blocks + b) * w)
-                var k = b * Self.blockSize
-                while k < (b + 1) * Self.blockSize {
-                    a0 = a0.addingProduct(Self.floats(src.loadUnaligned(fromByteOffset: k * w, as: SIMD16<Int8>.self)) * d + m, SIMD16(repeating: x[k]))
-                    a1 = a1.addingProduct(Self.floats(src.loadUnaligned(fromByteOffset: (k + 1) * w, as: SIMD16<Int8>.self)) * d + m, SIMD16(repeating: x[k + 1]))
-                    a2 = a2.addingProduct(Self.floats(src.loadUnaligned(fromByteOffset: (k + 2) * w, as: SIMD16<Int8>.self)) * d + m, SIMD16(repeating: x[k + 2]))
-                    a3 = a3.addingProduct(Self.floats(src.loadUnaligned(fromByteOffset: (k + 3) * w, as: SIMD16<Int8>.self)) * d + m, SIMD16(repeating: x[k + 3]))
+                var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+                var k = b * blockSize
+                while k < (b + 1) * blockSize {
+                    a0 = a0.addingProduct(Self.floats(src.loadUnaligned(fromByteOffset: k * w, as: SIMD16<Int8>.self)), SIMD16(repeating: x[k]))
+                    a1 = a1.addingProduct(Self.floats(src.loadUnaligned(fromByteOffset: (k + 1) * w, as: SIMD16<Int8>.self)), SIMD16(repeating: x[k + 1]))
+                    a2 = a2.addingProduct(Self.floats(src.loadUnaligned(fromByteOffset: (k + 2) * w, as: SIMD16<Int8>.self)), SIMD16(repeating: x[k + 2]))
+                    a3 = a3.addingProduct(Self.floats(src.loadUnaligned(fromByteOffset: (k + 3) * w, as: SIMD16<Int8>.self)), SIMD16(repeating: x[k + 3]))
                     k += 4
                 }
+                acc = acc.addingProduct((a0 + a1) + (a2 + a3), blockScale(p, b))
             }
         }
-        // A partial last block (I not a multiple of 32), one column at a time.
-        for k in (full * Self.blockSize)..<columns {
+        if hasOffsets {
+            for b in 0..<full { offsetAcc = offsetAcc.addingProduct(blockOffset(p, b), SIMD16(repeating: xBlockSums[b])) }
+        }
+        // A partial last block (I not a multiple of B), one column at a time.
+        for k in (full * blockSize)..<columns {
             var v = SIMD16<Float>()
             for j in 0..<w { v[j] = element(p * w + j < rows ? p * w + j : p * w, k) }
-            a0 = a0.addingProduct(v, SIMD16(repeating: x[k]))
+            acc = acc.addingProduct(v, SIMD16(repeating: x[k]))
         }
-        Self.put((a0 + a1) + (a2 + a3), y, width)
+        Self.put(acc + offsetAcc, y, width)
     }
 
     /// y[r, 0..<width] = Σ_k x[r, k]·panel[k] for 8 rows r (x rows `ldx` apart, y rows `ldy` apart).

@@ -1,5 +1,5 @@
 // Legend: N rows of x, O rows of W (output features), I columns of W (input features),
-// B = 32 columns per quantization block.
+// B = columns per quantization block (32, or 16 for GGUF Q6_K).
 
 /// A read-only matrix W (O, I) laid out for y = x·Wᵀ with few rows of x (inference decoding).
 ///
@@ -9,9 +9,10 @@
 /// - `float32`: exact; `bfloat16`: rounded to bf16 (half the bytes);
 /// - `bfloat16Dot`: bf16 weights in column pairs, multiplied with x rounded to bf16 by AVX512-BF16 dot
 ///   products (f32 sums) at twice the f32 FMA rate — bf16 compute, as PyTorch's bf16 on CPU;
-/// - `affine8` / `affine4`: codes q with a scale d and offset m per (output row, block of 32 columns),
-///   value = Float(q)·d + m. GGUF Q8_0 (8-bit, m = 0) and Q4_1 (4-bit) blocks map onto these exactly,
-///   so products match the dequantized f32 weights up to summation order.
+/// - `affine8` / `affine4`: codes q with a scale d and offset m per (output row, block of B columns),
+///   value = Float(q)·d + m. GGUF Q8_0 and Q5_0 (8-bit, m = 0), Q4_1 and Q4_K (4-bit; Q4_K's d = d·sc and
+///   m = −dmin·mn per group of 32) and Q6_K (8-bit, B = 16, d = d·sc) blocks map onto these exactly, so
+///   products match the dequantized f32 weights up to summation order.
 public final class PanelMatrix: @unchecked Sendable {
     /// How the weights are held.
     public enum Storage: String, Sendable, CaseIterable {
@@ -20,35 +21,46 @@ public final class PanelMatrix: @unchecked Sendable {
 
     /// Output rows per panel (one SIMD16 vector).
     public static let panelWidth = 16
-    /// Input columns per quantization block.
-    public static let blockSize = 32
+    /// Input columns per quantization block, unless a matrix is built with another `blockSize`.
+    public static let defaultBlockSize = 32
 
     /// O.
     public let rows: Int
     /// I.
     public let columns: Int
     public let storage: Storage
+    /// B: input columns per quantization block of the affine kinds (32, or 16), a multiple of 4.
+    public let blockSize: Int
     /// ⌈O/16⌉.
     let panels: Int
-    /// ⌈I/32⌉ (quantization blocks per row); columns are padded with zero codes to blocks·32.
+    /// ⌈I/B⌉ (quantization blocks per row); columns are padded with zero codes to blocks·B.
     let blocks: Int
-    /// Columns held per panel: I for float kinds, blocks·32 for affine kinds, I rounded up to even for `bfloat16Dot`.
+    /// Columns held per panel: I for float kinds, blocks·B for affine kinds, I rounded up to even for `bfloat16Dot`.
     let paddedColumns: Int
     let data: UnsafeMutableRawPointer
-    /// Affine kinds: (panels, blocks, 16) scales and offsets; empty otherwise.
+    /// Affine kinds: (panels, blocks, 16) scales and offsets; with super-blocks, (panels, blocks/superBlock, 16)
+    /// super-block factors; empty otherwise.
     let scales: UnsafeMutablePointer<Float>
     let offsets: UnsafeMutablePointer<Float>
+    /// Blocks per super-block when a block's scale and offset are 8-bit codes times the super-block's factors
+    /// (GGUF K-quants: scale = d·Float(sc), offset = −(dmin·Float(mn))); 0 when each block holds f32 ones.
+    let superBlock: Int
+    /// With super-blocks: (panels, blocks, 16) scale and offset codes.
+    let scaleCodes: UnsafeMutablePointer<Int8>
+    let offsetCodes: UnsafeMutablePointer<Int8>
+    /// Whether any offset is non-zero (Q8_0, Q5_0, Q6_K have none: products skip them).
+    internal(set) var hasOffsets = false
 
     /// Bytes of weights, scales and offsets held.
     public let byteCount: Int
 
     /// Allocates the storage; `zeroed: false` leaves the weights uninitialized (for packings that write every one).
-    init(rows: Int, columns: Int, storage: Storage, zeroed: Bool = true) {
-        self.rows = rows; self.columns = columns; self.storage = storage
+    init(rows: Int, columns: Int, storage: Storage, blockSize: Int = PanelMatrix.defaultBlockSize, superBlock: Int = 0, zeroed: Bool = true) {
+        self.rows = rows; self.columns = columns; self.storage = storage; self.blockSize = blockSize; self.superBlock = superBlock
         panels = (rows + Self.panelWidth - 1) / Self.panelWidth
-        blocks = (columns + Self.blockSize - 1) / Self.blockSize
+        blocks = (columns + blockSize - 1) / blockSize
         let affine = storage == .affine8 || storage == .affine4
-        paddedColumns = affine ? blocks * Self.blockSize : storage == .bfloat16Dot ? (columns + 1) / 2 * 2 : columns
+        paddedColumns = affine ? blocks * blockSize : storage == .bfloat16Dot ? (columns + 1) / 2 * 2 : columns
         let elements = panels * paddedColumns * Self.panelWidth
         let bytes: Int
         switch storage {
@@ -59,16 +71,21 @@ public final class PanelMatrix: @unchecked Sendable {
         }
         data = .allocate(byteCount: max(1, bytes), alignment: 64)
         if zeroed { data.initializeMemory(as: UInt8.self, repeating: 0, count: max(1, bytes)) }
-        let scaleCount = affine ? panels * blocks * Self.panelWidth : 0
+        let codeCount = affine && superBlock > 0 ? panels * blocks * Self.panelWidth : 0
+        let scaleCount = !affine ? 0 : superBlock > 0 ? panels * (blocks / superBlock) * Self.panelWidth : panels * blocks * Self.panelWidth
         scales = .allocate(capacity: max(1, scaleCount)); scales.initialize(repeating: 0, count: max(1, scaleCount))
         offsets = .allocate(capacity: max(1, scaleCount)); offsets.initialize(repeating: 0, count: max(1, scaleCount))
-        byteCount = bytes + 2 * scaleCount * 4
+        scaleCodes = .allocate(capacity: max(1, codeCount)); scaleCodes.initialize(repeating: 0, count: max(1, codeCount))
+        offsetCodes = .allocate(capacity: max(1, codeCount)); offsetCodes.initialize(repeating: 0, count: max(1, codeCount))
+        byteCount = bytes + 2 * scaleCount * 4 + 2 * codeCount
     }
 
     deinit {
         data.deallocate()
         scales.deallocate()
         offsets.deallocate()
+        scaleCodes.deallocate()
+        offsetCodes.deallocate()
     }
 
     /// Packs w (O, I) as `float32` (exact), `bfloat16` or `bfloat16Dot` (nearest even).
@@ -98,16 +115,19 @@ public final class PanelMatrix: @unchecked Sendable {
     }
 
     /// Builds an affine matrix row by row: `fill(row, codes, scales, offsets)` writes the row's I codes
-    /// (0...15 for 4 bits, −128...127 for 8 bits) and its ⌈I/32⌉ scales and offsets.
-    public convenience init(affineRows rows: Int, columns: Int, bits: Int,
+    /// (0...15 for 4 bits, −128...127 for 8 bits) and its ⌈I/B⌉ scales and offsets (B = `blockSize`, 16 or 32).
+    public convenience init(affineRows rows: Int, columns: Int, bits: Int, blockSize: Int = PanelMatrix.defaultBlockSize,
                             fill: (Int, UnsafeMutablePointer<Int8>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) throws -> Void) throws {
         guard bits == 4 || bits == 8 else {
             throw TensorError.invalidArgument(operation: "PanelMatrix", message: "affine codes have 4 or 8 bits, not \(bits)")
         }
+        guard blockSize == 16 || blockSize == 32 else {
+            throw TensorError.invalidArgument(operation: "PanelMatrix", message: "affine blocks hold 16 or 32 columns, not \(blockSize)")
+        }
         guard rows > 0, columns > 0 else {
             throw TensorError.invalidArgument(operation: "PanelMatrix", message: "an affine matrix needs positive sizes (got \(rows)×\(columns))")
         }
-        self.init(rows: rows, columns: columns, storage: bits == 4 ? .affine4 : .affine8)
+        self.init(rows: rows, columns: columns, storage: bits == 4 ? .affine4 : .affine8, blockSize: blockSize)
         let w = Self.panelWidth
         var codes = [Int8](repeating: 0, count: paddedColumns)
         var s = [Float](repeating: 0, count: blocks), m = [Float](repeating: 0, count: blocks)
@@ -123,14 +143,22 @@ public final class PanelMatrix: @unchecked Sendable {
                     scales[(p * blocks + b) * w + j] = ps[b]
                     offsets[(p * blocks + b) * w + j] = pm[b]
                 }
-                if bits == 8 {
-                    let dst = data.assumingMemoryBound(to: Int8.self) + p * paddedColumns * w + j
-                    for k in 0..<columns { dst[k * w] = c[k] }
-                } else {
-                    let dst = data.assumingMemoryBound(to: UInt8.self) + p * paddedColumns / 2 * w + j
-                    for k in 0..<columns { dst[(k / 2) * w] |= UInt8(c[k]) << (4 * UInt8(k % 2)) }
-                }
+                if pm.contains(where: { $0 != 0 }) { hasOffsets = true }
+                storeCodes(row: r, c.baseAddress!)
             } } }
+        }
+    }
+
+    /// Writes row r's I codes (checked by the caller) into its panel.
+    func storeCodes(row r: Int, _ c: UnsafePointer<Int8>) {
+        let w = Self.panelWidth
+        let (p, j) = (r / w, r % w)
+        if storage == .affine8 {
+            let dst = data.assumingMemoryBound(to: Int8.self) + p * paddedColumns * w + j
+            for k in 0..<columns { dst[k * w] = c[k] }
+        } else {
+            let dst = data.assumingMemoryBound(to: UInt8.self) + p * paddedColumns / 2 * w + j
+            for k in 0..<columns { dst[(k / 2) * w] |= UInt8(c[k]) << (4 * UInt8(k % 2)) }
         }
     }
 
@@ -141,8 +169,8 @@ public final class PanelMatrix: @unchecked Sendable {
         return try w.withUnsafeBufferPointer { pw in
             try PanelMatrix(affineRows: o, columns: i, bits: 8) { r, codes, scales, _ in
                 let row = pw.baseAddress! + r * i
-                for b in 0..<((i + blockSize - 1) / blockSize) {
-                    let k0 = b * blockSize, k1 = min(i, k0 + blockSize)
+                for b in 0..<((i + defaultBlockSize - 1) / defaultBlockSize) {
+                    let k0 = b * defaultBlockSize, k1 = min(i, k0 + defaultBlockSize)
                     var amax: Float = 0
                     for k in k0..<k1 { amax = max(amax, abs(row[k])) }
                     let d = amax / 127
@@ -163,15 +191,27 @@ public final class PanelMatrix: @unchecked Sendable {
         case .bfloat16: return HalfPrecision.float(fromBFloat16Bits: data.assumingMemoryBound(to: UInt16.self)[(p * columns + k) * w + j])
         case .bfloat16Dot: return HalfPrecision.float(fromBFloat16Bits: data.assumingMemoryBound(to: UInt16.self)[pairIndex(p, j, k)])
         case .affine8, .affine4:
-            let s = (p * blocks + k / Self.blockSize) * w + j
+            let b = k / blockSize
             let q: Int32
             if storage == .affine8 {
                 q = Int32(data.assumingMemoryBound(to: Int8.self)[(p * paddedColumns + k) * w + j])
             } else {
                 q = Int32((data.assumingMemoryBound(to: UInt8.self)[(p * paddedColumns / 2 + k / 2) * w + j] >> (4 * UInt8(k % 2))) & 0xF)
             }
-            return Float(q) * scales[s] + offsets[s]
+            if superBlock > 0 {
+                let (c, f) = ((p * blocks + b) * w + j, (p * (blocks / superBlock) + b / superBlock) * w + j)
+                return Self.superBlockValue(code: Float(q), superScale: scales[f], scaleCode: scaleCodes[c],
+                                            superOffset: offsets[f], offsetCode: offsetCodes[c])
+            }
+            return Float(q) * scales[(p * blocks + b) * w + j] + offsets[(p * blocks + b) * w + j]
         }
+    }
+
+    /// The weight a super-block code stands for: Float(q)·(S·Float(sc)) + (−(M·Float(mc))) — the f32 operations of
+    /// GGUF's K-quant dequantization (d·sc and dmin·mn first, then q·d₁ − m₁), so the same value bit for bit.
+    @inline(__always)
+    public static func superBlockValue(code: Float, superScale: Float, scaleCode: Int8, superOffset: Float, offsetCode: Int8) -> Float {
+        code * (superScale * Float(scaleCode)) + -(superOffset * Float(offsetCode))
     }
 
     /// The matrix decoded to f32 (O, I).

@@ -16,7 +16,7 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var sampling: SamplingOptionGroup
     @Option(help: "Stop when the output contains this text (repeatable).") var stop: [String] = []
     @Option(help: "Beam search with N beams (HF semantics; 1 is plain decoding).") var beams = 1
-    @Option(help: "Weights for generation: f32; bf16 (half the memory traffic, not bit-exact); q8 (8-bit blocks, lossy); gguf (the .gguf file's own Q4_1/Q8_0 blocks: same weights as f32, fastest batch-1); bf16-compute (bf16 weights and activations, f32 sums, AVX512-BF16: fastest for many rows, not bit-exact); llama-cpp (a Llama-family .gguf computed bit for bit as llama.cpp's x86-64 CPU backend does: the same greedy text as llama.cpp).") var precision: GenerationWeightPrecision = .float32
+    @Option(help: "Weights for generation: f32; bf16 (half the memory traffic, not bit-exact); q8 (8-bit blocks, lossy); gguf (the .gguf file's own Q4_0/Q4_1/Q5_0/Q8_0/Q4_K/Q6_K blocks: same weights as f32, fastest batch-1); bf16-compute (bf16 weights and activations, f32 sums, AVX512-BF16: fastest for many rows, not bit-exact); llama-cpp (a Llama-family .gguf computed bit for bit as llama.cpp's x86-64 CPU backend does: the same greedy text as llama.cpp).") var precision: GenerationWeightPrecision = .float32
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Flag(help: "Print one JSON object: prompt_ids, ids, text, finish_reason, tokens_per_second.") var json = false
     @Option(help: "Answer --prompt about this image (PNG), greedily, through --adapter (a visual run's adapter).") var image: String?

@@ -1,6 +1,7 @@
 import Foundation
 import FuRAFormats
 import FuRAModels
+import FuRATrain
 import Testing
 
 /// Greedy and 4-beam continuations of SmolLM2 chat prompts against transformers
@@ -55,6 +56,25 @@ struct GenerationParityTests {
         for (p, r) in zip(fixture.prompts, results) {
             #expect(r.ids == p.greedy_ids, "\(p.message)")
         }
+    }
+
+    /// `fura export`'s 4-bit files (Q4_0 and Q4_K blocks, Q8_0 head): `--precision gguf` takes every matrix from the
+    /// file's blocks and greedy decoding equals the f32 engine's on the same (exported) weights.
+    @Test(arguments: [GGMLType.q4_0, .q4_K])
+    func ggufBlocksOfExportsGreedyMatchF32(type: GGMLType) throws {
+        let fixture = try Self.fixture()
+        let root = try AdapterFilesTests.temporary()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try GGUFExport.write(try TestModel.smolLM2().model, tokenizer: nil, name: "SmolLM2", type: type, to: root + "/export.gguf")
+        let loaded = try ModelLoader.load(path: root + "/export.gguf")
+        let blocks = try GenerationModel(model: loaded.model, precision: .gguf, gguf: loaded.gguf)
+        #expect(blocks.weightSummary.contains("\(4 * loaded.config.numHiddenLayers + 1) matrices from the file's blocks"), "\(blocks.weightSummary)")
+        #expect(!blocks.weightSummary.contains("in f32"), "\(blocks.weightSummary)")
+        let options = GenerationOptions(maxNewTokens: 24, eosTokenIds: Set(fixture.eos_token_ids))
+        let prompts = fixture.prompts.map(\.prompt_ids)
+        let fromBlocks = try Generator(model: blocks).generate(prompts: prompts, options: options)
+        let f32 = try Generator(model: try GenerationModel(model: loaded.model)).generate(prompts: prompts, options: options)
+        #expect(fromBlocks.map(\.ids) == f32.map(\.ids))
     }
 
     @Test func fourBeamsMatchTransformers() throws {
