@@ -19,6 +19,7 @@ extension PanelMatrix {
         }
 
         /// Weight k as the matrix will hold it (`PanelMatrix.superBlockValue`).
+        @inlinable
         public func value(_ k: Int, blockSize: Int, blocksPerSuperBlock: Int) -> Float {
             let (b, f) = (k / blockSize, k / (blockSize * blocksPerSuperBlock))
             return PanelMatrix.superBlockValue(code: Float(codes[k]), superScale: superScales[f], scaleCode: scaleCodes[b],
@@ -32,9 +33,9 @@ extension PanelMatrix {
     /// weights bit for bit. I must be a multiple of B·S.
     public convenience init(superBlockRows rows: Int, columns: Int, bits: Int, blockSize: Int, blocksPerSuperBlock: Int,
                             fill: (Int, SuperBlockRow) throws -> Void) throws {
-        guard bits == 4 || bits == 8, blockSize == 16 || blockSize == 32, blocksPerSuperBlock > 0 else {
+        guard bits == 4 || bits == 8, blockSize == 16 || blockSize == 32, blocksPerSuperBlock > 0, blocksPerSuperBlock.nonzeroBitCount == 1 else {
             throw TensorError.invalidArgument(operation: "PanelMatrix",
-                                              message: "super-block matrices take 4 or 8 bits and blocks of 16 or 32 (got \(bits) bits, blocks of \(blockSize), \(blocksPerSuperBlock) per super-block)")
+                                              message: "super-block matrices take 4 or 8 bits, blocks of 16 or 32 and a power of two of them per super-block (got \(bits) bits, blocks of \(blockSize), \(blocksPerSuperBlock) per super-block)")
         }
         guard rows > 0, columns > 0, columns % (blockSize * blocksPerSuperBlock) == 0 else {
             throw TensorError.invalidArgument(operation: "PanelMatrix",
@@ -75,7 +76,7 @@ extension PanelMatrix {
         let w = Self.panelWidth
         guard superBlock > 0 else { return Kernels.load(scales + (p * blocks + b) * w) }
         let codes = UnsafeRawPointer(scaleCodes + (p * blocks + b) * w).loadUnaligned(as: SIMD16<Int8>.self)
-        return Kernels.load(scales + (p * (blocks / superBlock) + b / superBlock) * w) * Self.floats(codes)
+        return Kernels.load(scales + (p * superBlocks + (b >> superShift)) * w) * Self.floats(codes)
     }
 
     /// The 16 offsets of panel p's block b.
@@ -84,6 +85,6 @@ extension PanelMatrix {
         let w = Self.panelWidth
         guard superBlock > 0 else { return Kernels.load(offsets + (p * blocks + b) * w) }
         let codes = UnsafeRawPointer(offsetCodes + (p * blocks + b) * w).loadUnaligned(as: SIMD16<Int8>.self)
-        return -(Kernels.load(offsets + (p * (blocks / superBlock) + b / superBlock) * w) * Self.floats(codes))
+        return -(Kernels.load(offsets + (p * superBlocks + (b >> superShift)) * w) * Self.floats(codes))
     }
 }

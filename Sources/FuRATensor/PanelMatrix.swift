@@ -45,6 +45,9 @@ public final class PanelMatrix: @unchecked Sendable {
     /// Blocks per super-block when a block's scale and offset are 8-bit codes times the super-block's factors
     /// (GGUF K-quants: scale = d·Float(sc), offset = −(dmin·Float(mn))); 0 when each block holds f32 ones.
     let superBlock: Int
+    /// log₂ of `superBlock` (a power of two) and super-blocks per row: block b's factors are at b >> superShift.
+    let superShift: Int
+    let superBlocks: Int
     /// With super-blocks: (panels, blocks, 16) scale and offset codes.
     let scaleCodes: UnsafeMutablePointer<Int8>
     let offsetCodes: UnsafeMutablePointer<Int8>
@@ -57,8 +60,10 @@ public final class PanelMatrix: @unchecked Sendable {
     /// Allocates the storage; `zeroed: false` leaves the weights uninitialized (for packings that write every one).
     init(rows: Int, columns: Int, storage: Storage, blockSize: Int = PanelMatrix.defaultBlockSize, superBlock: Int = 0, zeroed: Bool = true) {
         self.rows = rows; self.columns = columns; self.storage = storage; self.blockSize = blockSize; self.superBlock = superBlock
+        superShift = superBlock > 0 ? superBlock.trailingZeroBitCount : 0
         panels = (rows + Self.panelWidth - 1) / Self.panelWidth
         blocks = (columns + blockSize - 1) / blockSize
+        superBlocks = superBlock > 0 ? blocks / superBlock : 0
         let affine = storage == .affine8 || storage == .affine4
         paddedColumns = affine ? blocks * blockSize : storage == .bfloat16Dot ? (columns + 1) / 2 * 2 : columns
         let elements = panels * paddedColumns * Self.panelWidth
@@ -199,7 +204,7 @@ public final class PanelMatrix: @unchecked Sendable {
                 q = Int32((data.assumingMemoryBound(to: UInt8.self)[(p * paddedColumns / 2 + k / 2) * w + j] >> (4 * UInt8(k % 2))) & 0xF)
             }
             if superBlock > 0 {
-                let (c, f) = ((p * blocks + b) * w + j, (p * (blocks / superBlock) + b / superBlock) * w + j)
+                let (c, f) = ((p * blocks + b) * w + j, (p * superBlocks + (b >> superShift)) * w + j)
                 return Self.superBlockValue(code: Float(q), superScale: scales[f], scaleCode: scaleCodes[c],
                                             superOffset: offsets[f], offsetCode: offsetCodes[c])
             }
@@ -209,7 +214,7 @@ public final class PanelMatrix: @unchecked Sendable {
 
     /// The weight a super-block code stands for: Float(q)·(S·Float(sc)) + (−(M·Float(mc))) — the f32 operations of
     /// GGUF's K-quant dequantization (d·sc and dmin·mn first, then q·d₁ − m₁), so the same value bit for bit.
-    @inline(__always)
+    @inlinable
     public static func superBlockValue(code: Float, superScale: Float, scaleCode: Int8, superOffset: Float, offsetCode: Int8) -> Float {
         code * (superScale * Float(scaleCode)) + -(superOffset * Float(offsetCode))
     }
