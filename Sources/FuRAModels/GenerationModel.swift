@@ -36,8 +36,8 @@ public final class GenerationModel {
     /// Bytes of the packed weight copies (what a batch-1 decode step streams, LM head included).
     public let weightBytes: Int
 
-    /// Wraps `model`, reading frozen dense weights from packed copies in `precision` (made once here,
-    /// so rebuild this after the weights change). `gguf`: the file the model was loaded from, whose
+    /// Wraps `model`, reading frozen dense weights from packed copies in `precision` (made once here;
+    /// after the weights change, `refreshWeights()` or a new engine). `gguf`: the file the model was loaded from, whose
     /// Q4_0/Q4_1/Q5_0/Q8_0/Q4_K/Q6_K blocks `.gguf` reads (`LoadedModel.gguf`).
     public init(model: CausalLM, precision: GenerationWeightPrecision = .float32, gguf: GGUFFile? = nil) throws {
         self.model = model
@@ -60,13 +60,28 @@ public final class GenerationModel {
                     try GenerationProjection(b.mlp.down, name: n + "mlp.down_proj.weight", packer: packer))
         }
         if model.lmHead.trainable {
-            head = GenerationProjection(dense: model.lmHead.value)
+            head = GenerationProjection(dense: model.lmHead)
         } else {
             let name = model.config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"
-            head = try GenerationProjection(parts: [(model.lmHead.value, name)], packer: packer, keepDense: true)
+            head = try GenerationProjection(parts: [(model.lmHead, name)], packer: packer, keepDense: true)
         }
         weightSummary = packer.summary
         weightBytes = packer.bytes
+    }
+
+    /// Re-reads the model's weights into the packed copies in place, after they changed (GRPO's rollout weights
+    /// after each update): no allocation and no new engine. f32, bf16 and bf16-compute only (the other kinds hold
+    /// codes of quantization or of a file's blocks: build a new engine for them).
+    public func refreshWeights() throws {
+        guard precision == .float32 || precision == .bfloat16 || precision == .bfloat16Compute else {
+            throw GenerationError.invalidOption(option: "precision", value: precision.rawValue,
+                                                reason: "holds quantized codes that are not refreshed in place (build a new engine, or use f32, bf16 or bf16-compute)")
+        }
+        for i in projections.indices {
+            try projections[i].qkv.refresh(); try projections[i].o.refresh()
+            try projections[i].gateUp.refresh(); try projections[i].down.refresh()
+        }
+        try head.refresh()
     }
 
     /// A cache for `slots` sequences of up to `capacity` positions of this model, keys and values in `precision`.

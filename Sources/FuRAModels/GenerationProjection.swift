@@ -52,9 +52,12 @@ extension GGMLBlockMatrix: PackedWeight {
 struct GenerationProjection {
     let layer: (any LinearLayer)?
     /// A bare f32 weight (O, I) for many rows when there is no layer (the LM head).
-    let dense: Tensor?
+    private(set) var dense: Tensor?
     let panel: (any PackedWeight)?
-    let bias: Tensor?
+    private(set) var bias: Tensor?
+    /// The weights (O_i, I) and biases the packed copy and `bias` were made from, stacked in order (for `refresh`).
+    let sources: [Parameter]
+    let biasSources: [Parameter?]
 
     /// Packs a frozen `DenseLinear` with `packer` (named `name` for GGUF lookup); any other layer (or
     /// no packer) runs through the layer itself.
@@ -63,20 +66,45 @@ struct GenerationProjection {
         if let packer, let d = layer as? DenseLinear, !d.weight.trainable, !(d.bias?.trainable ?? false) {
             panel = try packer.panel([(d.weight.value, name)])
             bias = d.bias?.value
+            sources = [d.weight]; biasSources = [d.bias]
         } else {
-            panel = nil; bias = nil
+            panel = nil; bias = nil; sources = []; biasSources = []
         }
     }
 
     /// A trainable bare weight (O, I), read as it is.
-    init(dense weight: Tensor) { layer = nil; dense = weight; panel = nil; bias = nil }
+    init(dense weight: Parameter) { layer = nil; dense = weight.value; panel = nil; bias = nil; sources = [weight]; biasSources = [] }
 
-    /// Bare weights (O_i, I) stacked into one matrix, with optional bias (O,) (the LM head, fused
-    /// groups). `keepDense: false` drops the f32 weight (a fused copy whose members serve many rows).
-    init(parts: [(weight: Tensor, name: String?)], bias: Tensor? = nil, packer: GenerationPacker, keepDense: Bool) throws {
-        layer = nil; self.bias = bias
-        dense = keepDense && parts.count == 1 ? parts[0].weight : nil
-        panel = try packer.panel(parts)
+    /// Bare weights (O_i, I) stacked into one matrix, with their biases (none, or one per part; nil parts add zeros)
+    /// (the LM head, fused groups). `keepDense: false` drops the f32 weight (a fused copy whose members serve many rows).
+    init(parts: [(weight: Parameter, name: String?)], biases: [Parameter?] = [], packer: GenerationPacker, keepDense: Bool) throws {
+        layer = nil
+        sources = parts.map(\.weight); biasSources = biases
+        bias = try Self.stackedBias(sources, biases)
+        dense = keepDense && parts.count == 1 ? parts[0].weight.value : nil
+        panel = try packer.panel(parts.map { ($0.weight.value, $0.name) })
+    }
+
+    /// The biases of `parts` side by side (zeros for a part without one), or nil when none has one.
+    static func stackedBias(_ parts: [Parameter], _ biases: [Parameter?]) throws -> Tensor? {
+        guard biases.contains(where: { $0 != nil }) else { return nil }
+        let values = zip(parts, biases).flatMap { w, b in b?.value.storage ?? [Float](repeating: 0, count: w.value.shape[0]) }
+        return try Tensor(shape: [values.count], data: values)
+    }
+
+    /// Copies the current values of `sources` into the packed copy (in place), the bias and the dense weight: after
+    /// the model's weights changed (GRPO's rollout weights after an update). Projections that run through their
+    /// layer read it live and need nothing.
+    mutating func refresh() throws {
+        if dense != nil, sources.count == 1 { dense = sources[0].value }
+        guard let panel else { return }
+        guard let matrix = panel as? PanelMatrix else {
+            throw GenerationError.badInput(reason: "a packed copy of file blocks or codes cannot be refreshed in place; build a new engine")
+        }
+        let w = sources.count == 1 ? sources[0].value
+            : try Tensor(shape: [sources.reduce(0) { $0 + $1.value.shape[0] }, matrix.columns], data: sources.flatMap(\.value.storage))
+        try matrix.repack(w)
+        if bias != nil { bias = try Self.stackedBias(sources, biasSources) }
     }
 
     /// Whether `apply` on `rows` rows reads the packed copy: always for compressed kinds, and for f32
@@ -112,9 +140,15 @@ struct GenerationProjection {
 /// Projections that read the same input (q, k, v; gate, up): one fused packed matrix when every
 /// member is a frozen dense layer (one pass over x, one parallel dispatch), else the members one by one.
 struct GenerationProjectionGroup {
-    let members: [GenerationProjection]
-    let fused: GenerationProjection?
+    private(set) var members: [GenerationProjection]
+    private(set) var fused: GenerationProjection?
     let widths: [Int]
+
+    /// `GenerationProjection.refresh` of the fused copy and of every member.
+    mutating func refresh() throws {
+        try fused?.refresh()
+        for i in members.indices { try members[i].refresh() }
+    }
 
     init(_ layers: [(layer: any LinearLayer, name: String)], packer: GenerationPacker) throws {
         widths = layers.map(\.layer.outFeatures)
@@ -123,9 +157,8 @@ struct GenerationProjectionGroup {
         if dense.count == layers.count, layers.count > 1,
            dense.allSatisfy({ !$0.weight.trainable && !($0.bias?.trainable ?? false) }),
            Set(dense.map(\.inFeatures)).count == 1 {
-            let hasBias = dense.contains { $0.bias != nil }
-            let bias = hasBias ? try Tensor(shape: [widths.reduce(0, +)], data: dense.flatMap { $0.bias?.value.storage ?? [Float](repeating: 0, count: $0.outFeatures) }) : nil
-            fusedCopy = try GenerationProjection(parts: zip(dense, layers).map { ($0.weight.value, $1.name) }, bias: bias, packer: packer, keepDense: false)
+            fusedCopy = try GenerationProjection(parts: zip(dense, layers).map { ($0.weight, $1.name) }, biases: dense.map(\.bias),
+                                                 packer: packer, keepDense: false)
         }
         fused = fusedCopy
         // Rows the fused copy does not serve go through the layers themselves (f32 sgemm).

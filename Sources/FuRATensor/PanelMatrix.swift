@@ -100,23 +100,7 @@ public final class PanelMatrix: @unchecked Sendable {
             throw TensorError.invalidArgument(operation: "PanelMatrix", message: "\(storage) needs codes: use PanelMatrix.quantized8(_:) or init(affineRows:…)")
         }
         self.init(rows: o, columns: i, storage: storage, zeroed: storage != .float32 || o % Self.panelWidth != 0)
-        if storage == .float32 {   // every weight is written: no zero-fill unless the last panel is partial
-            w.withUnsafeBufferPointer { packFloat32($0.baseAddress!) }
-            return
-        }
-        w.withUnsafeBufferPointer { pw in
-            for r in 0..<o {
-                let (p, j) = (r / Self.panelWidth, r % Self.panelWidth)
-                let src = pw.baseAddress! + r * i
-                if storage == .bfloat16Dot {
-                    let dst = data.assumingMemoryBound(to: UInt16.self)
-                    for k in 0..<i { dst[pairIndex(p, j, k)] = HalfPrecision.bfloat16Bits(from: src[k]) }
-                } else {
-                    let dst = data.assumingMemoryBound(to: UInt16.self) + p * i * Self.panelWidth + j
-                    for k in 0..<i { dst[k * Self.panelWidth] = HalfPrecision.bfloat16Bits(from: src[k]) }
-                }
-            }
-        }
+        w.withUnsafeBufferPointer { packFloats($0.baseAddress!) }
     }
 
     /// Builds an affine matrix row by row: `fill(row, codes, scales, offsets)` writes the row's I codes

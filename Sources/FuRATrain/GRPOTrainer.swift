@@ -45,6 +45,8 @@ public final class GRPOStep: TrainingStep {
     public let codec: GRPOCodec
     private var promptCache: [Int: (text: String, ids: [Int])] = [:]
     private var initialValues: [String: Tensor] = [:]
+    /// Built on the first rollout, refreshed in place after each update.
+    private lazy var rollouts = GRPORolloutEngine(policy: model, precision: options.rolloutPrecision)
 
     public init(model: CausalLM, options: GRPOOptions, trainExamples: [RewardExample], evalExamples: [RewardExample],
                 rewards: WeightedRewards, accuracy: any RewardFunction, codec: GRPOCodec) throws {
@@ -93,7 +95,7 @@ public final class GRPOStep: TrainingStep {
         var rollout = GRPORollout(maxNewTokens: options.maxNewTokens, temperature: Float(options.temperature),
                                   topP: Float(options.topP), stopIds: codec.stopIds, maxBatch: options.rolloutBatchSize)
         rollout.keyValuePrecision = options.rolloutKeyValuePrecision
-        var completions = try rollout.sample(model: GenerationModel(model: rolloutModel(), precision: options.rolloutPrecision),
+        var completions = try rollout.sample(model: rollouts.engine(),
                                              prompts: prompts.map(\.ids), copies: g, seed: seeds.next())
         // Sampling-time log-probs are the policy's only when the rollout engine computes exactly in f32.
         if !options.rolloutsAreExact {
@@ -213,7 +215,7 @@ public final class GRPOStep: TrainingStep {
         let prompts = try problems.indices.map { try prompt(for: $0, in: problems, cacheKey: -1 - $0) }
         let greedy = GRPORollout(maxNewTokens: options.maxNewTokens, temperature: 0, topP: 1, stopIds: codec.stopIds,
                                  maxBatch: options.rolloutBatchSize)
-        let completions = try greedy.sample(model: GenerationModel(model: rolloutModel(), precision: options.rolloutPrecision),
+        let completions = try greedy.sample(model: rollouts.engine(),
                                             prompts: prompts.map(\.ids), copies: 1, seed: 0)
         var correct = 0.0
         for (i, completion) in completions.enumerated() {
@@ -227,20 +229,7 @@ public final class GRPOStep: TrainingStep {
     /// into vLLM before each generation, Docs/tracks.md §7 step 8): decoding then costs what the base model costs.
     /// Embeddings, norms and the LM head are shared, not copied; the model itself is returned when every
     /// slot is already dense.
-    public func rolloutModel() throws -> CausalLM {
-        var dense: [String: Tensor] = [:]
-        var allDense = true
-        for slot in model.linearSlotNames {
-            guard let layer = model.linear(named: slot) else { continue }
-            if !(layer is DenseLinear) { allDense = false }
-            dense[slot + ".weight"] = try layer.denseWeight()
-            if let bias = layer.denseBias { dense[slot + ".bias"] = bias }
-        }
-        if allDense { return model }
-        for (name, p) in model.otherParameters { dense[name] = p.value }
-        if !model.config.tieWordEmbeddings { dense["lm_head.weight"] = model.lmHead.value }
-        return try CausalLM(config: model.config, source: "rollout weights") { dense[$0] }
-    }
+    public func rolloutModel() throws -> CausalLM { try GRPORolloutEngine.denseCopy(of: model) }
 
     private func prompt(for index: Int, in examples: [RewardExample], cacheKey: Int) throws -> (text: String, ids: [Int]) {
         if let cached = promptCache[cacheKey] { return cached }
