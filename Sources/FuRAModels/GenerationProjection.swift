@@ -55,9 +55,11 @@ struct GenerationProjection {
     private(set) var dense: Tensor?
     let panel: (any PackedWeight)?
     private(set) var bias: Tensor?
-    /// The weights (O_i, I) and biases the packed copy and `bias` were made from, stacked in order (for `refresh`).
+    /// The weights (O_i, I) and biases the packed copy and `bias` were made from, stacked in order (for `refresh`),
+    /// and the `Parameter.version` of each when it was last packed.
     let sources: [Parameter]
     let biasSources: [Parameter?]
+    private var packedVersions: [Int] = []
 
     /// Packs a frozen `DenseLinear` with `packer` (named `name` for GGUF lookup); any other layer (or
     /// no packer) runs through the layer itself.
@@ -67,13 +69,17 @@ struct GenerationProjection {
             panel = try packer.panel([(d.weight.value, name)])
             bias = d.bias?.value
             sources = [d.weight]; biasSources = [d.bias]
+            packedVersions = Self.versions(sources, biasSources)
         } else {
             panel = nil; bias = nil; sources = []; biasSources = []
         }
     }
 
     /// A trainable bare weight (O, I), read as it is.
-    init(dense weight: Parameter) { layer = nil; dense = weight.value; panel = nil; bias = nil; sources = [weight]; biasSources = [] }
+    init(dense weight: Parameter) {
+        layer = nil; dense = weight.value; panel = nil; bias = nil; sources = [weight]; biasSources = []
+        packedVersions = Self.versions(sources, biasSources)
+    }
 
     /// Bare weights (O_i, I) stacked into one matrix, with their biases (none, or one per part; nil parts add zeros)
     /// (the LM head, fused groups). `keepDense: false` drops the f32 weight (a fused copy whose members serve many rows).
@@ -83,6 +89,7 @@ struct GenerationProjection {
         bias = try Self.stackedBias(sources, biases)
         dense = keepDense && parts.count == 1 ? parts[0].weight.value : nil
         panel = try packer.panel(parts.map { ($0.weight.value, $0.name) })
+        packedVersions = Self.versions(sources, biasSources)
     }
 
     /// The biases of `parts` side by side (zeros for a part without one), or nil when none has one.
@@ -95,16 +102,30 @@ struct GenerationProjection {
     /// Copies the current values of `sources` into the packed copy (in place), the bias and the dense weight: after
     /// the model's weights changed (GRPO's rollout weights after an update). Projections that run through their
     /// layer read it live and need nothing.
+    /// Only the parts whose parameters changed since they were packed are re-packed (each alone where its rows start
+    /// on a panel boundary).
     mutating func refresh() throws {
+        let versions = Self.versions(sources, biasSources)
+        guard versions != packedVersions else { return }
         if dense != nil, sources.count == 1 { dense = sources[0].value }
-        guard let panel else { return }
+        if bias != nil { bias = try Self.stackedBias(sources, biasSources) }
+        guard let panel else { packedVersions = versions; return }
         guard let matrix = panel as? PanelMatrix else {
             throw GenerationError.badInput(reason: "a packed copy of file blocks or codes cannot be refreshed in place; build a new engine")
         }
-        let w = sources.count == 1 ? sources[0].value
-            : try Tensor(shape: [sources.reduce(0) { $0 + $1.value.shape[0] }, matrix.columns], data: sources.flatMap(\.value.storage))
-        try matrix.repack(w)
-        if bias != nil { bias = try Self.stackedBias(sources, biasSources) }
+        let starts = sources.reduce(into: [0]) { $0.append($0.last! + $1.value.shape[0]) }
+        if starts.dropLast().allSatisfy({ $0 % PanelMatrix.panelWidth == 0 }), packedVersions.count == versions.count {
+            for (k, part) in sources.enumerated() where part.version != packedVersions[k] { try matrix.repack(part.value, firstRow: starts[k]) }
+        } else {
+            try matrix.repack(sources.count == 1 ? sources[0].value
+                              : Tensor(shape: [starts.last!, matrix.columns], data: sources.flatMap(\.value.storage)))
+        }
+        packedVersions = versions
+    }
+
+    /// The versions of the weight sources, then of the bias sources (−1 for none).
+    static func versions(_ sources: [Parameter], _ biases: [Parameter?]) -> [Int] {
+        sources.map(\.version) + biases.map { $0?.version ?? -1 }
     }
 
     /// Whether `apply` on `rows` rows reads the packed copy: always for compressed kinds, and for f32

@@ -9,7 +9,10 @@ public final class Parameter {
     /// The checkpoint key.
     public var name: String
     /// The current value.
-    public var value: Tensor
+    public var value: Tensor { didSet { version &+= 1 } }
+    /// Counts the changes of `value` (assignments and in-place mutations), so a copy made from it (a packed
+    /// inference weight) can tell whether it is stale.
+    public private(set) var version = 0
     /// The accumulated gradient, same shape as `value`; allocated when the parameter trains.
     public var gradient: Tensor?
     /// Whether the optimizer updates this tensor and backward accumulates into `gradient`.

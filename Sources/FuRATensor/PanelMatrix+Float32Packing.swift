@@ -117,15 +117,17 @@ extension PanelMatrix {
     }
 
     /// The `float32` packing of w (O, I) row-major, a panel at a time: each panel's 16 source rows are read
-    /// side by side (16 streams) while its I × 16 floats are written in order.
-    func packFloat32(_ w: UnsafePointer<Float>) {
+    /// side by side (16 streams) while its I × 16 floats are written in order. `range`: only those panels, from
+    /// rows starting at w (row 16·range.lowerBound of W).
+    func packFloat32(_ w: UnsafePointer<Float>, panels range: Range<Int>? = nil) {
+        let range = range ?? 0..<panels
         let width = Self.panelWidth, (o, i) = (rows, columns)
         let dst = data.assumingMemoryBound(to: Float.self)
-        Threading.parallelFor(panels, minimumPerChunk: max(1, (1 << 16) / max(1, i * width))) { start, end in
-            for p in start..<end {
+        Threading.parallelFor(range.count, minimumPerChunk: max(1, (1 << 16) / max(1, i * width))) { start, end in
+            for p in (range.lowerBound + start)..<(range.lowerBound + end) {
                 let panel = dst + p * i * width
                 let count = min(width, o - p * width)
-                let source = w + p * width * i
+                let source = w + (p - range.lowerBound) * width * i
                 var k = 0
                 while k < i {
                     for l in 0..<count {

@@ -1,6 +1,7 @@
 import Foundation
 import FuRA
 import FuRAModels
+import FuRANN
 import FuRATensor
 import FuRATrain
 
@@ -51,7 +52,9 @@ extension Benchmarks {
             let (seconds, cpu) = measure { engine = try? GenerationModel(model: rollout, precision: precision) }
             out.append(BenchmarkResult(name: "grpo rebuild: pack the engine (\(precision.rawValue))", threads: 2, seconds: seconds,
                                        extra: ["cpu_seconds": cpu]))
-            // What GRPO does after the first step: the same engine re-packed in place (GRPORolloutEngine).
+            // What GRPO does after the first step: new weights written into the rollout copy's 210 projections, and
+            // the same engine re-packed in place (GRPORolloutEngine; the tied head did not change).
+            for slot in rollout.linearSlotNames { if let d = rollout.linear(named: slot) as? DenseLinear, let w = dense[slot + ".weight"] { d.weight.value = w } }
             let (refresh, refreshCPU) = measure { try? engine?.refreshWeights() }
             out.append(BenchmarkResult(name: "grpo rebuild: refresh the engine in place (\(precision.rawValue))", threads: 2, seconds: refresh,
                                        extra: ["cpu_seconds": refreshCPU]))

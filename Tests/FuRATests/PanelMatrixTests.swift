@@ -184,4 +184,31 @@ import Testing
             }
         }
     }
+
+    /// Full bf16-dot panels are packed 16 rows at a time in vector lanes: every stored weight is the per-weight
+    /// rounding's (ties to even, infinities, NaN quieted), and repack writes the same bits again.
+    @Test func bfloat16DotPanelPackingRoundsEveryWeightLikeHalfPrecision() throws {
+        var w = TestSupport.random([32, 10], seed: 3)
+        let specials: [Float] = [.nan, .infinity, -.infinity, Float(bitPattern: 0x3F80_8000), Float(bitPattern: 0x3F81_8000), -0.0,
+                                 .leastNonzeroMagnitude, .greatestFiniteMagnitude]
+        for (n, v) in specials.enumerated() { w.storage[n * 37 % w.count] = v }
+        let m = try PanelMatrix(w, storage: .bfloat16Dot)
+        for r in 0..<32 {
+            for k in 0..<10 {
+                let expected = HalfPrecision.bfloat16Bits(from: w.storage[r * 10 + k])
+                #expect(HalfPrecision.bfloat16Bits(from: m.element(r, k)) == expected || (m.element(r, k).isNaN && w.storage[r * 10 + k].isNaN))
+            }
+        }
+        let before = m.widened().storage.map(\.bitPattern)
+        try m.repack(w)
+        #expect(m.widened().storage.map(\.bitPattern) == before)
+        #expect(throws: TensorError.self) { try m.repack(TestSupport.random([32, 9], seed: 1)) }
+        #expect(throws: TensorError.self) { try m.repack(TestSupport.random([16, 10], seed: 1), firstRow: 8) }
+        // One panel alone: rows 16..<32 change, rows 0..<16 keep their bits.
+        let lower = TestSupport.random([16, 10], seed: 2)
+        try m.repack(lower, firstRow: 16)
+        let now = m.widened().storage
+        #expect(now[0..<160].map(\.bitPattern) == Array(before[0..<160]))
+        #expect(Array(now[160..<320]) == lower.storage.map { HalfPrecision.float(fromBFloat16Bits: HalfPrecision.bfloat16Bits(from: $0)) })
+    }
 }

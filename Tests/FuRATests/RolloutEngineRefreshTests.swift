@@ -30,6 +30,14 @@ import Testing
         let after = try Self.logits(engine)
         #expect(after != before)
         #expect(after == (try Self.logits(try GenerationModel(model: model, precision: precision))))
+        // Only what changed is re-packed: one projection of a fused q/k/v (k alone), then nothing.
+        let k = try #require(model.linear(named: model.linearSlotNames.first { $0.hasSuffix("k_proj") }!) as? DenseLinear)
+        k.weight.value = Tensor.randomNormal(k.weight.value.shape, std: 0.1, rng: &rng)
+        try engine.refreshWeights()
+        #expect(try Self.logits(engine) == (try Self.logits(try GenerationModel(model: model, precision: precision))))
+        let version = k.weight.version
+        try engine.refreshWeights()
+        #expect(k.weight.version == version)
     }
 
     @Test func quantizedEnginesAreNotRefreshedInPlace() throws {
