@@ -151,7 +151,7 @@ struct GRPOCommand: ParsableCommand {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let trainer = try GRPOTrainer(model: lm, options: options, trainExamples: train, evalExamples: heldOut, rewards: weighted,
                                       accuracy: MathCorrectnessReward(mode: mode), codec: codec, outputDirectory: directory)
-        trainer.preUpdate = setup.preUpdate
+        trainer.preMicroBatch = setup.preMicroBatch
         trainer.postUpdate = setup.postUpdate
         trainer.saveAdapters(of: method, baseModel: run.model)
         var resumedAt: Int?

@@ -101,7 +101,7 @@ struct TrainCommand: ParsableCommand {
             let display = TrainProgressDisplay()
             let run = try SFTRun(config: resolved, model: vision?.model ?? loaded.model, tokenizer: tokenizer,
                                  loadExamples: vision.map { $0.data.load(path:) }) { display.show($0) }
-            run.trainer.preUpdate = setup?.preUpdate
+            run.trainer.preMicroBatch = setup?.preMicroBatch
             run.trainer.postUpdate = setup?.postUpdate
             if let setup { run.trainer.saveAdapters(of: setup.method, baseModel: resolved.model) }
             if let vision {
