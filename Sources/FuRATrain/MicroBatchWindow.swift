@@ -37,7 +37,7 @@ public struct MicroBatchWindow {
             for p in parameters { p.zeroGradient() }
             try beginMicroBatch(i)
             values.append(try body(i))
-            if collective.size == 1 { Self.fold(flatGradient(), into: &sum) } else { gradients.append(flatGradient()) }
+            if collective.size == 1 { foldGradients(into: &sum) } else { gradients.append(flatGradient()) }
         }
         if collective.size > 1 {
             var all = [Double]()
@@ -70,12 +70,21 @@ public struct MicroBatchWindow {
         return flat
     }
 
-    /// `sum += g` elementwise (one rounding per element, so the order of the folds alone fixes the result).
-    static func fold(_ g: [Float], into sum: inout [Float]) {
-        precondition(g.count == sum.count, "a micro-batch gradient of \(g.count) values for a sum of \(sum.count)")
+    /// Adds every trainable gradient into its piece of `sum` (as `fold(flatGradient(), into:)`, without the copy).
+    func foldGradients(into sum: inout [Float]) {
+        var offset = 0
+        for p in parameters {
+            if let g = p.gradient { Self.fold(g.storage, into: &sum, at: offset) }
+            offset += p.count
+        }
+    }
+
+    /// `sum[offset...] += g` elementwise (one rounding per element, so the order of the folds alone fixes the result).
+    static func fold(_ g: [Float], into sum: inout [Float], at offset: Int = 0) {
+        precondition(offset + g.count <= sum.count, "\(g.count) gradient values at \(offset) for a sum of \(sum.count)")
         sum.withUnsafeMutableBufferPointer { s in
             g.withUnsafeBufferPointer { x in
-                for e in s.indices { s[e] += x[e] }
+                for e in x.indices { s[offset + e] += x[e] }
             }
         }
     }
