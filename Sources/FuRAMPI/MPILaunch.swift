@@ -15,7 +15,10 @@ public enum MPILaunch {
         switch transport {
         case "auto": return worldSize == nil ? SingleProcess() : try MPICollective()
         case "mpi": return try MPICollective()
-        case "none": return SingleProcess()
+        case "none":
+            // mpirun's processes, each alone, would all write the same run directory.
+            if let size = worldSize, size > 1 { throw DistributedError.independentCopies(processes: size) }
+            return SingleProcess()
         default: throw DistributedError.unknownTransport(transport)
         }
     }

@@ -7,7 +7,7 @@ import FuRATrain
 /// How a run is shared over processes, shared by `fura train` and `fura grpo` (one declaration, one help text).
 struct DistributedOptionGroup: ParsableArguments {
     @Option(help: """
-        auto | mpi | none (default auto: Open MPI when started by mpirun, e.g. `mpirun -np 2 fura train …`). Each process \
+        auto | mpi | none; auto takes Open MPI when mpirun started the process (`mpirun -np 2 fura train …`). Each process \
         runs --grad-accum micro-batches of every step; gradients are combined in a fixed order, so N processes × \
         grad-accum k train exactly as 1 process × grad-accum N·k. Rank 0 writes the files; --threads is per process \
         (default: the host's cores / its processes).
