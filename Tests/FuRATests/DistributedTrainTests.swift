@@ -47,7 +47,18 @@ struct DistributedTrainTests {
         }
     }
 
-    @Test func twoProcessesTrainTheOneProcessAdapterBitForBit() throws {
+    /// The adapter files of two runs are equal byte for byte.
+    static func expectSameAdapters(_ a: URL, _ b: URL, _ comment: String) throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: a.appendingPathComponent("adapter").path).filter { $0.hasSuffix(".safetensors") }
+        #expect(!names.isEmpty)
+        for name in names {
+            let x = try Data(contentsOf: a.appendingPathComponent("adapter/\(name)"))
+            let y = try Data(contentsOf: b.appendingPathComponent("adapter/\(name)"))
+            #expect(x == y, "\(name): \(comment)")
+        }
+    }
+
+    @Test func twoProcessesTrainTheOneProcessAdapterBitForBitAndResumeEachOther() throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "fura is built beside the tests (\(Self.binary))")
         let directory = try TrainFixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -63,21 +74,31 @@ struct DistributedTrainTests {
         func train(_ output: String, gradAccum: Int) -> [String] {
             ["train", "--model", model, "--data", data.path, "--output", directory.appendingPathComponent(output).path,
              "--method", "lora", "--lora-rank", "4", "--lora-dropout", "0.1", "--iters", "3", "--batch-size", "2",
-             "--grad-accum", "\(gradAccum)", "--max-seq-len", "64", "--val-size", "2", "--eval-every", "0", "--threads", "1"]
+             "--grad-accum", "\(gradAccum)", "--max-seq-len", "64", "--val-size", "2", "--eval-every", "0", "--threads", "1",
+             "--save-every", "2"]
         }
-        let two = try Self.run(MPIRun.path!, ["--allow-run-as-root", "--oversubscribe", "-np", "2", Self.binary] + train("two", gradAccum: 1))
+        let mpirun = [MPIRun.path!, "--allow-run-as-root", "--oversubscribe", "-np", "2", Self.binary]
+        let two = try Self.run(mpirun[0], Array(mpirun.dropFirst()) + train("two", gradAccum: 1))
         #expect(two.status == 0, "\(two.output)")
         #expect(two.output.contains("2 processes × grad-accum 1 (2 micro-batches a step)"), "\(two.output)")
         let one = try Self.run(Self.binary, train("one", gradAccum: 2))
         #expect(one.status == 0, "\(one.output)")
-        let adapters = try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("one/adapter").path)
-            .filter { $0.hasSuffix(".safetensors") }
-        #expect(!adapters.isEmpty)
-        for name in adapters {
-            let a = try Data(contentsOf: directory.appendingPathComponent("one/adapter/\(name)"))
-            let b = try Data(contentsOf: directory.appendingPathComponent("two/adapter/\(name)"))
-            #expect(a == b, "\(name) differs between 1 process × grad-accum 2 and 2 processes × grad-accum 1")
+        let (oneRun, twoRun) = (directory.appendingPathComponent("one"), directory.appendingPathComponent("two"))
+        try Self.expectSameAdapters(oneRun, twoRun, "1 process × grad-accum 2 against 2 processes × grad-accum 1")
+        #expect(try Self.steps(twoRun) == Self.steps(oneRun))
+        // Each run continues from its checkpoint-2 with the other number of processes (the data cursor counts global
+        // micro-batches, so only processes × grad-accum has to match).
+        for run in [oneRun, twoRun] {
+            for name in ["checkpoint-3", "adapter"] { try FileManager.default.removeItem(at: run.appendingPathComponent(name)) }
         }
-        #expect(try Self.steps(directory.appendingPathComponent("two")) == Self.steps(directory.appendingPathComponent("one")))
+        let twoResumedByOne = try Self.run(Self.binary, train("two", gradAccum: 2) + ["--resume"])
+        let oneResumedByTwo = try Self.run(mpirun[0], Array(mpirun.dropFirst()) + train("one", gradAccum: 1) + ["--resume"])
+        for resumed in [twoResumedByOne, oneResumedByTwo] {
+            #expect(resumed.status == 0 && resumed.output.contains("resumed from checkpoint-2"), "\(resumed.output)")
+        }
+        let fresh = try Self.run(Self.binary, train("fresh", gradAccum: 2))
+        #expect(fresh.status == 0, "\(fresh.output)")
+        try Self.expectSameAdapters(oneRun, directory.appendingPathComponent("fresh"), "resumed by 2 processes after 1")
+        try Self.expectSameAdapters(twoRun, directory.appendingPathComponent("fresh"), "resumed by 1 process after 2")
     }
 }
