@@ -132,7 +132,8 @@ struct TrainCommand: ParsableCommand {
                                      method: projectorOnly ? "projector" : resolved.method.rawValue,
                                      baseModel: RunResult.baseModelName(resolved.model),
                                      trainableParameters: run.trainer.trainableParameters.reduce(0) { $0 + $1.parameter.count },
-                                     steps: run.trainer.options.totalSteps, wallSeconds: Date().timeIntervalSince(started))
+                                     steps: run.trainer.options.totalSteps, wallSeconds: Date().timeIntervalSince(started),
+                                     processes: collective.size)
             let adapter = URL(fileURLWithPath: resolved.output).appendingPathComponent("adapter")
             if let setup {
                 print("result: " + (try RunResult.write(loaded, method: setup.method, baseModel: resolved.model, into: resolved.output,

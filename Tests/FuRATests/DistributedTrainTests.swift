@@ -1,4 +1,5 @@
 import Foundation
+import FuRATrain
 import Testing
 
 /// `mpirun` on the PATH, if Open MPI's launcher is installed.
@@ -89,6 +90,8 @@ struct DistributedTrainTests {
         let (oneRun, twoRun) = (directory.appendingPathComponent("one"), directory.appendingPathComponent("two"))
         try Self.expectSameAdapters(oneRun, twoRun, "1 process × grad-accum 2 against 2 processes × grad-accum 1")
         #expect(try Self.steps(twoRun) == Self.steps(oneRun))
+        #expect(try RunSummary.read(from: twoRun.path)?.processes == 2)
+        #expect(try RunSummary.read(from: oneRun.path)?.processes == nil)
         // Each run continues from its checkpoint-2 with the other number of processes (the data cursor counts global
         // micro-batches, so only processes × grad-accum has to match).
         for run in [oneRun, twoRun] {
