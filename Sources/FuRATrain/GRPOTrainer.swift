@@ -159,7 +159,8 @@ public final class GRPOStep: TrainingStep {
         for epoch in 0..<options.epochsPerStep {
             try passes.begin()
             var passLoss = 0.0
-            for members in batches {
+            for (b, members) in batches.enumerated() {
+                try passes.microBatches.beginMicroBatch(b)
                 let batch = tokenBatch(members)
                 let logProbabilities = try model.accumulateLogProbabilityGradient(batch, temperature: temperature) { row, t, lp in
                     let s = members[row]

@@ -17,19 +17,21 @@ public struct RunSummary: Codable, Equatable, Sendable {
     /// Seconds from the command's start to the result written (loading and conversion included); for a resumed run,
     /// only the last process's.
     public var wallSeconds: Double
-    /// Peak resident set size of the process that finished the run, bytes.
+    /// Peak resident set size of the process that finished the run (rank 0's alone under mpirun), bytes.
     public var peakRSSBytes: Int
+    /// The processes that shared each step under mpirun (nil: one).
+    public var processes: Int?
 
     enum CodingKeys: String, CodingKey {
         case kind, method, baseModel = "base_model", trainableParameters = "trainable_parameters", steps
-        case wallSeconds = "wall_seconds", peakRSSBytes = "peak_rss_bytes"
+        case wallSeconds = "wall_seconds", peakRSSBytes = "peak_rss_bytes", processes
     }
 
     public init(kind: String, method: String, baseModel: String, trainableParameters: Int, steps: Int,
-                wallSeconds: Double, peakRSSBytes: Int = ProcessMemory.peakResidentBytes) {
+                wallSeconds: Double, peakRSSBytes: Int = ProcessMemory.peakResidentBytes, processes: Int = 1) {
         self.kind = kind; self.method = method; self.baseModel = baseModel
         self.trainableParameters = trainableParameters; self.steps = steps
-        self.wallSeconds = wallSeconds; self.peakRSSBytes = peakRSSBytes
+        self.wallSeconds = wallSeconds; self.peakRSSBytes = peakRSSBytes; self.processes = processes > 1 ? processes : nil
     }
 
     /// Writes `DIR/summary.json` atomically.

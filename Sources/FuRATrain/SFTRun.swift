@@ -6,11 +6,16 @@ import FuRATensor
 /// An SFT run from a resolved config: data, split, schedule, the training loop, records and
 /// checkpoints in `config.output`. The model (converted to the method, trainability set) and the
 /// tokenizer come from the caller.
+///
+/// Over several processes (`collective`), `config.gradAccum` is each process's share: an optimizer step takes
+/// `gradAccum × processes` micro-batches, so the run equals one process with that accumulation bit for bit.
+/// Every process resumes from the same checkpoint; rank 0 alone writes `config.json`, metrics and checkpoints.
 public struct SFTRun {
     public let config: TrainConfig
     public let dataset: SFTDataset
     public let trainer: Trainer
-    public let recorder: RunRecorder
+    /// The records (nil on the processes that write none).
+    public let recorder: RunRecorder?
     /// The step the run resumed from, if it did.
     public let resumedAtStep: Int?
     /// Things the caller should tell the user (for example prompts cut off by `max_seq_len`).
@@ -24,7 +29,7 @@ public struct SFTRun {
     /// `loadExamples` reads a data file (default: `SFTRecords`; LLaVA records for a multimodal run).
     public init(config: TrainConfig, model: any LanguageModel, tokenizer: SFTTokenizer,
                 loadExamples: ((String) throws -> [SFTExample])? = nil,
-                onEvent: @escaping (TrainingEvent) -> Void = { _ in }) throws {
+                collective: any Collective = SingleProcess(), onEvent: @escaping (TrainingEvent) -> Void = { _ in }) throws {
         try config.validate()
         self.config = config
         let files = try SFTDataFiles.resolve(data: config.data, validation: config.valData)
@@ -32,7 +37,7 @@ public struct SFTRun {
         let examples = try load(files.train)
         let validation = try files.validation.map { try load($0) }
         dataset = try SFTDataset(examples: examples, validation: validation, valSize: validation == nil ? config.heldOutCount(examples: examples.count) : 0,
-                                 tokenizer: tokenizer, batchSize: config.batchSize, gradientAccumulation: config.gradAccum,
+                                 tokenizer: tokenizer, batchSize: config.batchSize, gradientAccumulation: config.gradAccum * collective.size,
                                  maxSeqLen: config.maxSeqLen, trainOnInputs: config.trainOnInputs, seed: config.seed)
         let totalSteps = config.iters ?? config.epochs * dataset.stepsPerEpoch
         let directory = URL(fileURLWithPath: config.output)
@@ -47,11 +52,12 @@ public struct SFTRun {
         }
         let trainer = Trainer(model: model, source: dataset, objective: SFTObjective(), options: options,
                               validation: config.evalEvery.map { $0 > 0 } == true ? try dataset.validationBatches() : [])
+        trainer.collective = collective
         resumedAtStep = config.resume ? try trainer.resumeFromLatestCheckpoint() : nil
-        let recorder = try RunRecorder(directory: directory, resumedAtStep: resumedAtStep)
+        let recorder = collective.writesFiles ? try RunRecorder(directory: directory, resumedAtStep: resumedAtStep) : nil
         let box = recordError
         trainer.onEvent = { event in
-            do { try recorder.record(event) } catch { if box.error == nil { box.error = error } }
+            do { try recorder?.record(event) } catch { if box.error == nil { box.error = error } }
             onEvent(event)
         }
         // Examples whose prompt fills max_seq_len have no target and teach nothing; sample the head of the data, and
@@ -71,7 +77,7 @@ public struct SFTRun {
         }
         warnings = empty == 0 ? [] : ["\(empty) of the first \(sample.count) training examples have no target token left after "
             + "truncation to max_seq_len \(config.maxSeqLen); raise --max-seq-len"]
-        do { try config.json().write(to: directory.appendingPathComponent("config.json"), options: .atomic) } catch {
+        do { if collective.writesFiles { try config.json().write(to: directory.appendingPathComponent("config.json"), options: .atomic) } } catch {
             throw TrainingError.writeFailed(path: directory.appendingPathComponent("config.json").path, reason: ErrorText.file(error))
         }
         self.trainer = trainer
@@ -80,7 +86,7 @@ public struct SFTRun {
 
     /// Trains to the end and writes the final loss curve. The last checkpoint holds the trained tensors.
     public func run() throws {
-        defer { try? recorder.writeCurve() }
+        defer { try? recorder?.writeCurve() }
         try trainer.run()
         if let error = recordError.error { throw error }
     }

@@ -4,8 +4,8 @@ import FuRAModels
 
 /// Applies a run's method (through `MethodRegistry`) to a loaded dense model, and keeps the hooks it needs.
 public struct TrainMethodSetup {
-    /// Called before the passes of each optimizer update with its 0-based index (reseeds adapter dropout).
-    public var preUpdate: ((Int) throws -> Void)?
+    /// Called before each micro-batch with its update's 0-based index and its index in the window (reseeds adapter dropout).
+    public var preMicroBatch: ((_ update: Int, _ microBatch: Int) throws -> Void)?
     /// Called after each optimizer update (BTT `normalize_after_update` when asked).
     public var postUpdate: ((Int) throws -> Void)?
     /// One line on what was done.
@@ -35,6 +35,6 @@ public struct TrainMethodSetup {
     /// Applies `method` to `model`.
     public static func apply(_ method: any FineTuningMethod, to model: any LanguageModel, seed: UInt64) throws -> TrainMethodSetup {
         let application = try method.apply(to: model, seed: seed)
-        return TrainMethodSetup(preUpdate: application.preUpdate, postUpdate: application.postUpdate, summary: application.summary, method: method)
+        return TrainMethodSetup(preMicroBatch: application.preMicroBatch, postUpdate: application.postUpdate, summary: application.summary, method: method)
     }
 }

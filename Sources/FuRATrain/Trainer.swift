@@ -23,7 +23,7 @@ public final class SFTStep: TrainingStep {
         let started = Date()
         try passes.begin()
         let window = try source.window(forStep: step)
-        let result = try objective.accumulate(model: model, window: window, rng: &rng)
+        let result = try objective.accumulate(model: model, window: window, rng: &rng, microBatches: passes.microBatches)
         guard result.loss.isFinite else { throw TrainingError.nonFinite(step: step + 1, quantity: "loss", value: result.loss) }
         let update = try passes.update()
         if result.targets > 0 {

@@ -41,15 +41,17 @@ open class TrainingLoop<Step: TrainingStep> {
     /// The injected step.
     public let stepObjective: Step
     public let options: Options
-    /// Called before the passes of every optimizer update with its 0-based index (reseeds adapter dropout, so a
-    /// resumed run is bit-identical).
-    public var preUpdate: ((Int) throws -> Void)?
+    /// Called before every micro-batch with the 0-based index of the update it feeds and its global index in the
+    /// update's window (reseeds adapter dropout, so neither a resume nor the number of processes changes a draw).
+    public var preMicroBatch: ((_ update: Int, _ microBatch: Int) throws -> Void)?
     /// Called after every optimizer update with the count of updates done (BTT `normalize_after_update`).
     public var postUpdate: ((Int) throws -> Void)?
     /// Writes the adapter of the current weights into the given folder (`checkpoint-N/adapter`); nil: none.
     public var saveAdapter: ((URL) throws -> Void)?
     /// Receives every event.
     public var onEvent: (Step.Event) -> Void
+    /// The processes this run is shared over (every one runs this loop; rank 0 alone writes checkpoints).
+    public var collective: any Collective = SingleProcess()
 
     /// Steps done.
     public private(set) var step = 0
@@ -102,9 +104,11 @@ open class TrainingLoop<Step: TrainingStep> {
         if step == 0, let event = try stepObjective.initialEvaluation() { onEvent(event) }
         while step < options.totalSteps {
             let index = step
-            let passes = StepPasses(learningRate: options.schedule.learningRate(at: index), begin: { [self] in
+            let microBatches = MicroBatchWindow(parameters: parameters.map(\.parameter), collective: collective) { [self] microBatch in
+                try preMicroBatch?(optimizer.stepCount, microBatch)
+            }
+            let passes = StepPasses(learningRate: options.schedule.learningRate(at: index), microBatches: microBatches, begin: {
                 for (_, p) in parameters { p.zeroGradient() }
-                try preUpdate?(optimizer.stepCount)
             }, update: { [self] final in
                 let norm = GradientClipping.clip(parameters, maxNorm: options.maxGradNorm)
                 guard norm.isFinite else { throw TrainingError.nonFinite(step: index + 1, quantity: "gradient norm", value: norm) }
@@ -139,10 +143,10 @@ open class TrainingLoop<Step: TrainingStep> {
         return nil
     }
 
-    /// Writes `checkpoint-<step>` now (with `adapter/` inside when `saveAdapter` is set), atomically.
+    /// Writes `checkpoint-<step>` now (with `adapter/` inside when `saveAdapter` is set), atomically; on rank 0 only.
     @discardableResult
     public func saveCheckpoint() throws -> URL? {
-        guard let directory = options.outputDirectory else { return nil }
+        guard let directory = options.outputDirectory, collective.writesFiles else { return nil }
         let checkpoint = Checkpoint(step: step, schedule: options.schedule, optimizer: optimizer, rng: rng,
                                     cursor: stepObjective.cursor(afterSteps: step), parameters: trainableParameters)
         let writeAdapter = saveAdapter

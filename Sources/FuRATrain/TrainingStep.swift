@@ -23,8 +23,9 @@ extension TrainingStep {
     public func initialEvaluation() throws -> Event? { nil }
 }
 
-/// What a step may do with the loop's optimizer: start a pass (gradients zeroed, the pre-update hook run) and
-/// finish it with one update (clipped, checked finite, AdamW at the scheduled learning rate, the post-update hook).
+/// What a step may do with the loop's optimizer: start a pass (gradients zeroed), run its micro-batches (shared
+/// over the processes, gradients combined in a fixed order) and finish it with one update (clipped, checked finite,
+/// AdamW at the scheduled learning rate, the post-update hook).
 public struct StepPasses {
     /// The figures of one update.
     public struct Update: Sendable {
@@ -34,13 +35,16 @@ public struct StepPasses {
     }
     /// The scheduled learning rate of this step.
     public let learningRate: Double
+    /// Runs a pass's micro-batches (calls the pre-micro-batch hook before each).
+    public let microBatches: MicroBatchWindow
     public let begin: () throws -> Void
     /// One update; `final` marks the step's last, after which the step counts as done (a checkpoint taken from the
     /// post-update hook then holds this step).
     let updateWeights: (_ final: Bool) throws -> Update
 
-    public init(learningRate: Double, begin: @escaping () throws -> Void, update: @escaping (_ final: Bool) throws -> Update) {
-        self.learningRate = learningRate; self.begin = begin; updateWeights = update
+    public init(learningRate: Double, microBatches: MicroBatchWindow, begin: @escaping () throws -> Void,
+                update: @escaping (_ final: Bool) throws -> Update) {
+        self.learningRate = learningRate; self.microBatches = microBatches; self.begin = begin; updateWeights = update
     }
 
     /// Runs one update (`final`: the step's last).

@@ -3,6 +3,7 @@ import Foundation
 import FuRA
 import FuRAEval
 import FuRAFormats
+import FuRAMPI
 import FuRAModels
 import FuRANN
 import FuRATensor
@@ -63,6 +64,7 @@ struct GRPOCommand: ParsableCommand {
     @Option(help: "Reward functions, comma list of accuracy (default) and format.") var rewards: String?
     @Option(help: "One weight per reward function, comma list (default 1 each).") var rewardWeights: String?
     @Option(help: "boxed (the reference; default) or last-number.") var answerMode: String?
+    @OptionGroup(title: "Processes") var distributedOptions: DistributedOptionGroup
 
     /// The flags that were given, as config keys.
     var overrides: [String: Any] {
@@ -92,6 +94,9 @@ struct GRPOCommand: ParsableCommand {
         } catch let error as ConfigFileError {
             FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
             throw ExitCode.failure
+        } catch let error as DistributedError {
+            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            throw ExitCode.failure
         }
     }
 
@@ -99,6 +104,8 @@ struct GRPOCommand: ParsableCommand {
     func execute(_ run: GRPORunConfig) throws {
         let commandStarted = Date()
         let options = run.options
+        let collective = try distributedOptions.start(threads: run.threads)
+        guard collective.size == 1 else { throw DistributedError.singleProcessOnly(command: "fura grpo", processes: collective.size) }
         if let threads = run.threads { Threading.setThreadCount(threads) }
         let (train, heldOut) = try problems(run)
         let method = try run.makeMethod()
@@ -151,7 +158,7 @@ struct GRPOCommand: ParsableCommand {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let trainer = try GRPOTrainer(model: lm, options: options, trainExamples: train, evalExamples: heldOut, rewards: weighted,
                                       accuracy: MathCorrectnessReward(mode: mode), codec: codec, outputDirectory: directory)
-        trainer.preUpdate = setup.preUpdate
+        trainer.preMicroBatch = setup.preMicroBatch
         trainer.postUpdate = setup.postUpdate
         trainer.saveAdapters(of: method, baseModel: run.model)
         var resumedAt: Int?

@@ -3,6 +3,7 @@ import Foundation
 import FuRA
 import FuRAFormats
 import FuRATensor
+import FuRAMPI
 import FuRAModels
 import FuRATrain
 
@@ -15,7 +16,9 @@ struct TrainCommand: ParsableCommand {
         Defaults follow the reference recipes (Docs/recipes.md §2): FuRA lr 2e-4, betas 0.9/0.95, weight decay 0, linear schedule \
         with warmup 0.03, batch 8 × 2, 3 epochs, seed 43. A --config file (YAML, or JSON by a .json name) may set any \
         option with its snake_case name (max_seq_len, grad_accum, …); unknown keys are errors; flags override it. DIR receives config.json, metrics.jsonl, loss.svg and \
-        checkpoint-N/ directories; --resume continues from the newest complete checkpoint, bit-identically.
+        checkpoint-N/ directories; --resume continues from the newest complete checkpoint, bit-identically. \
+        `mpirun -np N fura train …` shares every step's micro-batches over N processes (see --distributed); \
+        the adapter equals one process's with N × --grad-accum, bit for bit.
         """)
 
     @Option(help: "Model: a GGUF file or an HF directory.") var model: String?
@@ -45,6 +48,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Config file, YAML or JSON, with the flags' names in snake_case (flags override it).") var config: String?
     @OptionGroup(title: "Method") var methodOptions: MethodOptionGroup
     @OptionGroup(title: "Visual instruction tuning (LLaVA)") var visionOptions: VisionOptionGroup
+    @OptionGroup(title: "Processes") var distributedOptions: DistributedOptionGroup
 
     /// The flags that were given, as config keys.
     func overrides() throws -> [String: Any] {
@@ -90,6 +94,7 @@ struct TrainCommand: ParsableCommand {
             } else {
                 resolved = try TrainConfig.resolve(file: nil, filePath: "flags", overrides: overrides())
             }
+            let collective = try distributedOptions.start(threads: resolved.threads)
             print(String(decoding: try resolved.json(), as: UTF8.self))
             if let threads = resolved.threads { Threading.setThreadCount(threads) }
             try RunDirectory.prepare(resolved.output)
@@ -100,8 +105,8 @@ struct TrainCommand: ParsableCommand {
             let vision = try resolved.vision.isMultimodal ? MultimodalRunSetup(config: resolved, language: loaded.model, tokenizer: tokenizer) : nil
             let display = TrainProgressDisplay()
             let run = try SFTRun(config: resolved, model: vision?.model ?? loaded.model, tokenizer: tokenizer,
-                                 loadExamples: vision.map { $0.data.load(path:) }) { display.show($0) }
-            run.trainer.preUpdate = setup?.preUpdate
+                                 loadExamples: vision.map { $0.data.load(path:) }, collective: collective) { display.show($0) }
+            run.trainer.preMicroBatch = setup?.preMicroBatch
             run.trainer.postUpdate = setup?.postUpdate
             if let setup { run.trainer.saveAdapters(of: setup.method, baseModel: resolved.model) }
             if let vision {
@@ -117,14 +122,18 @@ struct TrainCommand: ParsableCommand {
             if let step = run.resumedAtStep { print("resumed from checkpoint-\(step)") }
             print("train \(run.dataset.train.count) examples, validation \(run.dataset.validation.count), "
                 + "\(run.trainer.options.totalSteps) optimizer steps (\(run.dataset.stepsPerEpoch) per epoch), "
+                + (collective.size > 1 ? "\(collective.size) processes × grad-accum \(resolved.gradAccum) (\(collective.size * resolved.gradAccum) micro-batches a step), "
+                    + "\(Threading.threadCount) thread\(Threading.threadCount == 1 ? "" : "s") each, " : "")
                 + "\(run.trainer.trainableParameters.reduce(0) { $0 + $1.parameter.count }) trainable parameters")
             try run.run()
             display.finish()
+            guard collective.writesFiles else { try collective.finish(); return }
             let summary = RunSummary(kind: vision == nil ? "sft" : "visual-sft-stage\(resolved.vision.resolvedStage)",
                                      method: projectorOnly ? "projector" : resolved.method.rawValue,
                                      baseModel: RunResult.baseModelName(resolved.model),
                                      trainableParameters: run.trainer.trainableParameters.reduce(0) { $0 + $1.parameter.count },
-                                     steps: run.trainer.options.totalSteps, wallSeconds: Date().timeIntervalSince(started))
+                                     steps: run.trainer.options.totalSteps, wallSeconds: Date().timeIntervalSince(started),
+                                     processes: collective.size)
             let adapter = URL(fileURLWithPath: resolved.output).appendingPathComponent("adapter")
             if let setup {
                 print("result: " + (try RunResult.write(loaded, method: setup.method, baseModel: resolved.model, into: resolved.output,
@@ -135,11 +144,15 @@ struct TrainCommand: ParsableCommand {
                 try summary.write(into: resolved.output)
                 print("result: \(adapter.path) (with \(MultimodalRunSetup.projectorFileName))")
             }
+            try collective.finish()
             print("done: \(resolved.output)")
         } catch let error as TrainingError {
             FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
             throw ExitCode.failure
         } catch let error as ConfigFileError {
+            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            throw ExitCode.failure
+        } catch let error as DistributedError {
             FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
             throw ExitCode.failure
         }

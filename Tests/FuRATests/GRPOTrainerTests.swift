@@ -163,7 +163,7 @@ struct LetterShareReward: RewardFunction {
         let trainer = try GRPOTrainer(model: model, options: options, trainExamples: Self.problems, evalExamples: [],
                                       rewards: WeightedRewards([LetterShareReward()]), accuracy: LetterShareReward(), codec: Self.codec,
                                       outputDirectory: nil) { if case .step = $0 { steps += 1 } }
-        trainer.preUpdate = setup.preUpdate
+        trainer.preMicroBatch = setup.preMicroBatch
         trainer.postUpdate = setup.postUpdate
         let before = trainer.trainableParameters.map { $0.parameter.value.storage }
         #expect(!before.isEmpty)

@@ -24,7 +24,7 @@ import Testing
         let trainer = try GRPOTrainer(model: model, options: options, trainExamples: GRPOTrainerTests.problems, evalExamples: [],
                                       rewards: WeightedRewards([LetterShareReward()]), accuracy: LetterShareReward(),
                                       codec: GRPOTrainerTests.codec, outputDirectory: directory)
-        trainer.preUpdate = application.preUpdate
+        trainer.preMicroBatch = application.preMicroBatch
         trainer.postUpdate = application.postUpdate
         trainer.saveAdapters(of: method, baseModel: "random")
         try trainer.run()

@@ -27,7 +27,7 @@ import Testing
         let run = try SFTRun(config: config, model: model, tokenizer: CharacterTokenizer.sft) {
             if case let .step(m) = $0 { losses.append(m.loss) }
         }
-        run.trainer.preUpdate = setup.preUpdate
+        run.trainer.preMicroBatch = setup.preMicroBatch
         run.trainer.postUpdate = { step in
             try setup.postUpdate?(step)
             if step == stopAfter { throw CancellationError() }

@@ -84,7 +84,8 @@ enum TrainFixture {
         let data = try TrainFixture.dataset(batchSize: 3, accumulation: 2)
         let window = try data.window(forStep: 0)
         var rng = RNG(seed: 1)
-        let result = try SFTObjective().accumulate(model: model, window: window, rng: &rng)
+        let microBatches = MicroBatchWindow(parameters: model.namedParameters.filter(\.parameter.trainable).map(\.parameter))
+        let result = try SFTObjective().accumulate(model: model, window: window, rng: &rng, microBatches: microBatches)
         let targets = window.reduce(0) { $0 + $1.targetCount }
         #expect(result.targets == targets)
         #expect(abs(result.loss - (try SFTObjective.evaluate(model: model, batches: window))) < 1e-5)

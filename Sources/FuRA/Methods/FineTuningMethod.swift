@@ -60,15 +60,16 @@ public struct MethodRecipe: Sendable {
 
 /// What applying a method did, and the hooks it needs around every optimizer update.
 public struct MethodApplication {
-    /// Called before the passes of every optimizer update with its 0-based index (reseeds adapter dropout,
-    /// so a resumed run is bit-identical).
-    public var preUpdate: ((Int) throws -> Void)?
+    /// Called before every micro-batch with the 0-based index of its optimizer update and its global index in the
+    /// update's window (reseeds adapter dropout, so a resumed or multi-process run is bit-identical).
+    public var preMicroBatch: ((_ update: Int, _ microBatch: Int) throws -> Void)?
     /// Called after every optimizer update with the count of updates done (BTT `normalize_after_update`).
     public var postUpdate: ((Int) throws -> Void)?
     /// One line on what was done.
     public var summary: String
-    public init(preUpdate: ((Int) throws -> Void)? = nil, postUpdate: ((Int) throws -> Void)? = nil, summary: String) {
-        self.preUpdate = preUpdate; self.postUpdate = postUpdate; self.summary = summary
+    public init(preMicroBatch: ((_ update: Int, _ microBatch: Int) throws -> Void)? = nil, postUpdate: ((Int) throws -> Void)? = nil,
+                summary: String) {
+        self.preMicroBatch = preMicroBatch; self.postUpdate = postUpdate; self.summary = summary
     }
 }
 

@@ -64,9 +64,10 @@ public struct LoRAFamilyMethod<Member: LoRAFamilyMember>: FineTuningMethod {
     public func apply(to model: any LanguageModel, seed: UInt64) throws -> MethodApplication {
         let slots = try wrap(model, seed: seed, initialize: true)
         let layers = slots.compactMap { model.linear(named: $0) }
-        return MethodApplication(preUpdate: { update in
+        return MethodApplication(preMicroBatch: { update, microBatch in
             for (index, layer) in layers.enumerated() {
-                let dropoutSeed = seed &* 0x2545_F491_4F6C_DD1D &+ UInt64(update) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(index)
+                let dropoutSeed = seed &* 0x2545_F491_4F6C_DD1D &+ UInt64(update) &* 0x9E37_79B9_7F4A_7C15
+                    &+ UInt64(microBatch) &* 0xBF58_476D_1CE4_E5B9 &+ UInt64(index)
                 if let l = layer as? LoRALinear { l.dropoutRNG = RNG(seed: dropoutSeed) }
                 if let d = layer as? DoRALinear { d.dropoutRNG = RNG(seed: dropoutSeed) }
             }
