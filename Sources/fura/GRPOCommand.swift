@@ -116,10 +116,10 @@ struct GRPOCommand: ParsableCommand {
         let lm = loaded.model
         let started = Date()
         let setup = try TrainMethodSetup.apply(method, to: lm, seed: options.seed)
-        log(setup.summary)
+        if collective.writesFiles { log(setup.summary) }
         let trainable = lm.namedParameters.filter { $0.parameter.trainable }.reduce(0) { $0 + $1.parameter.count }
         let total = lm.namedParameters.reduce(0) { $0 + $1.parameter.count }
-        log("model \(run.model): \(run.method), \(trainable) trainable of \(total) parameters (\(String(format: "%.2f", 100 * Double(trainable) / Double(max(1, total))))%), set up in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+        if collective.writesFiles { log("model \(run.model): \(run.method), \(trainable) trainable of \(total) parameters (\(String(format: "%.2f", 100 * Double(trainable) / Double(max(1, total))))%), set up in \(String(format: "%.1f", Date().timeIntervalSince(started))) s") }
 
         let mode: MathAnswer.Mode
         switch run.answerMode {
@@ -164,7 +164,7 @@ struct GRPOCommand: ParsableCommand {
         var resumedAt: Int?
         if run.resume {
             resumedAt = try trainer.resumeFromLatestCheckpoint()
-            log(resumedAt.map { "resumed at step \($0)" } ?? "no checkpoint in \(run.output); starting from step 0")
+            if collective.writesFiles { log(resumedAt.map { "resumed at step \($0)" } ?? "no checkpoint in \(run.output); starting from step 0") }
         }
         if collective.size > 1, collective.writesFiles {
             log("\(collective.size) processes share each step's \(options.promptsPerStep) prompts and its micro-batches, "
