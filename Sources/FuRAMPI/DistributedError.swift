@@ -6,8 +6,6 @@ public enum DistributedError: Error, CustomStringConvertible, Equatable {
     case unknownTransport(String)
     /// `--distributed none` under mpirun: each process would train alone into the same run directory.
     case independentCopies(processes: Int)
-    /// A command that runs in one process only was started as several.
-    case singleProcessOnly(command: String, processes: Int)
 
     public var description: String {
         switch self {
@@ -18,8 +16,6 @@ public enum DistributedError: Error, CustomStringConvertible, Equatable {
         case let .independentCopies(processes):
             return "--distributed none under mpirun would run \(processes) independent copies writing the same run directory; "
                 + "drop --distributed none (the processes then share the run) or start one process without mpirun"
-        case let .singleProcessOnly(command, processes):
-            return "\(command) runs in one process for now (mpirun started \(processes)); run it without mpirun"
         }
     }
 }

@@ -8,6 +8,10 @@ public struct GenerationOptions: Sendable, Equatable {
     /// Seeds one RNG per sequence (drawn in order from an RNG of this seed), so a sequence's tokens
     /// do not depend on which other sequences share its batch.
     public var seed: UInt64
+    /// The index of the first prompt in the list the seed's draws are numbered over: prompt k of this call takes
+    /// draw `firstSequenceIndex + k`, so a part of a list sampled alone (by one process of several) draws what it
+    /// draws in the whole list.
+    public var firstSequenceIndex = 0
     /// Tokens that end a sequence (kept as its last id); empty never stops on a token.
     public var eosTokenIds: Set<Int>
     /// Texts that end a sequence once its decoded output contains one (needs a decoder).
@@ -25,6 +29,9 @@ public struct GenerationOptions: Sendable, Equatable {
         try sampling.validate()
         guard maxNewTokens >= 1 else { throw GenerationError.invalidOption(option: "max_new_tokens", value: "\(maxNewTokens)", reason: "must be ≥ 1") }
         guard maxBatch >= 1 else { throw GenerationError.invalidOption(option: "max batch", value: "\(maxBatch)", reason: "must be ≥ 1") }
+        guard firstSequenceIndex >= 0 else {
+            throw GenerationError.invalidOption(option: "first sequence index", value: "\(firstSequenceIndex)", reason: "must be ≥ 0")
+        }
         guard !stopStrings.contains("") else { throw GenerationError.invalidOption(option: "stop", value: "\"\"", reason: "stop strings must not be empty") }
     }
 }
@@ -82,6 +89,7 @@ public final class Generator {
             throw GenerationError.invalidOption(option: "stop", value: "\(options.stopStrings)", reason: "stop strings need a decoder (tokenizer)")
         }
         var seeds = RNG(seed: options.seed)
+        for _ in 0..<options.firstSequenceIndex { _ = seeds.next() }
         var rngs = prompts.map { _ in RNG(seed: seeds.next()) }
         var results: [GenerationResult] = []
         var start = 0

@@ -20,6 +20,19 @@ public protocol Collective: AnyObject {
 extension Collective {
     /// Whether this process writes metrics, checkpoints and adapters.
     public var writesFiles: Bool { rank == 0 }
+
+    /// Every process's `values` (counts may differ), in rank order, on every process: each rank broadcasts its count,
+    /// then its values.
+    public func gather(_ values: [Double]) throws -> [[Double]] {
+        guard size > 1 else { return [values] }
+        return try (0..<size).map { root in
+            var count = [Double(root == rank ? values.count : 0)]
+            try broadcast(&count, root: root)
+            var theirs = root == rank ? values : [Double](repeating: 0, count: Int(count[0]))
+            try broadcast(&theirs, root: root)
+            return theirs
+        }
+    }
 }
 
 /// One process alone: rank 0 of 1; a broadcast leaves the buffer as it is.

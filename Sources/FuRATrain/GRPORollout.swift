@@ -20,6 +20,26 @@ public struct GRPOCompletion: Equatable, Sendable {
     }
 }
 
+extension GRPOCompletion {
+    /// Every process's `completions` (each process's part of a step's list), concatenated in rank order on every
+    /// process, without old log-probabilities (a data-parallel step takes the first pass's own: sampling-time ones
+    /// can differ in the last bit with the rows a process decodes together). Each completion travels as its id
+    /// count, whether it stopped, and its ids (exact in `Double`).
+    public static func gather(_ completions: [GRPOCompletion], over collective: any Collective) throws -> [GRPOCompletion] {
+        guard collective.size > 1 else { return completions }
+        let flat = completions.flatMap { c -> [Double] in [Double(c.ids.count), c.stopped ? 1 : 0] + c.ids.map(Double.init) }
+        return try collective.gather(flat).flatMap { part -> [GRPOCompletion] in
+            var gathered = [GRPOCompletion](), at = 0
+            while at < part.count {
+                let n = Int(part[at])
+                gathered.append(GRPOCompletion(ids: part[(at + 2)..<(at + 2 + n)].map { Int($0) }, stopped: part[at + 1] != 0, oldLogProbabilities: nil))
+                at += 2 + n
+            }
+            return gathered
+        }
+    }
+}
+
 /// GRPO rollouts through the shared batched generation engine (`Generator`): the P prompts, each
 /// repeated G times, go to the engine as one list; it prefills each distinct prompt once (packed, any
 /// lengths) and copies its key/value slot to the repeats, then decodes every unfinished sequence together.
@@ -43,17 +63,21 @@ public struct GRPORollout {
         self.stopIds = stopIds; self.maxBatch = maxBatch
     }
 
-    /// The engine's options for one rollout seeded by `seed`.
-    public func generationOptions(seed: UInt64) -> GenerationOptions {
+    /// The engine's options for one rollout seeded by `seed` whose first sequence has index `firstSequence`.
+    public func generationOptions(seed: UInt64, firstSequence: Int = 0) -> GenerationOptions {
         let sampling = temperature == 0 ? SamplingOptions.greedy : SamplingOptions(temperature: temperature, topP: topP)
-        return GenerationOptions(maxNewTokens: maxNewTokens, sampling: sampling, seed: seed, eosTokenIds: stopIds, maxBatch: maxBatch)
+        var options = GenerationOptions(maxNewTokens: maxNewTokens, sampling: sampling, seed: seed, eosTokenIds: stopIds, maxBatch: maxBatch)
+        options.firstSequenceIndex = firstSequence
+        return options
     }
 
     /// G completions of each prompt, prompt-major (index p·G + g).
     ///
     /// - Parameters: `prompts` P id lists (each ≥ 1 id, lengths may differ); `model` the policy to sample
-    ///   (its current weights are read; build a new `GenerationModel` after they change).
-    public func sample(model: GenerationModel, prompts: [[Int]], copies: Int, seed: UInt64) throws -> [GRPOCompletion] {
+    ///   (its current weights are read; build a new `GenerationModel` after they change); `firstSequence` the index
+    ///   of this call's first sequence in the step's whole list (a process sampling a part of it), which numbers
+    ///   the sequences' generators.
+    public func sample(model: GenerationModel, prompts: [[Int]], copies: Int, seed: UInt64, firstSequence: Int = 0) throws -> [GRPOCompletion] {
         guard !prompts.isEmpty, prompts.allSatisfy({ !$0.isEmpty }), copies >= 1 else {
             throw TrainingError.invalidOption(option: "prompts", value: "\(prompts.map(\.count)) × \(copies)",
                                               reason: "need at least one non-empty prompt and ≥ 1 completion each")
@@ -61,7 +85,7 @@ public struct GRPORollout {
         let repeated = prompts.flatMap { Array(repeating: $0, count: copies) }
         let generator = Generator(model: model)
         generator.keyValuePrecision = keyValuePrecision
-        let results = try generator.generate(prompts: repeated, options: generationOptions(seed: seed))
+        let results = try generator.generate(prompts: repeated, options: generationOptions(seed: seed, firstSequence: firstSequence))
         // Untruncated sampling: the processed log-probability is log softmax(z / T) at the token (and
         // log softmax(z) at T = 1), exactly what the loss recomputes; top-p renormalizes over the nucleus.
         let keepsOld = temperature > 0 && topP >= 1

@@ -31,6 +31,14 @@ public struct GRPOCodec {
 /// (`epochsPerStep` > 1) reuse them. Completions whose advantage is 0 have zero gradient when β = 0 and
 /// are skipped.
 ///
+/// Over several processes (`collective`), each samples whole groups of the step's prompts (sequence i draws from its
+/// generator i whichever process samples it), all completions are gathered in order and every process computes
+/// every reward and advantage; the micro-batches of each pass are shared out through `MicroBatchWindow`. Old
+/// log-probabilities are then the first pass's own (as with top-p < 1). The run equals one process's with the same
+/// flags bit for bit when that one also takes the first pass's own (top-p < 1, or a bf16/q8/f16-cache rollout engine),
+/// and to float rounding of the first pass's ratio otherwise — as long as no draw falls within the last bit of a
+/// logit (the engine's logits can differ in the last bit with the rows decoded together).
+///
 /// Reference policy (β > 0): the initial values of the trainable tensors are kept and swapped in for one
 /// no-grad forward per step. Every method's initial state is its base model (BTT is lossless, LoRA's B is
 /// 0, DoRA's magnitude is ‖W‖), so this is "the adapter disabled" with no second copy of the frozen weights.
@@ -43,19 +51,23 @@ public final class GRPOStep: TrainingStep {
     /// The held-out accuracy reward (1 correct, 0 wrong).
     public let accuracy: any RewardFunction
     public let codec: GRPOCodec
+    /// The processes the step is shared over: each samples its share of the prompts (whole groups) and runs its
+    /// share of the micro-batches; every one gathers all completions and computes every reward and advantage.
+    public let collective: any Collective
     private var promptCache: [Int: (text: String, ids: [Int])] = [:]
     private var initialValues: [String: Tensor] = [:]
     /// Built on the first rollout, refreshed in place after each update.
     private lazy var rollouts = GRPORolloutEngine(policy: model, precision: options.rolloutPrecision)
 
     public init(model: CausalLM, options: GRPOOptions, trainExamples: [RewardExample], evalExamples: [RewardExample],
-                rewards: WeightedRewards, accuracy: any RewardFunction, codec: GRPOCodec) throws {
+                rewards: WeightedRewards, accuracy: any RewardFunction, codec: GRPOCodec,
+                collective: any Collective = SingleProcess()) throws {
         try options.validate()
         guard !trainExamples.isEmpty else {
             throw TrainingError.emptyData(path: "training data", reason: "no problem to sample prompts from")
         }
         self.model = model; self.options = options; self.trainExamples = trainExamples; self.evalExamples = evalExamples
-        self.rewards = rewards; self.accuracy = accuracy; self.codec = codec
+        self.rewards = rewards; self.accuracy = accuracy; self.codec = codec; self.collective = collective
         if options.loss.needsReference {
             for (name, p) in trainableParameters { initialValues[name] = p.value }
         }
@@ -95,10 +107,15 @@ public final class GRPOStep: TrainingStep {
         var rollout = GRPORollout(maxNewTokens: options.maxNewTokens, temperature: Float(options.temperature),
                                   topP: Float(options.topP), stopIds: codec.stopIds, maxBatch: options.rolloutBatchSize)
         rollout.keyValuePrecision = options.rolloutKeyValuePrecision
-        var completions = try rollout.sample(model: rollouts.engine(),
-                                             prompts: prompts.map(\.ids), copies: g, seed: seeds.next())
-        // Sampling-time log-probs are the policy's only when the rollout engine computes exactly in f32.
-        if !options.rolloutsAreExact {
+        // This process's groups; each sequence's generator is numbered by its index in the step's whole list.
+        let seed = seeds.next()
+        let mine = MicroBatchWindow.share(count: p, rank: collective.rank, size: collective.size)
+        let sampled = mine.isEmpty ? [] : try rollout.sample(model: rollouts.engine(), prompts: prompts[mine].map(\.ids), copies: g,
+                                                             seed: seed, firstSequence: mine.lowerBound * g)
+        var completions = try GRPOCompletion.gather(sampled, over: collective)
+        // Sampling-time log-probs are the policy's only when the rollout engine computes exactly in f32, and the same
+        // bits whatever the process count only in one process (see `GRPOCompletion.gather`).
+        if !options.rolloutsAreExact || collective.size > 1 {
             for i in completions.indices { completions[i].oldLogProbabilities = nil }
         }
         let rolloutSeconds = Date().timeIntervalSince(started)
@@ -141,7 +158,7 @@ public final class GRPOStep: TrainingStep {
         var referenceLogProbabilities = [Int: [Float]]()
         if options.loss.needsReference {
             try withInitialValues {
-                for members in batches {
+                for members in batches[MicroBatchWindow.share(count: batches.count, rank: collective.rank, size: collective.size)] {
                     let lp = try model.labelLogProbabilities(tokenBatch(members), temperature: temperature)
                     for (row, s) in members.enumerated() { referenceLogProbabilities[s] = lp[row] }
                 }
@@ -158,9 +175,11 @@ public final class GRPOStep: TrainingStep {
         var learningRate = passes.learningRate
         for epoch in 0..<options.epochsPerStep {
             try passes.begin()
-            var passLoss = 0.0
-            for (b, members) in batches.enumerated() {
-                try passes.microBatches.beginMicroBatch(b)
+            let final = epoch == options.epochsPerStep - 1
+            // Per micro-batch: its loss sum, KL sum, clipped tokens and trained tokens, gathered in global order.
+            let sums = try passes.microBatches.run(count: batches.count, width: 4) { b in
+                let members = batches[b]
+                var loss = 0.0, kl = 0.0, clippedTokens = 0.0, lossTokens = 0.0
                 let batch = tokenBatch(members)
                 let logProbabilities = try model.accumulateLogProbabilityGradient(batch, temperature: temperature) { row, t, lp in
                     let s = members[row]
@@ -169,20 +188,24 @@ public final class GRPOStep: TrainingStep {
                     let n = trainedCounts[s]
                     let token = options.loss.token(logProbability: Double(lp), old: old, reference: reference, advantage: sequences[s].advantage)
                     let w = GRPOLoss.tokenWeight(tokens: n, sequences: totalSequences)
-                    passLoss += w * token.loss
-                    if epoch == options.epochsPerStep - 1 {
-                        klSum += token.kl; tokens += 1
-                        if token.lowClipped || token.highClipped { clipped += 1 }
-                    }
+                    loss += w * token.loss
+                    kl += token.kl; lossTokens += 1
+                    if token.lowClipped || token.highClipped { clippedTokens += 1 }
                     return Float(w * token.dLogProbability)
                 }
                 for (row, s) in members.enumerated() where oldLogProbabilities[s] == nil { oldLogProbabilities[s] = logProbabilities[row] }
+                return [loss, kl, clippedTokens, lossTokens]
+            }
+            var passLoss = 0.0
+            for v in sums {
+                passLoss += v[0]
+                if final { klSum += v[1]; clipped += Int(v[2]); tokens += Int(v[3]) }
             }
             lossSum += passLoss
             guard passLoss.isFinite else { throw TrainingError.nonFinite(step: step + 1, quantity: "policy loss", value: passLoss) }
             // Without an active completion there is no gradient: no update (AdamW would still move the weights).
             if !batches.isEmpty {
-                let update = try passes.update(final: epoch == options.epochsPerStep - 1)
+                let update = try passes.update(final: final)
                 gradNorm = update.gradNorm
                 learningRate = update.learningRate
             }
@@ -209,20 +232,25 @@ public final class GRPOStep: TrainingStep {
 
     // MARK: Rollouts and evaluation
 
-    /// Greedy accuracy on the first `evalLimit` held-out problems.
+    /// Greedy accuracy on the first `evalLimit` held-out problems (each process scores its share of them; the scores
+    /// are gathered and summed in problem order).
     public func evaluate() throws -> Double {
         let problems = Array(evalExamples.prefix(options.evalLimit))
         guard !problems.isEmpty else { return .nan }
-        let prompts = try problems.indices.map { try prompt(for: $0, in: problems, cacheKey: -1 - $0) }
-        let greedy = GRPORollout(maxNewTokens: options.maxNewTokens, temperature: 0, topP: 1, stopIds: codec.stopIds,
-                                 maxBatch: options.rolloutBatchSize)
-        let completions = try greedy.sample(model: rollouts.engine(),
-                                            prompts: prompts.map(\.ids), copies: 1, seed: 0)
-        var correct = 0.0
-        for (i, completion) in completions.enumerated() {
-            let text = codec.decode(completion.ids.filter { !codec.stopIds.contains($0) })
-            correct += accuracy.reward(prompt: prompts[i].text, completion: text, example: problems[i])
+        let mine = MicroBatchWindow.share(count: problems.count, rank: collective.rank, size: collective.size)
+        var scores = [Double]()
+        if !mine.isEmpty {
+            let prompts = try mine.map { try prompt(for: $0, in: problems, cacheKey: -1 - $0) }
+            let greedy = GRPORollout(maxNewTokens: options.maxNewTokens, temperature: 0, topP: 1, stopIds: codec.stopIds,
+                                     maxBatch: options.rolloutBatchSize)
+            let completions = try greedy.sample(model: rollouts.engine(), prompts: prompts.map(\.ids), copies: 1, seed: 0)
+            for (k, completion) in completions.enumerated() {
+                let text = codec.decode(completion.ids.filter { !codec.stopIds.contains($0) })
+                scores.append(accuracy.reward(prompt: prompts[k].text, completion: text, example: problems[mine.lowerBound + k]))
+            }
         }
+        var correct = 0.0
+        for score in try collective.gather(scores).joined() { correct += score }
         return correct / Double(problems.count)
     }
 
@@ -256,13 +284,14 @@ public final class GRPOStep: TrainingStep {
 public final class GRPOTrainer: TrainingLoop<GRPOStep> {
     public init(model: CausalLM, options: GRPOOptions, trainExamples: [RewardExample], evalExamples: [RewardExample],
                 rewards: WeightedRewards, accuracy: any RewardFunction, codec: GRPOCodec, outputDirectory: URL?,
-                onEvent: @escaping (GRPOEvent) -> Void = { _ in }) throws {
+                collective: any Collective = SingleProcess(), onEvent: @escaping (GRPOEvent) -> Void = { _ in }) throws {
         let step = try GRPOStep(model: model, options: options, trainExamples: trainExamples, evalExamples: evalExamples,
-                                rewards: rewards, accuracy: accuracy, codec: codec)
+                                rewards: rewards, accuracy: accuracy, codec: codec, collective: collective)
         let loop = Options(totalSteps: options.steps, schedule: GRPOStep.schedule(options), adamW: options.adamW,
                            maxGradNorm: options.maxGradNorm, evaluateEvery: options.evalEvery, saveEvery: options.saveEvery,
                            keepCheckpoints: options.keepCheckpoints, outputDirectory: outputDirectory, seed: options.seed)
         super.init(model: model, step: step, options: loop, onEvent: onEvent)
+        self.collective = collective
     }
 
     /// Greedy accuracy on the first `evalLimit` held-out problems.

@@ -29,23 +29,31 @@ public struct MicroBatchWindow {
     /// Runs `body(i)` for this process's micro-batches i (each from zero gradients), leaves the window's gradient in
     /// every trainable parameter, and returns every micro-batch's value (its loss sum) in global order.
     public func run(count: Int, _ body: (Int) throws -> Double) throws -> [Double] {
+        try run(count: count, width: 1) { [try body($0)] }.map { $0[0] }
+    }
+
+    /// As `run(count:_:)`, with `width` values per micro-batch (a loss sum and counts), every micro-batch's in global order.
+    public func run(count: Int, width: Int, _ body: (Int) throws -> [Double]) throws -> [[Double]] {
+        precondition(width >= 1, "a micro-batch gives at least one value")
         let mine = Self.share(count: count, rank: collective.rank, size: collective.size)
         var sum = [Float](repeating: 0, count: parameters.reduce(0) { $0 + $1.count })
         var gradients = [[Float]]()
-        var values = [Double]()
+        var values = [[Double]]()
         for i in mine {
             for p in parameters { p.zeroGradient() }
             try beginMicroBatch(i)
-            values.append(try body(i))
+            let value = try body(i)
+            precondition(value.count == width, "micro-batch \(i) gave \(value.count) values, not \(width)")
+            values.append(value)
             if collective.size == 1 { foldGradients(into: &sum) } else { gradients.append(flatGradient()) }
         }
         if collective.size > 1 {
-            var all = [Double]()
+            var all = [[Double]]()
             for rank in 0..<collective.size {
                 let share = Self.share(count: count, rank: rank, size: collective.size)
-                var theirs = rank == collective.rank ? values : [Double](repeating: 0, count: share.count)
+                var theirs = rank == collective.rank ? values.flatMap { $0 } : [Double](repeating: 0, count: share.count * width)
                 try collective.broadcast(&theirs, root: rank)
-                all += theirs
+                all += stride(from: 0, to: theirs.count, by: width).map { Array(theirs[$0..<($0 + width)]) }
                 for i in share {
                     var g = rank == collective.rank ? gradients[i - mine.lowerBound] : [Float](repeating: 0, count: sum.count)
                     try collective.broadcast(&g, root: rank)

@@ -105,7 +105,6 @@ struct GRPOCommand: ParsableCommand {
         let commandStarted = Date()
         let options = run.options
         let collective = try distributedOptions.start(threads: run.threads)
-        guard collective.size == 1 else { throw DistributedError.singleProcessOnly(command: "fura grpo", processes: collective.size) }
         if let threads = run.threads { Threading.setThreadCount(threads) }
         let (train, heldOut) = try problems(run)
         let method = try run.makeMethod()
@@ -117,10 +116,10 @@ struct GRPOCommand: ParsableCommand {
         let lm = loaded.model
         let started = Date()
         let setup = try TrainMethodSetup.apply(method, to: lm, seed: options.seed)
-        log(setup.summary)
+        if collective.writesFiles { log(setup.summary) }
         let trainable = lm.namedParameters.filter { $0.parameter.trainable }.reduce(0) { $0 + $1.parameter.count }
         let total = lm.namedParameters.reduce(0) { $0 + $1.parameter.count }
-        log("model \(run.model): \(run.method), \(trainable) trainable of \(total) parameters (\(String(format: "%.2f", 100 * Double(trainable) / Double(max(1, total))))%), set up in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+        if collective.writesFiles { log("model \(run.model): \(run.method), \(trainable) trainable of \(total) parameters (\(String(format: "%.2f", 100 * Double(trainable) / Double(max(1, total))))%), set up in \(String(format: "%.1f", Date().timeIntervalSince(started))) s") }
 
         let mode: MathAnswer.Mode
         switch run.answerMode {
@@ -157,21 +156,30 @@ struct GRPOCommand: ParsableCommand {
         let directory = URL(fileURLWithPath: run.output)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let trainer = try GRPOTrainer(model: lm, options: options, trainExamples: train, evalExamples: heldOut, rewards: weighted,
-                                      accuracy: MathCorrectnessReward(mode: mode), codec: codec, outputDirectory: directory)
+                                      accuracy: MathCorrectnessReward(mode: mode), codec: codec, outputDirectory: directory,
+                                      collective: collective)
         trainer.preMicroBatch = setup.preMicroBatch
         trainer.postUpdate = setup.postUpdate
         trainer.saveAdapters(of: method, baseModel: run.model)
         var resumedAt: Int?
         if run.resume {
             resumedAt = try trainer.resumeFromLatestCheckpoint()
-            log(resumedAt.map { "resumed at step \($0)" } ?? "no checkpoint in \(run.output); starting from step 0")
+            if collective.writesFiles { log(resumedAt.map { "resumed at step \($0)" } ?? "no checkpoint in \(run.output); starting from step 0") }
         }
-        try RunConfigResolution.json(run).write(to: directory.appendingPathComponent("config.json"), options: .atomic)
-        let recorder = try RunRecorder(directory: directory, resumedAtStep: resumedAt ?? (run.resume ? 0 : nil), curve: .reward)
-        defer { try? recorder.writeCurve() }
+        if collective.size > 1, collective.writesFiles {
+            log("\(collective.size) processes share each step's \(options.promptsPerStep) prompts and its micro-batches, "
+                + "\(Threading.threadCount) thread\(Threading.threadCount == 1 ? "" : "s") each")
+        }
+        if collective.writesFiles {
+            try RunConfigResolution.json(run).write(to: directory.appendingPathComponent("config.json"), options: .atomic)
+        }
+        let recorder = collective.writesFiles
+            ? try RunRecorder(directory: directory, resumedAtStep: resumedAt ?? (run.resume ? 0 : nil), curve: .reward) : nil
+        defer { try? recorder?.writeCurve() }
         var failure: Error?
         trainer.onEvent = { event in
-            do { try recorder.record(event) } catch { failure = error }
+            do { try recorder?.record(event) } catch { failure = error }
+            guard collective.writesFiles else { return }
             switch event {
             case let .step(m):
                 var line = String(format: "step %d/%d  reward %.3f  std %.3f  zero-std %.2f  len %.1f  clipped %.2f  loss %.4f  grad %.3f  rollout %.1fs (%.0f tok/s)  train %.1fs",
@@ -189,9 +197,12 @@ struct GRPOCommand: ParsableCommand {
         let runStart = Date()
         try trainer.run()
         if let failure { throw failure }
+        guard let recorder else { try collective.finish(); return }
         let summary = RunSummary(kind: "grpo", method: run.method.rawValue, baseModel: RunResult.baseModelName(run.model),
-                                 trainableParameters: trainable, steps: options.steps, wallSeconds: Date().timeIntervalSince(commandStarted))
+                                 trainableParameters: trainable, steps: options.steps, wallSeconds: Date().timeIntervalSince(commandStarted),
+                                 processes: collective.size)
         log("result: " + (try RunResult.write(loaded, method: method, baseModel: run.model, into: run.output, summary: summary)))
+        try collective.finish()
         log(String(format: "done in %.1f s; metrics in ", Date().timeIntervalSince(runStart)) + recorder.metricsURL.path)
     }
 

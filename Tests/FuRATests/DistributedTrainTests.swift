@@ -39,11 +39,11 @@ struct DistributedTrainTests {
         return (process.terminationStatus, try String(contentsOf: output, encoding: .utf8))
     }
 
-    /// The step lines of a run's metrics, without the timing fields (they differ from run to run).
-    static func steps(_ run: URL) throws -> [String] {
+    /// The lines of a run's metrics, without the timing fields `timed` (they differ from run to run).
+    static func steps(_ run: URL, timed: [String] = ["tokens_per_second", "peak_rss_bytes"]) throws -> [String] {
         try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n").map { line in
             var object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            for key in ["tokens_per_second", "peak_rss_bytes"] { object[key] = nil }
+            for key in timed { object[key] = nil }
             return String(decoding: try JSONSerialization.data(withJSONObject: object, options: .sortedKeys), as: UTF8.self)
         }
     }
@@ -57,6 +57,13 @@ struct DistributedTrainTests {
             let y = try Data(contentsOf: b.appendingPathComponent("adapter/\(name)"))
             #expect(x == y, "\(name): \(comment)")
         }
+    }
+
+    /// `mpirun … -np N fura`. Containers often forbid the cross-memory attach of Open MPI's shared-memory transport:
+    /// copy through the segment. A waiting rank yields its core (the suite's other tests share the machine).
+    static func mpirun(processes: Int) -> [String] {
+        [MPIRun.path!, "--allow-run-as-root", "--oversubscribe", "--mca", "btl_vader_single_copy_mechanism", "none",
+         "--mca", "mpi_yield_when_idle", "1", "-np", "\(processes)", binary]
     }
 
     @Test func twoProcessesTrainTheOneProcessAdapterBitForBitAndResumeEachOther() throws {
@@ -78,10 +85,7 @@ struct DistributedTrainTests {
              "--grad-accum", "\(gradAccum)", "--max-seq-len", "64", "--val-size", "2", "--eval-every", "0", "--threads", "1",
              "--save-every", "2"]
         }
-        // Containers often forbid the cross-memory attach of Open MPI's shared-memory transport: copy through the segment.
-        // A waiting rank yields its core (the suite's other tests share the machine).
-        let mpirun = [MPIRun.path!, "--allow-run-as-root", "--oversubscribe", "--mca", "btl_vader_single_copy_mechanism", "none",
-                      "--mca", "mpi_yield_when_idle", "1", "-np", "2", Self.binary]
+        let mpirun = Self.mpirun(processes: 2)
         let two = try Self.run(mpirun[0], Array(mpirun.dropFirst()) + train("two", gradAccum: 1))
         #expect(two.status == 0, "\(two.output)")
         #expect(two.output.contains("2 processes × grad-accum 1 (2 micro-batches a step)"), "\(two.output)")
@@ -106,5 +110,44 @@ struct DistributedTrainTests {
         #expect(fresh.status == 0, "\(fresh.output)")
         try Self.expectSameAdapters(oneRun, directory.appendingPathComponent("fresh"), "resumed by 2 processes after 1")
         try Self.expectSameAdapters(twoRun, directory.appendingPathComponent("fresh"), "resumed by 1 process after 2")
+    }
+
+    /// `mpirun -np 2 fura grpo` against one process with the same flags, on the default model (a random one earns no
+    /// reward, so no gradient) with easy problems it sometimes answers: 3 prompts (rank 0 samples 2 groups, rank 1 one),
+    /// 3 micro-batches, the KL term (reference forwards shared too) and the shared held-out evaluation. Top-p < 1 makes
+    /// the one process take the first pass's log-probabilities as the old policy's, as several processes always do.
+    @Test func grpoOnTwoProcessesEqualsOneProcessBitForBit() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "fura is built beside the tests (\(Self.binary))")
+        let directory = try TrainFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let data = directory.appendingPathComponent("easy.jsonl")
+        try Data("""
+            {"question": "What is 2 + 2?", "answer": "4"}
+            {"question": "What is 3 + 5?", "answer": "8"}
+            {"question": "What is 1 + 1?", "answer": "2"}
+            {"question": "What is 5 + 4?", "answer": "9"}
+
+            """.utf8).write(to: data)
+        func grpo(_ output: String) -> [String] {
+            ["grpo", "--model", TestModel.smolLM2Path!, "--data", data.path, "--eval-data", data.path, "--eval-limit", "2",
+             "--output", directory.appendingPathComponent(output).path, "--method", "lora", "--lora-rank", "4", "--steps", "2",
+             "--prompts-per-step", "3", "--group-size", "2", "--max-new-tokens", "8", "--micro-batch-size", "2", "--top-p", "0.99",
+             "--lr", "1e-3", "--answer-mode", "last-number", "--loss", "grpo", "--beta", "0.04", "--threads", "1"]
+        }
+        let mpirun = Self.mpirun(processes: 2)
+        let two = try Self.run(mpirun[0], Array(mpirun.dropFirst()) + grpo("two"))
+        #expect(two.status == 0, "\(two.output)")
+        #expect(two.output.contains("2 processes share each step's 3 prompts"), "\(two.output)")
+        let one = try Self.run(Self.binary, grpo("one"))
+        #expect(one.status == 0, "\(one.output)")
+        let (oneRun, twoRun) = (directory.appendingPathComponent("one"), directory.appendingPathComponent("two"))
+        try Self.expectSameAdapters(oneRun, twoRun, "1 process against 2 processes, same flags")
+        let timed = ["rollout_seconds", "train_seconds", "rollout_tokens_per_second", "tokens_per_second", "peak_rss_bytes"]
+        let steps = try Self.steps(oneRun, timed: timed)
+        #expect(try Self.steps(twoRun, timed: timed) == steps)
+        // The comparison is not vacuous: a step had a gradient, and the evaluation lines are there.
+        #expect(steps.contains { !$0.contains(#""grad_norm":0,"#) && $0.contains("grad_norm") }, "\(steps)")
+        #expect(steps.filter { $0.contains("eval_accuracy") }.count == 2, "\(steps)")
+        #expect(try RunSummary.read(from: twoRun.path)?.processes == 2)
     }
 }

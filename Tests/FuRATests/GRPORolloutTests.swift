@@ -82,4 +82,21 @@ import Testing
         }
         #expect(throws: TrainingError.self) { try greedy.sample(model: engine, prompts: [[]], copies: 2, seed: 0) }
     }
+
+    /// Each rank's part of a step's completions reaches every rank, in rank order, ids and stop flags intact, without
+    /// old log-probabilities (a data-parallel step takes the first pass's own); a rank with no part adds nothing.
+    @Test func gatheredCompletionsAreEveryRanksPartInRankOrder() throws {
+        let parts = [[GRPOCompletion(ids: [5, 49151, 2], stopped: true, oldLogProbabilities: [-0.5, -1.25, -3])],
+                     [],
+                     [GRPOCompletion(ids: [7], stopped: false, oldLogProbabilities: nil),
+                      GRPOCompletion(ids: [8, 9], stopped: true, oldLogProbabilities: [-1, -2])]]
+        let expected = parts.joined().map { GRPOCompletion(ids: $0.ids, stopped: $0.stopped, oldLogProbabilities: nil) }
+        let recorders = parts.indices.map { ReplayCollective(rank: $0, size: parts.count) }
+        for (rank, part) in parts.enumerated() { _ = try GRPOCompletion.gather(part, over: recorders[rank]) }
+        for (rank, part) in parts.enumerated() {
+            let collective = ReplayCollective(rank: rank, size: parts.count, replaying: recorders.filter { $0.rank != rank })
+            #expect(try GRPOCompletion.gather(part, over: collective) == expected, "rank \(rank)")
+        }
+        #expect(try GRPOCompletion.gather(parts[0], over: SingleProcess()) == parts[0])
+    }
 }

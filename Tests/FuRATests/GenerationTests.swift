@@ -117,6 +117,31 @@ import Testing
         }
     }
 
+    /// `firstSequenceIndex` numbers a call's sequences within a longer list: each part of a list sampled alone (as the
+    /// processes of a data-parallel GRPO step sample their shares) draws the tokens the whole list draws for it.
+    /// (The draws are the same; the logits they read can differ in the last bit with the rows decoded together.)
+    @Test func aPartSampledAloneDrawsWhatTheWholeListDraws() throws {
+        let model = try CausalLM.random(config: Self.config(), seed: 7)
+        let generator = Generator(model: try GenerationModel(model: model))
+        let prompts = [[1, 2, 3], [1, 2, 3], [7], [7], [4, 4, 9, 10, 2], [4, 4, 9, 10, 2]]
+        let options = GenerationOptions(maxNewTokens: 8, sampling: SamplingOptions(temperature: 1.5), seed: 42, maxBatch: 4)
+        let whole = try generator.generate(prompts: prompts, options: options)
+        #expect(Set(whole.map(\.ids)).count > 3)
+        for part in [0..<2, 2..<6, 3..<4, 5..<6] {
+            var partOptions = options
+            partOptions.firstSequenceIndex = part.lowerBound
+            let alone = try generator.generate(prompts: Array(prompts[part]), options: partOptions)
+            #expect(alone.map(\.ids) == whole[part].map(\.ids), "sequences \(part)")
+            // Log-probabilities come from logits whose last bit may depend on the rows decoded together.
+            for (x, y) in zip(alone, whole[part]) { #expect(zip(x.processedLogProbs, y.processedLogProbs).allSatisfy { abs($0 - $1) <= 1e-5 }) }
+        }
+        // The default (first index 0) is the whole list's start: a prefix draws as before.
+        #expect(try generator.generate(prompts: Array(prompts.prefix(3)), options: options).map(\.ids) == whole.prefix(3).map(\.ids))
+        var negative = options
+        negative.firstSequenceIndex = -1
+        #expect(throws: GenerationError.self) { try generator.generate(prompts: prompts, options: negative) }
+    }
+
     /// Groups of repeated prompts (as GRPO samples them): sharing the prompt's cache slot gives the
     /// copy path's tokens and log-probs exactly, for prompts with and without a partial key block.
     @Test func sharedPromptPrefixEqualsCopiedPrefix() throws {

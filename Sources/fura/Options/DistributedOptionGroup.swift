@@ -10,7 +10,8 @@ struct DistributedOptionGroup: ParsableArguments {
         auto | mpi | none; auto takes Open MPI when mpirun started the process (`mpirun -np 2 fura train …`). Each process \
         runs --grad-accum micro-batches of every step; gradients are combined in a fixed order, so N processes × \
         grad-accum k train exactly as 1 process × grad-accum N·k. Rank 0 writes the files; --threads is per process \
-        (default: the host's cores / its processes). fura grpo runs in one process for now.
+        (default: the host's cores / its processes). fura grpo shares each step's prompts (whole groups) and micro-batches \
+        over the processes and trains as one process with the same flags (bit for bit with --top-p < 1; see the README).
         """)
     var distributed = "auto"
 
