@@ -18,6 +18,13 @@ public struct MicroBatchWindow {
         self.parameters = parameters; self.collective = collective; self.beginMicroBatch = beginMicroBatch
     }
 
+    /// Bytes of gradient buffers a process holds beside the parameters' own gradients while it runs a window: the
+    /// window's sum, and with several processes also its `microBatches` local gradients and one receive buffer
+    /// (for `fura plan`'s memory per process).
+    public static func bufferBytes(trainable: Int, processes: Int, microBatches: Int) -> Int {
+        trainable * MemoryLayout<Float>.size * (1 + (processes > 1 ? microBatches + 1 : 0))
+    }
+
     /// The global micro-batch indices of a window of `count` that `rank` of `size` runs: contiguous, in rank order,
     /// the first `count % size` ranks one more (a rank may get none).
     public static func share(count: Int, rank: Int, size: Int) -> Range<Int> {

@@ -3,6 +3,7 @@ import Foundation
 import FuRA
 import FuRAFormats
 import FuRAModels
+import FuRATrain
 
 /// `fura plan`: trainable/total parameter counts and a memory estimate from an HF config.json alone.
 struct PlanCommand: ParsableCommand {
@@ -24,8 +25,47 @@ struct PlanCommand: ParsableCommand {
     @Option(name: .customLong("seq-len"), help: "Tokens per sequence, for the activation estimate.")
     var seqLen: Int = 512
 
+    @Option(help: "Processes of a data-parallel run (mpirun -np N): the memory each one needs, and how many fit a host.")
+    var processes: Int = 1
+
+    @Option(name: .customLong("grad-accum"), help: "Micro-batches each process runs per step (fura train's --grad-accum).")
+    var gradAccum: Int = 1
+
+    @Option(name: .customLong("host-memory"), help: "GiB of memory of a host, for how many processes fit on it (default: this machine's).")
+    var hostMemory: Double?
+
     @Flag(help: "Print the plan as JSON.")
     var json = false
+
+    func validate() throws {
+        guard processes >= 1 else { throw ValidationError("--processes must be at least 1 (got \(processes))") }
+        guard gradAccum >= 1 else { throw ValidationError("--grad-accum must be at least 1 (got \(gradAccum))") }
+        if let hostMemory { guard hostMemory > 0, hostMemory.isFinite else { throw ValidationError("--host-memory must be a positive number of GiB") } }
+    }
+
+    /// What each process of a data-parallel run holds: the whole plan (data parallelism shares the batch, not the
+    /// weights) and the micro-batch window's gradient buffers.
+    struct PerProcess: Encodable {
+        var processes: Int
+        var windowBufferBytes: Int
+        var totalPerProcessBytes: Int
+        var hostMemoryBytes: Int
+        var processesPerHost: Int
+
+        enum CodingKeys: String, CodingKey {
+            case processes
+            case windowBufferBytes = "window_buffer_bytes", totalPerProcessBytes = "total_per_process_bytes"
+            case hostMemoryBytes = "host_memory_bytes", processesPerHost = "processes_per_host"
+        }
+
+        init(_ plan: ParameterPlan, processes: Int, gradAccum: Int, hostMemory: Double?) {
+            self.processes = processes
+            windowBufferBytes = MicroBatchWindow.bufferBytes(trainable: plan.trainableParameters, processes: processes, microBatches: gradAccum)
+            totalPerProcessBytes = plan.memoryBytes.total + windowBufferBytes
+            hostMemoryBytes = hostMemory.map { Int($0 * 1_073_741_824) } ?? Int(ProcessInfo.processInfo.physicalMemory)
+            processesPerHost = hostMemoryBytes / max(1, totalPerProcessBytes)
+        }
+    }
 
     func run() throws {
         let model = try ModelConfig.load(contentsOf: URL(fileURLWithPath: config))
@@ -35,12 +75,14 @@ struct PlanCommand: ParsableCommand {
             throw ValidationError(error.description)
         }
         let plan = try ParameterPlan.make(config: model, method: method, batchSize: batchSize, seqLen: seqLen)
+        let perProcess = PerProcess(plan, processes: processes, gradAccum: gradAccum, hostMemory: hostMemory)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(plan), as: UTF8.self))
+            // The plan's keys, and `per_process`.
+            var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(plan)) as? [String: Any] ?? [:]
+            object["per_process"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(perProcess))
+            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
         } else {
-            print(Self.render(plan))
+            print(Self.render(plan) + "\n" + Self.render(perProcess))
         }
     }
 
@@ -57,6 +99,19 @@ struct PlanCommand: ParsableCommand {
         let name = try MethodName(parsing: object.removeValue(forKey: "method") as? String ?? "fura", option: "--method")
         let settings = try JSONDecoder().decode(MethodSettings.self, from: JSONSerialization.data(withJSONObject: object))
         return (name, settings)
+    }
+
+    static func render(_ p: PerProcess) -> String {
+        func gib(_ bytes: Int) -> String { String(format: "%9.3f GiB", Double(bytes) / 1_073_741_824) }
+        var lines = [
+            "  micro-batch window \(gib(p.windowBufferBytes))  (the gradient sum" + (p.processes > 1 ? ", local gradients and a receive buffer)" : ")"),
+            "  total per process  \(gib(p.totalPerProcessBytes))",
+        ]
+        if p.processes > 1 {
+            lines.append("  \(p.processes) processes        \(gib(p.processes * p.totalPerProcessBytes))  (each holds the whole model: data parallelism shares the batch, not the weights)")
+        }
+        lines.append("processes per host  \(p.processesPerHost) of \(String(format: "%.1f", Double(p.hostMemoryBytes) / 1_073_741_824)) GiB")
+        return lines.joined(separator: "\n")
     }
 
     static func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }

@@ -27,6 +27,28 @@ import Testing
         #expect(try JSONDecoder().decode(ParameterPlan.self, from: Data(encoded.utf8)) == plan)
     }
 
+    /// `fura plan --processes N`: each process holds the whole plan plus the micro-batch window's gradient buffers
+    /// (the sum, N > 1: its k local gradients and a receive buffer), and the host fits ⌊memory / that⌋ processes.
+    @Test func perProcessMemoryOfADataParallelRun() throws {
+        let binary = DistributedTrainTests.binary
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "fura is built beside the tests (\(binary))")
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("plan-dp-\(UUID().uuidString).json")
+        try Data(#"{"model_type":"llama","hidden_size":256,"intermediate_size":512,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"vocab_size":1000}"#.utf8).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        let run = try DistributedTrainTests.run(binary, ["plan", "--config", url.path, "--method", "lora", "--processes", "2", "--grad-accum", "3",
+                                                         "--host-memory", "0.01", "--json"])
+        try #require(run.status == 0, "\(run.output)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
+        let perProcess = try #require(object["per_process"] as? [String: Any])
+        let trainable = try #require(object["trainable_parameters"] as? Int)
+        let total = try #require((object["memory_bytes"] as? [String: Any])?["total"] as? Int)
+        #expect(perProcess["window_buffer_bytes"] as? Int == trainable * 4 * (1 + 3 + 1))
+        #expect(perProcess["total_per_process_bytes"] as? Int == total + trainable * 20)
+        #expect(perProcess["processes_per_host"] as? Int == Int(0.01 * 1_073_741_824) / (total + trainable * 20))
+        let bad = try DistributedTrainTests.run(binary, ["plan", "--config", url.path, "--processes", "0"])
+        #expect(bad.status != 0 && bad.output.contains("--processes"))
+    }
+
     @Test func qwen3WithKeepTrainableAndMergedS() throws {
         #expect(try ParameterPlan.make(config: Self.qwen3, method: .fura).trainableParameters == 42_721_280)
         var merged = ConversionOptions()
