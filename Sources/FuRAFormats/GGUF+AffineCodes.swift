@@ -64,16 +64,16 @@ public enum GGUFAffineCodes {
             let block = row + b * bytes, q = codes + b * per
             switch type {
             case .q8_0:
-                scales[b] = half(block, 0); offsets[b] = 0
+                scales[b] = GGMLDequantize.half(block, 0); offsets[b] = 0
                 for j in 0..<32 { q[j] = block.load(fromByteOffset: 2 + j, as: Int8.self) }
             case .q4_0:
-                scales[b] = half(block, 0); offsets[b] = 0
+                scales[b] = GGMLDequantize.half(block, 0); offsets[b] = 0
                 for j in 0..<16 {
                     let byte = block.load(fromByteOffset: 2 + j, as: UInt8.self)
                     q[j] = Int8(byte & 0xF) - 8; q[j + 16] = Int8(byte >> 4) - 8
                 }
             case .q5_0:
-                scales[b] = half(block, 0); offsets[b] = 0
+                scales[b] = GGMLDequantize.half(block, 0); offsets[b] = 0
                 let high = UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 2, as: UInt32.self))
                 for j in 0..<16 {
                     let byte = block.load(fromByteOffset: 6 + j, as: UInt8.self)
@@ -81,7 +81,7 @@ public enum GGUFAffineCodes {
                     q[j + 16] = Int8((byte >> 4) | UInt8((high >> (j + 16)) & 1) << 4) - 16
                 }
             case .q4_1:
-                scales[b] = half(block, 0); offsets[b] = half(block, 2)
+                scales[b] = GGMLDequantize.half(block, 0); offsets[b] = GGMLDequantize.half(block, 2)
                 for j in 0..<16 {
                     let byte = block.load(fromByteOffset: 4 + j, as: UInt8.self)
                     q[j] = Int8(byte & 0xF); q[j + 16] = Int8(byte >> 4)
@@ -101,7 +101,7 @@ public enum GGUFAffineCodes {
             switch type {
             case .q4_K:
                 // 8 groups of 32: group 2c holds the low nibbles of bytes 16 + 32c ..< 48 + 32c, group 2c + 1 the high ones.
-                into.superScales[b] = half(block, 0); into.superOffsets[b] = half(block, 2)
+                into.superScales[b] = GGMLDequantize.half(block, 0); into.superOffsets[b] = GGMLDequantize.half(block, 2)
                 let packed = (block + 4).assumingMemoryBound(to: UInt8.self)
                 for g in 0..<8 {
                     let (sc, mn) = GGMLDequantize.scaleMinK4(g, packed)
@@ -115,7 +115,7 @@ public enum GGUFAffineCodes {
             case .q6_K:
                 // Two halves of 128; in half h, element 32k + l (k < 4, l < 32) takes 4 low bits from ql and 2 from qh;
                 // group of 16 g (0..<16) has the int8 scale at byte 192 + g.
-                into.superScales[b] = half(block, 208); into.superOffsets[b] = 0
+                into.superScales[b] = GGMLDequantize.half(block, 208); into.superOffsets[b] = 0
                 for g in 0..<16 {
                     into.scaleCodes[b * 16 + g] = block.load(fromByteOffset: 192 + g, as: Int8.self); into.offsetCodes[b * 16 + g] = 0
                 }
@@ -135,9 +135,5 @@ public enum GGUFAffineCodes {
                 preconditionFailure("GGUFAffineCodes.decodeSuperBlockRow: \(type) is not a K-quant with a super-block form")
             }
         }
-    }
-
-    @inline(__always) static func half(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
-        HalfPrecision.float(fromFloat16Bits: UInt16(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
     }
 }

@@ -73,7 +73,7 @@ public final class GenerationModel {
     /// after each update): no allocation and no new engine. f32, bf16 and bf16-compute only (the other kinds hold
     /// codes of quantization or of a file's blocks: build a new engine for them).
     public func refreshWeights() throws {
-        guard precision == .float32 || precision == .bfloat16 || precision == .bfloat16Compute else {
+        guard precision.refreshesInPlace else {
             throw GenerationError.invalidOption(option: "precision", value: precision.rawValue,
                                                 reason: "holds quantized codes that are not refreshed in place (build a new engine, or use f32, bf16 or bf16-compute)")
         }

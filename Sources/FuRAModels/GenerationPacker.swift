@@ -149,10 +149,6 @@ final class GenerationPacker {
         return h * d + 2 * (within % half) + within / half
     }
 
-    static func half(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
-        HalfPrecision.float(fromFloat16Bits: UInt16(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
-    }
-
     /// One line on what was packed.
     var summary: String {
         var s = "\(precision.rawValue) weights: \(bytes / 1_000_000) MB packed"

@@ -28,6 +28,10 @@ public enum GenerationWeightPrecision: String, Sendable, CaseIterable, Codable {
     /// under 512 positions (past that llama.cpp splits a decode step's attention over its threads). Other matrices
     /// fall back to f32 (the log says which; those are then not bit-exact).
     case llamaCpp = "llama-cpp"
+
+    /// Whether an engine of this kind re-packs changed weights in place (`GenerationModel.refreshWeights`): the float
+    /// kinds; the others hold codes of a quantization or of a file's blocks.
+    public var refreshesInPlace: Bool { self == .float32 || self == .bfloat16 || self == .bfloat16Compute }
 }
 
 /// A packed weight copy the generation engine multiplies by.
@@ -101,8 +105,7 @@ struct GenerationProjection {
 
     /// Copies the current values of `sources` into the packed copy (in place), the bias and the dense weight: after
     /// the model's weights changed (GRPO's rollout weights after an update). Projections that run through their
-    /// layer read it live and need nothing.
-    /// Only the parts whose parameters changed since they were packed are re-packed (each alone where its rows start
+    /// layer read it live and need nothing. Only the parts whose parameters changed since they were packed are re-packed (each alone where its rows start
     /// on a panel boundary).
     mutating func refresh() throws {
         let versions = Self.versions(sources, biasSources)
@@ -114,7 +117,7 @@ struct GenerationProjection {
             throw GenerationError.badInput(reason: "a packed copy of file blocks or codes cannot be refreshed in place; build a new engine")
         }
         let starts = sources.reduce(into: [0]) { $0.append($0.last! + $1.value.shape[0]) }
-        if starts.dropLast().allSatisfy({ $0 % PanelMatrix.panelWidth == 0 }), packedVersions.count == versions.count {
+        if starts.dropLast().allSatisfy({ $0 % PanelMatrix.panelWidth == 0 }) {
             for (k, part) in sources.enumerated() where part.version != packedVersions[k] { try matrix.repack(part.value, firstRow: starts[k]) }
         } else {
             try matrix.repack(sources.count == 1 ? sources[0].value

@@ -16,15 +16,15 @@ struct StackedWeight: PackedWeight {
     func multiply(_ x: Tensor) throws -> Tensor {
         let products = try parts.map { try $0.multiply(x) }
         let n = x.shape[0], total = products.reduce(0) { $0 + $1.shape[1] }
-        var y = Tensor.zeros([n, total])
-        var column = 0
-        for p in products {
-            let o = p.shape[1]
-            for r in 0..<n {
-                for j in 0..<o { y.storage[r * total + column + j] = p.storage[r * o + j] }
+        return Tensor.filled([n, total]) { y in
+            var column = 0
+            for p in products {
+                let o = p.shape[1]
+                p.withUnsafeBufferPointer { pp in
+                    for r in 0..<n { (y + r * total + column).update(from: pp.baseAddress! + r * o, count: o) }
+                }
+                column += o
             }
-            column += o
         }
-        return y
     }
 }

@@ -24,13 +24,13 @@ extension PanelMatrix {
         Threading.parallelFor(panels, minimumPerChunk: max(1, (1 << 18) / perPanel)) { start, end in
             let scratch = storage == .float32 ? nil : UnsafeMutablePointer<Float>.allocate(capacity: paddedColumns * w)
             defer { scratch?.deallocate() }
-            let affine = storage == .affine4 || storage == .affine8
-            let blockSums = UnsafeMutablePointer<Float>.allocate(capacity: affine ? 4 * blocks : 1)
+            let sumsBlocks = hasOffsets && (storage == .affine4 || storage == .affine8)
+            let blockSums = UnsafeMutablePointer<Float>.allocate(capacity: sumsBlocks ? 4 * blocks : 1)
             defer { blockSums.deallocate() }
             var r0 = 0
             while r0 < n {
                 let r1 = min(n, r0 + Self.rowChunk)
-                if r1 - r0 < 4, affine, hasOffsets {
+                if r1 - r0 < 4, sumsBlocks {
                     for r in r0..<r1 { sumBlocks(x + r * i, into: blockSums + (r - r0) * blocks) }
                 }
                 for p in start..<end {

@@ -42,7 +42,7 @@ extension PanelMatrix {
                                               message: "a super-block matrix needs positive sizes with columns a multiple of \(blockSize * blocksPerSuperBlock) (got \(rows)×\(columns))")
         }
         self.init(rows: rows, columns: columns, storage: bits == 4 ? .affine4 : .affine8, blockSize: blockSize, superBlock: blocksPerSuperBlock)
-        let w = Self.panelWidth, supers = blocks / blocksPerSuperBlock
+        let w = Self.panelWidth, supers = superBlocks
         var codes = [Int8](repeating: 0, count: columns), sc = [Int8](repeating: 0, count: blocks), mc = sc
         var fs = [Float](repeating: 0, count: supers), fm = fs
         for r in 0..<rows {

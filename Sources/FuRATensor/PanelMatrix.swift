@@ -77,7 +77,7 @@ public final class PanelMatrix: @unchecked Sendable {
         data = .allocate(byteCount: max(1, bytes), alignment: 64)
         if zeroed { data.initializeMemory(as: UInt8.self, repeating: 0, count: max(1, bytes)) }
         let codeCount = affine && superBlock > 0 ? panels * blocks * Self.panelWidth : 0
-        let scaleCount = !affine ? 0 : superBlock > 0 ? panels * (blocks / superBlock) * Self.panelWidth : panels * blocks * Self.panelWidth
+        let scaleCount = !affine ? 0 : panels * (superBlock > 0 ? superBlocks : blocks) * Self.panelWidth
         scales = .allocate(capacity: max(1, scaleCount)); scales.initialize(repeating: 0, count: max(1, scaleCount))
         offsets = .allocate(capacity: max(1, scaleCount)); offsets.initialize(repeating: 0, count: max(1, scaleCount))
         scaleCodes = .allocate(capacity: max(1, codeCount)); scaleCodes.initialize(repeating: 0, count: max(1, codeCount))

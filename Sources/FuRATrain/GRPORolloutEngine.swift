@@ -16,9 +16,6 @@ final class GRPORolloutEngine {
         self.policy = policy; self.precision = precision
     }
 
-    /// Whether the engine is kept and refreshed in place.
-    var refreshesInPlace: Bool { precision == .float32 || precision == .bfloat16 || precision == .bfloat16Compute }
-
     /// An engine over the policy's current weights.
     func engine() throws -> GenerationModel {
         if let cached {
@@ -28,7 +25,7 @@ final class GRPORolloutEngine {
         }
         let model = try Self.denseCopy(of: policy)
         let engine = try GenerationModel(model: model, precision: precision)
-        if refreshesInPlace { cached = (model, engine) }
+        if precision.refreshesInPlace { cached = (model, engine) }
         return engine
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import FuRAModels
 import FuRANN
 
@@ -34,13 +35,11 @@ extension ConvertingMethod {
 
     /// Converts the targeted projections and reports each; BTT `normalize_after_update` runs after every update when asked.
     public func convert(_ model: any LanguageModel) throws -> (report: ConversionReport, application: MethodApplication) {
-        let start = ContinuousClock.now
+        let started = Date()
         let report = try Conversion.convert(model, options: conversion, measureReconstruction: false)
         let postUpdate: ((Int) throws -> Void)? = conversion.normalizeAfterUpdate ? { _ in Conversion.normalizeAfterUpdate(model) } : nil
         let summary = try afterConversion(model, report: report) ?? "\(Self.name): converted \(report.modules.count) projections"
-        let elapsed = start.duration(to: .now).components
-        let tenths = (Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18) * 10
-        return (report, MethodApplication(postUpdate: postUpdate, summary: summary + " (\(tenths.rounded() / 10) s)"))
+        return (report, MethodApplication(postUpdate: postUpdate, summary: summary + String(format: " (%.1f s)", Date().timeIntervalSince(started))))
     }
 
     public func apply(to model: any LanguageModel, seed: UInt64) throws -> MethodApplication { try convert(model).application }
