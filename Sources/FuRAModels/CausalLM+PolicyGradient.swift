@@ -24,7 +24,7 @@ extension CausalLM {
         if temperature != 1 { hidden.scale(by: inverse) }
         let time = batch.sequenceLength
         let result = try withoutActuallyEscaping(dLoss) { dLoss in
-            try MaskedCrossEntropy.evaluate(hidden: hidden, head: lmHead, targets: targets, computeGradient: true) { k, lp in
+            try MaskedCrossEntropy.evaluate(hidden: hidden, head: lmHead, packedHead: packedHead(), targets: targets, computeGradient: true) { k, lp in
                 -dLoss(targets[k].row / time, targets[k].row % time, lp)
             }
         }
@@ -39,7 +39,7 @@ extension CausalLM {
         let targets = try Self.targets(of: batch)
         var hidden = try forward(ids: batch.ids, lengths: batch.lengths, keepForBackward: false)
         if temperature != 1 { hidden.scale(by: 1 / temperature) }
-        let result = try MaskedCrossEntropy.evaluate(hidden: hidden, head: lmHead, targets: targets, computeGradient: false)
+        let result = try MaskedCrossEntropy.evaluate(hidden: hidden, head: lmHead, packedHead: packedHead(), targets: targets, computeGradient: false)
         return Self.grid(result.logProbabilities, targets: targets, batch: batch)
     }
 

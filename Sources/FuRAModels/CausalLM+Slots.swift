@@ -37,6 +37,7 @@ extension CausalLM {
         guard old.inFeatures == layer.inFeatures, old.outFeatures == layer.outFeatures else {
             throw LayerError.badInput(layer: name, expected: "(\(old.outFeatures), \(old.inFeatures))", actual: [layer.outFeatures, layer.inFeatures])
         }
+        layer.computePrecision = computePrecision   // a slot's layer computes at the model's precision
         switch leaf {
         case "q_proj": b.qProj = layer
         case "k_proj": b.kProj = layer

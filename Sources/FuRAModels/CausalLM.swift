@@ -17,6 +17,16 @@ public final class CausalLM: LanguageModel {
     /// Recompute each block's forward during backward instead of keeping its activations
     /// (gradient checkpointing): same gradients, memory of one block plus the block inputs.
     public var gradientCheckpointing = false
+    /// The arithmetic of the large products (`ComputePrecision`): set here, it reaches every projection slot (and
+    /// every layer put in one later) and the LM head; attention scores, norms, activations and the loss stay f32.
+    public var computePrecision = ComputePrecision.f32 {
+        didSet {
+            for name in linearSlotNames { linear(named: name)?.computePrecision = computePrecision }
+            if computePrecision == .f32 { headPacking.release() }
+        }
+    }
+    /// The LM head packed at bf16, re-packed when it changes (a tied head that trains in full fine-tuning).
+    let headPacking = PackingCache<TrainingPanels>()
     private var trace: (batch: Int, time: Int, ids: [Int], keyLengths: [Int], blockInputs: [Tensor], spliced: [SplicedRows])?
 
     /// Builds the model from HF-named tensors supplied by `tensor` (nil when absent).
@@ -205,7 +215,7 @@ public final class CausalLM: LanguageModel {
         -> (lossSum: Double, targets: Int, splicedGradients: [Tensor]) {
         let targets = try Self.targets(of: batch)
         let hidden = try forward(ids: batch.ids, lengths: batch.lengths, keepForBackward: true, spliced: batch.spliced)
-        let result = try MaskedCrossEntropy.evaluate(hidden: hidden, head: lmHead, targets: targets, lossScale: lossScale, computeGradient: true)
+        let result = try MaskedCrossEntropy.evaluate(hidden: hidden, head: lmHead, packedHead: packedHead(), targets: targets, lossScale: lossScale, computeGradient: true)
         let c = config.hiddenSize
         let gradients = try result.dHidden.map { try backward($0) } ?? batch.spliced.map { Tensor.zeros([$0.count, c]) }
         if result.dHidden == nil { trace = nil }
@@ -215,7 +225,7 @@ public final class CausalLM: LanguageModel {
     public func labelLogProbabilities(_ batch: TokenBatch) throws -> [[Float]] {
         let targets = try Self.targets(of: batch)
         let hidden = try forward(ids: batch.ids, lengths: batch.lengths, keepForBackward: false, spliced: batch.spliced)
-        let result = try MaskedCrossEntropy.evaluate(hidden: hidden, head: lmHead, targets: targets, computeGradient: false)
+        let result = try MaskedCrossEntropy.evaluate(hidden: hidden, head: lmHead, packedHead: packedHead(), targets: targets, computeGradient: false)
         let time = batch.sequenceLength
         var out = [[Float]](repeating: [Float](repeating: 0, count: time), count: batch.batchSize)
         for (k, target) in targets.enumerated() { out[target.row / time][target.row % time] = result.logProbabilities[k] }
@@ -226,7 +236,14 @@ public final class CausalLM: LanguageModel {
 
     /// Logits (N, V) of hidden rows (N, C).
     public func logits(hidden: Tensor) throws -> Tensor {
-        try Tensor.matmul(hidden, lmHead.value, transposeB: true)
+        if let packed = try packedHead() { return try packed.multiplyTransposed(hidden) }
+        return try Tensor.matmul(hidden, lmHead.value, transposeB: true)
+    }
+
+    /// The LM head packed for bf16 products, or nil at f32.
+    func packedHead() throws -> TrainingPanels? {
+        guard computePrecision == .bf16 else { return nil }
+        return try headPacking.value(version: lmHead.version, precision: .bf16) { try TrainingPanels(lmHead.value, precision: .bf16) }
     }
 
     /// Final-normed hidden state at the last real position of each sequence: (B, C).

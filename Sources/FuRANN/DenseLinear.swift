@@ -11,6 +11,14 @@ public final class DenseLinear: LinearLayer {
     public let weight: Parameter
     public let bias: Parameter?
     private var cachedInput: Tensor?
+    public var computePrecision = ComputePrecision.f32
+    /// W packed for bf16 products, re-packed when the weight changes (every step of full fine-tuning).
+    private let packing = PackingCache<TrainingPanels>()
+
+    /// The bf16 packing of the current weight.
+    private func packedWeight() throws -> TrainingPanels {
+        try packing.value(version: weight.version, precision: .bf16) { try TrainingPanels(weight.value, precision: .bf16) }
+    }
 
     /// - Parameters: `weight` (O, I); `bias` (O,) or nil.
     public init(weight: Tensor, bias: Tensor? = nil) throws {
@@ -26,7 +34,8 @@ public final class DenseLinear: LinearLayer {
 
     public func forward(_ x: Tensor, keepForBackward: Bool) throws -> Tensor {
         let rows = try x.asRows(features: inFeatures, layer: "DenseLinear")
-        var y = try Tensor.matmul(rows, weight.value, transposeB: true)
+        var y = computePrecision == .bf16 ? try packedWeight().multiplyTransposed(rows)
+                                          : try Tensor.matmul(rows, weight.value, transposeB: true)
         if let b = bias { try y.addRowVector(b.value) }
         cachedInput = keepForBackward && weight.trainable ? rows : nil
         return try y.reshaped(Array(x.shape.dropLast()) + [outFeatures])
@@ -39,7 +48,7 @@ public final class DenseLinear: LinearLayer {
             try Tensor.matmul(g, x, transposeA: true, into: &weight.gradient!, accumulate: true)
         }
         if let b = bias, b.trainable { try b.accumulateGradient(try g.sumRows()) }
-        let dX = try Tensor.matmul(g, weight.value)
+        let dX = computePrecision == .bf16 ? try packedWeight().multiply(g) : try Tensor.matmul(g, weight.value)
         return try dX.reshaped(Array(dY.shape.dropLast()) + [inFeatures])
     }
 

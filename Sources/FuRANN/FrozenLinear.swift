@@ -13,6 +13,7 @@ public final class FrozenLinear: LinearLayer {
     public let weight: FrozenWeight
     /// b (O,), or nil.
     public let bias: Parameter?
+    public var computePrecision = ComputePrecision.f32
 
     /// - Parameters: `weight` (O, I); `bias` (O,) or nil.
     public init(weight: FrozenWeight, bias: Tensor? = nil) throws {
@@ -30,7 +31,8 @@ public final class FrozenLinear: LinearLayer {
 
     public func forward(_ x: Tensor, keepForBackward: Bool) throws -> Tensor {
         let rows = try x.asRows(features: inFeatures, layer: "FrozenLinear")
-        var y = try weight.multiplyTransposed(rows)
+        var y = Tensor.zeros([0, 0])
+        try weight.multiplyTransposed(rows, into: &y, precision: computePrecision)
         if let b = bias { try y.addRowVector(b.value) }
         return try y.reshaped(Array(x.shape.dropLast()) + [outFeatures])
     }
@@ -38,7 +40,8 @@ public final class FrozenLinear: LinearLayer {
     public func backward(_ dY: Tensor) throws -> Tensor {
         let g = try dY.asRows(features: outFeatures, layer: "FrozenLinear backward")
         if let b = bias, b.trainable { try b.accumulateGradient(try g.sumRows()) }
-        let dX = try weight.multiply(g)
+        var dX = Tensor.zeros([0, 0])
+        try weight.multiply(g, into: &dX, precision: computePrecision)
         return try dX.reshaped(Array(dY.shape.dropLast()) + [inFeatures])
     }
 

@@ -1,4 +1,5 @@
 import FuRATensor
+import Synchronization
 
 // Legend: N rows (tokens), O output features (rows of W), I input features (columns of W).
 
@@ -30,6 +31,14 @@ public struct FrozenWeight: Sendable {
     public let columns: Int
     /// The stored bits.
     public let storage: Storage
+    /// The weight packed for bf16 products, made on the first bf16 product and shared by copies of this value
+    /// (it is derived from the immutable storage).
+    private let packedBF16 = PackedBox()
+
+    /// Holds the packing behind a lock, so a `Sendable` value can make it lazily.
+    private final class PackedBox: Sendable {
+        let packed = Mutex<TrainingPanels?>(nil)
+    }
 
     /// Stores `weight` (O, I) in `format`; `name` names it in errors.
     ///
@@ -92,6 +101,65 @@ public struct FrozenWeight: Sendable {
                 q.dequantize(elements: (r0 * width)..<(r1 * width), into: tile)
             }
         }
+    }
+
+    /// The weight packed for both products at bf16 (made once, then kept; half the bytes of f32 each).
+    public func packedForBFloat16() throws -> TrainingPanels {
+        try packedBF16.packed.withLock { packed in
+            if let packed { return packed }
+            let made = try TrainingPanels(dense(), precision: .bf16)
+            packed = made
+            return made
+        }
+    }
+
+    /// Bytes of the bf16 packing when it has been made (0 otherwise).
+    public var packedByteCount: Int { packedBF16.packed.withLock { $0?.byteCount ?? 0 } }
+
+    /// `out (+)= alpha · product` for a product computed whole (the panel kernels overwrite their output).
+    private static func combine(_ product: Tensor, into out: inout Tensor, accumulate: Bool, alpha: Float) throws {
+        if accumulate {
+            try out.add(product, scaledBy: alpha)
+        } else {
+            out = product
+            if alpha != 1 { out.scale(by: alpha) }
+        }
+    }
+
+    /// y (+)= alpha · x · Wᵀ. x: (N, I) → y: (N, O). At bf16, on the packed panels (x and W rounded, f32 sums).
+    public func multiplyTransposed(_ x: Tensor, into y: inout Tensor, accumulate: Bool = false, alpha: Float = 1,
+                                   precision: ComputePrecision) throws {
+        guard usesPacking(precision) else { return try multiplyTransposed(x, into: &y, accumulate: accumulate, alpha: alpha) }
+        try Self.combine(packedForBFloat16().multiplyTransposed(x), into: &y, accumulate: accumulate, alpha: alpha)
+    }
+
+    /// dX (+)= alpha · dY · W. dY: (N, O) → dX: (N, I). At bf16, on the packed panels of Wᵀ.
+    public func multiply(_ dY: Tensor, into dX: inout Tensor, accumulate: Bool = false, alpha: Float = 1,
+                         precision: ComputePrecision) throws {
+        guard usesPacking(precision) else { return try multiply(dY, into: &dX, accumulate: accumulate, alpha: alpha) }
+        try Self.combine(packedForBFloat16().multiply(dY), into: &dX, accumulate: accumulate, alpha: alpha)
+    }
+
+    /// y = x · Wᵀ at `precision`. x: (N, I) → (N, O).
+    public func multiplyTransposed(_ x: Tensor, precision: ComputePrecision) throws -> Tensor {
+        var y = Tensor.zeros([0, 0])
+        try multiplyTransposed(x, into: &y, precision: precision)
+        return y
+    }
+
+    /// dX = dY · W at `precision`. dY: (N, O) → (N, I).
+    public func multiply(_ dY: Tensor, precision: ComputePrecision) throws -> Tensor {
+        var dX = Tensor.zeros([0, 0])
+        try multiply(dY, into: &dX, precision: precision)
+        return dX
+    }
+
+    /// Whether products at `precision` run on the bf16 packing: f32 and bf16 storage; NF4 keeps its decoded f32
+    /// tiles (a bf16 packing would take 8× its bytes).
+    func usesPacking(_ precision: ComputePrecision) -> Bool {
+        guard precision == .bf16 else { return false }
+        if case .nf4 = storage { return false }
+        return true
     }
 
     /// y (+)= alpha · x · Wᵀ. x: (N, I) → y: (N, O).

@@ -30,6 +30,10 @@ public protocol LinearLayer: AnyObject {
 
     /// Frees what the last forward kept (after backward, or to save memory).
     func releaseForwardCache()
+
+    /// The arithmetic of the layer's large products with frozen (or re-packed) weights: f32, or bf16 with f32 sums
+    /// (`ComputePrecision`). Trainable small products, gradients and the optimizer stay f32 either way.
+    var computePrecision: ComputePrecision { get set }
 }
 
 /// Errors of layers and models from bad input or bad configuration.

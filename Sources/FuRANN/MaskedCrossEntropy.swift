@@ -30,12 +30,17 @@ public enum MaskedCrossEntropy {
     ///   makes the gradient that of `lossScale · Σ_k w_k · (−log p_k)` with `w_k = targetWeight(k, log p_k)`
     ///   (a policy gradient whose per-token weight depends on the token's own log-probability); the
     ///   returned `lossSum` stays the unweighted Σ −log p.
-    public static func evaluate(hidden: Tensor, head: Parameter, targets: [Target], lossScale: Float = 1,
+    ///   `packedHead`, when given, is the head packed for bf16 products (`TrainingPanels`): the logits and dHidden
+    ///   products run on it (the head's own gradient, when it trains, stays an f32 product).
+    public static func evaluate(hidden: Tensor, head: Parameter, packedHead: TrainingPanels? = nil, targets: [Target], lossScale: Float = 1,
                                 computeGradient: Bool, chunkRows: Int = 128,
                                 targetWeight: ((_ target: Int, _ logProbability: Float) -> Float)? = nil) throws -> Result {
         let (n, c) = try hidden.dims2("MaskedCrossEntropy hidden")
         let (v, c2) = try head.value.dims2("MaskedCrossEntropy head")
         guard c == c2 else { throw TensorError.shapeMismatch(operation: "MaskedCrossEntropy", lhs: hidden.shape, rhs: head.value.shape) }
+        if let packedHead, packedHead.rows != v || packedHead.columns != c {
+            throw TensorError.shapeMismatch(operation: "MaskedCrossEntropy packed head", lhs: [packedHead.rows, packedHead.columns], rhs: [v, c])
+        }
         for t in targets where t.row < 0 || t.row >= n || t.label < 0 || t.label >= v {
             throw LayerError.badInput(layer: "MaskedCrossEntropy", expected: "rows in 0..<\(n), labels in 0..<\(v)", actual: [t.row, t.label])
         }
@@ -55,8 +60,12 @@ public enum MaskedCrossEntropy {
                 for (i, t) in chunk.enumerated() { (pr.baseAddress! + i * c).update(from: ph.baseAddress! + t.row * c, count: c) }
             } }
             head.value.withUnsafeBufferPointer { pw in rows.withUnsafeBufferPointer { pr in logits.withUnsafeMutableBufferPointer { pl in
-                BLAS.gemm(transposeA: false, transposeB: true, m: r, n: v, k: c, a: pr.baseAddress!, lda: c,
-                          b: pw.baseAddress!, ldb: c, c: pl.baseAddress!, ldc: v)
+                if let packedHead {
+                    packedHead.forward.multiply(pr.baseAddress!, rows: r, into: pl.baseAddress!)
+                } else {
+                    BLAS.gemm(transposeA: false, transposeB: true, m: r, n: v, k: c, a: pr.baseAddress!, lda: c,
+                              b: pw.baseAddress!, ldb: c, c: pl.baseAddress!, ldc: v)
+                }
             } } }
             // log p = z − max − log Σ exp(z − max); the gradient of −log p(label) is softmax − onehot.
             var chunkLogProbabilities = [Double](repeating: 0, count: r)
@@ -84,8 +93,12 @@ public enum MaskedCrossEntropy {
             }
             if computeGradient {
                 logits.withUnsafeBufferPointer { pl in head.value.withUnsafeBufferPointer { pw in dRows.withUnsafeMutableBufferPointer { pd in
-                    BLAS.gemm(transposeA: false, transposeB: false, m: r, n: c, k: v, a: pl.baseAddress!, lda: v,
-                              b: pw.baseAddress!, ldb: c, c: pd.baseAddress!, ldc: c)
+                    if let packedHead {
+                        packedHead.backward.multiply(pl.baseAddress!, rows: r, into: pd.baseAddress!)
+                    } else {
+                        BLAS.gemm(transposeA: false, transposeB: false, m: r, n: c, k: v, a: pl.baseAddress!, lda: v,
+                                  b: pw.baseAddress!, ldb: c, c: pd.baseAddress!, ldc: c)
+                    }
                 } } }
                 dHidden!.withUnsafeMutableBufferPointer { pdh in dRows.withUnsafeBufferPointer { pd in
                     for (i, t) in chunk.enumerated() { Kernels.axpy(1, pd.baseAddress! + i * c, pdh.baseAddress! + t.row * c, c) }

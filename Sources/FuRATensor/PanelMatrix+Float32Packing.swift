@@ -62,19 +62,24 @@ extension PanelMatrix {
     /// `kernel8` tile, reading B's rows in place). O must be a multiple of 16 (use `init(transposedRows:…)`
     /// otherwise).
     ///
-    /// - Parameters: `a`: A_j (b × r) at `a + j·b·lda`, rows `lda` apart; `b`: B (n·r × O), rows `ldb` apart.
+    /// - Parameters: `a`: A_j (b × r) at `a + j·b·lda`, rows `lda` apart; `b`: B (n·r × O), rows `ldb` apart;
+    ///   `storage`: `float32`, or `bfloat16Dot` (each f32 sum rounded to bf16 as it leaves the registers: the same bits
+    ///   as packing the f32 result, without the f32 matrix).
     public convenience init(blockDiagonal a: UnsafePointer<Float>, lda: Int, blocks n: Int, blockRows rows: Int, rank r: Int,
-                            times b: UnsafePointer<Float>, ldb: Int, columns o: Int) throws {
+                            times b: UnsafePointer<Float>, ldb: Int, columns o: Int, storage: Storage = .float32) throws {
         let w = Self.panelWidth
-        guard n > 0, rows > 0, r > 0, o > 0, o % w == 0 else {
+        guard n > 0, rows > 0, r > 0, o > 0, o % w == 0, storage == .float32 || storage == .bfloat16Dot else {
             throw TensorError.invalidArgument(operation: "PanelMatrix(blockDiagonal:)",
-                                              message: "needs positive sizes and O a multiple of 16 (got n \(n), b \(rows), r \(r), O \(o))")
+                                              message: "needs positive sizes, O a multiple of 16 and float32 or bfloat16Dot storage (got n \(n), b \(rows), r \(r), O \(o), \(storage))")
         }
         let i = n * rows
-        self.init(rows: o, columns: i, storage: .float32, zeroed: false)
+        self.init(rows: o, columns: i, storage: storage, zeroed: storage == .bfloat16Dot && i % 2 == 1)
         let panels = self.panels
+        let paired = storage == .bfloat16Dot
         let dst = data.assumingMemoryBound(to: Float.self)
         Threading.parallelFor(panels * n) { start, end in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 8 * w)
+            defer { scratch.deallocate() }
             for task in start..<end {
                 let (p, j) = (task / n, task % n)
                 let aj = a + j * rows * lda, bj = b + j * r * ldb + p * w
@@ -83,15 +88,39 @@ extension PanelMatrix {
                 while q + 8 <= rows {
                     // SAFETY: A_j rows q ..< q+8 (r floats each), B rows j·r ..< j·r+r at columns p·16 ..< p·16+16,
                     // panel p columns j·b+q ..< j·b+q+8 (16 floats each).
-                    Self.blockRowTile8(aj + q * lda, lda, bj, ldb, r, out + q * w)
+                    Self.blockRowTile8(aj + q * lda, lda, bj, ldb, r, paired ? scratch : out + q * w)
+                    if paired { storePairedColumns(scratch, panel: p, first: j * rows + q, count: 8) }
                     q += 8
                 }
                 while q < rows {
                     var acc = SIMD16<Float>()
                     for k in 0..<r { acc = acc.addingProduct(Kernels.load(bj + k * ldb), SIMD16(repeating: aj[q * lda + k])) }
-                    Kernels.store(acc, out + q * w)
+                    Kernels.store(acc, paired ? scratch : out + q * w)
+                    if paired { storePairedColumns(scratch, panel: p, first: j * rows + q, count: 1) }
                     q += 1
                 }
+            }
+        }
+    }
+
+    /// Columns first ..< first + count of panel p of a `bfloat16Dot` matrix from `count` × 16 floats (column by column),
+    /// rounded to bf16: whole pairs as 64-byte runs, a column without its partner in the run one value at a time.
+    @inline(__always)
+    func storePairedColumns(_ columnsOfPanel: UnsafePointer<Float>, panel p: Int, first: Int, count: Int) {
+        let w = Self.panelWidth
+        let bits = data.assumingMemoryBound(to: UInt16.self)
+        var t = 0
+        while t < count {
+            let c = first + t
+            if c % 2 == 0, t + 1 < count {
+                let low = UnsafeRawPointer(columnsOfPanel + t * w).loadUnaligned(as: SIMD16<UInt32>.self)
+                let high = UnsafeRawPointer(columnsOfPanel + (t + 1) * w).loadUnaligned(as: SIMD16<UInt32>.self)
+                let pair = Self.bfloat16Bits(low) | (Self.bfloat16Bits(high) &<< 16)
+                UnsafeMutableRawPointer(bits + pairIndex(p, 0, c)).storeBytes(of: pair, as: SIMD16<UInt32>.self)
+                t += 2
+            } else {
+                for l in 0..<w { bits[pairIndex(p, l, c)] = HalfPrecision.bfloat16Bits(from: columnsOfPanel[t * w + l]) }
+                t += 1
             }
         }
     }

@@ -1,4 +1,5 @@
 import FuRAModels
+import FuRATensor
 
 /// Everything a GRPO run is configured by (the CLI only builds this; checked in `validate`).
 ///
@@ -30,8 +31,14 @@ public struct GRPOOptions: Codable, Equatable, Sendable {
     /// non-f32 `rolloutPrecision`, the old log-probs are then recomputed in f32).
     public var rolloutKeyValuePrecision = KVCache.Precision.float32
 
+    /// The arithmetic of the update's large products (`fura grpo --precision`, `ComputePrecision`): at bf16 the
+    /// trainer's log-probs are no longer the f32 engine's, so the old log-probs are recomputed by the first pass.
+    public var precision = ComputePrecision.f32
+
     /// Whether rollouts compute exactly what the trainer computes (so sampling-time log-probs are the policy's).
-    public var rolloutsAreExact: Bool { rolloutPrecision == .float32 && rolloutKeyValuePrecision == .float32 }
+    public var rolloutsAreExact: Bool {
+        rolloutPrecision == .float32 && rolloutKeyValuePrecision == .float32 && precision == .f32
+    }
     public var seed: UInt64 = 42
     /// Held-out accuracy every this many steps (0: only at the start and the end).
     public var evalEvery = 0
@@ -51,7 +58,7 @@ public struct GRPOOptions: Codable, Equatable, Sendable {
         case epochsPerStep = "epochs_per_step", microBatchSize = "micro_batch_size", rolloutBatchSize = "rollout_batch_size"
         case rolloutPrecision = "rollout_precision", rolloutKeyValuePrecision = "rollout_kv"
         case seed, evalEvery = "eval_every", evalLimit = "eval_limit", loss, scaleRewards = "scale_rewards"
-        case saveEvery = "save_every", keepCheckpoints = "keep_checkpoints"
+        case saveEvery = "save_every", keepCheckpoints = "keep_checkpoints", precision
     }
 
     /// Reads a partial JSON object: missing keys keep their defaults.
@@ -72,6 +79,7 @@ public struct GRPOOptions: Codable, Equatable, Sendable {
         rolloutBatchSize = try c.decodeIfPresent(Int.self, forKey: .rolloutBatchSize) ?? rolloutBatchSize
         rolloutPrecision = try c.decodeIfPresent(GenerationWeightPrecision.self, forKey: .rolloutPrecision) ?? rolloutPrecision
         rolloutKeyValuePrecision = try c.decodeIfPresent(KVCache.Precision.self, forKey: .rolloutKeyValuePrecision) ?? rolloutKeyValuePrecision
+        precision = try c.decodeIfPresent(ComputePrecision.self, forKey: .precision) ?? precision
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
         evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? evalEvery
         evalLimit = try c.decodeIfPresent(Int.self, forKey: .evalLimit) ?? evalLimit

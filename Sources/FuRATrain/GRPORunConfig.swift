@@ -2,6 +2,7 @@ import Foundation
 import FuRA
 import FuRAFormats
 import FuRAModels
+import FuRATensor
 
 /// The resolved settings of a `fura grpo` run (snake_case JSON, saved as `DIR/config.json`; `--config` reads it back):
 /// the data, the method and its keys (flat, as in `fura train`), and every GRPO option. Resolved like `TrainConfig`
@@ -37,7 +38,7 @@ public struct GRPORunConfig: Codable, Equatable, Sendable {
         case epochsPerStep = "epochs_per_step", microBatchSize = "micro_batch_size", rolloutBatchSize = "rollout_batch_size"
         case rolloutPrecision = "rollout_precision", rolloutKv = "rollout_kv", seed, evalEvery = "eval_every", evalLimit = "eval_limit"
         case saveEvery = "save_every", keepCheckpoints = "keep_checkpoints", loss, epsilon, epsilonHigh = "epsilon_high"
-        case scaleRewards = "scale_rewards", beta
+        case scaleRewards = "scale_rewards", beta, precision
     }
 
     /// Every key a config file may hold.
@@ -82,6 +83,7 @@ public struct GRPORunConfig: Codable, Equatable, Sendable {
         g.rolloutBatchSize = try o.decodeIfPresent(Int.self, forKey: .rolloutBatchSize) ?? g.rolloutBatchSize
         g.rolloutPrecision = try o.decodeIfPresent(GenerationWeightPrecision.self, forKey: .rolloutPrecision) ?? g.rolloutPrecision
         g.rolloutKeyValuePrecision = try o.decodeIfPresent(KVCache.Precision.self, forKey: .rolloutKv) ?? g.rolloutKeyValuePrecision
+        g.precision = try o.decodeIfPresent(ComputePrecision.self, forKey: .precision) ?? g.precision
         g.seed = try o.decodeIfPresent(UInt64.self, forKey: .seed) ?? g.seed
         g.evalEvery = try o.decodeIfPresent(Int.self, forKey: .evalEvery) ?? g.evalEvery
         g.evalLimit = try o.decodeIfPresent(Int.self, forKey: .evalLimit) ?? g.evalLimit
@@ -115,7 +117,7 @@ public struct GRPORunConfig: Codable, Equatable, Sendable {
         try o.encode(g.saveEvery, forKey: .saveEvery); try o.encode(g.keepCheckpoints, forKey: .keepCheckpoints)
         try o.encode(g.loss.kind, forKey: .loss); try o.encode(g.loss.epsilon, forKey: .epsilon)
         try o.encode(g.loss.epsilonHigh, forKey: .epsilonHigh); try o.encode(g.scaleRewards, forKey: .scaleRewards)
-        try o.encode(g.loss.beta, forKey: .beta)
+        try o.encode(g.loss.beta, forKey: .beta); try o.encode(g.precision, forKey: .precision)
     }
 
     /// A comma list given as text or as a YAML/JSON list.

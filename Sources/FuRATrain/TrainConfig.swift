@@ -1,6 +1,7 @@
 import Foundation
 import FuRA
 import FuRAFormats
+import FuRATensor
 
 /// The fine-tuning methods `fura train` knows: the names of `MethodRegistry`.
 public typealias TrainMethod = MethodName
@@ -39,6 +40,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var threads: Int?
     public var resume: Bool
     public var trainOnInputs: Bool
+    /// The arithmetic of the large products (`f32`, or `bf16` with f32 sums and f32 masters; `ComputePrecision`).
+    public var precision: ComputePrecision
     /// The method's keys (`lora_rank`, `decomp_mode`, `target_modules`, …), stored flat in the JSON; nil values take
     /// the method's recipe values.
     public var methodSettings: MethodSettings
@@ -56,21 +59,23 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         case weightDecay = "weight_decay", betas, eps, maxGradNorm = "max_grad_norm", maxSeqLen = "max_seq_len", seed
         case valData = "val_data", valSize = "val_size", evalEvery = "eval_every", saveEvery = "save_every"
         case keepCheckpoints = "keep_checkpoints", gradientCheckpointing = "gradient_checkpointing", threads, resume
-        case trainOnInputs = "train_on_inputs"
+        case trainOnInputs = "train_on_inputs", precision
     }
 
     public init(model: String, data: String, method: TrainMethod, output: String, iters: Int?, epochs: Int, batchSize: Int,
                 gradAccum: Int, lr: Double, schedule: LearningRateSchedule.Kind, warmup: LearningRateSchedule.Warmup,
                 weightDecay: Double, betas: [Double], eps: Double, maxGradNorm: Double?, maxSeqLen: Int, seed: UInt64,
                 valData: String?, valSize: Int?, evalEvery: Int?, saveEvery: Int?, keepCheckpoints: Int,
-                gradientCheckpointing: Bool, threads: Int?, resume: Bool, trainOnInputs: Bool, methodSettings: MethodSettings = MethodSettings(),
+                gradientCheckpointing: Bool, threads: Int?, resume: Bool, trainOnInputs: Bool,
+                precision: ComputePrecision = .trainingDefault, methodSettings: MethodSettings = MethodSettings(),
                 vision: VisionSettings = VisionSettings()) {
         self.model = model; self.data = data; self.method = method; self.output = output; self.iters = iters; self.epochs = epochs
         self.batchSize = batchSize; self.gradAccum = gradAccum; self.lr = lr; self.schedule = schedule; self.warmup = warmup
         self.weightDecay = weightDecay; self.betas = betas; self.eps = eps; self.maxGradNorm = maxGradNorm; self.maxSeqLen = maxSeqLen
         self.seed = seed; self.valData = valData; self.valSize = valSize; self.evalEvery = evalEvery; self.saveEvery = saveEvery
         self.keepCheckpoints = keepCheckpoints; self.gradientCheckpointing = gradientCheckpointing; self.threads = threads
-        self.resume = resume; self.trainOnInputs = trainOnInputs; self.methodSettings = methodSettings; self.vision = vision
+        self.resume = resume; self.trainOnInputs = trainOnInputs; self.precision = precision
+        self.methodSettings = methodSettings; self.vision = vision
     }
 
     public init(from decoder: Decoder) throws {
@@ -90,6 +95,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             keepCheckpoints: try c.decode(Int.self, forKey: .keepCheckpoints),
             gradientCheckpointing: try c.decode(Bool.self, forKey: .gradientCheckpointing), threads: try c.decodeIfPresent(Int.self, forKey: .threads),
             resume: try c.decode(Bool.self, forKey: .resume), trainOnInputs: try c.decode(Bool.self, forKey: .trainOnInputs),
+            precision: try c.decodeIfPresent(ComputePrecision.self, forKey: .precision) ?? .trainingDefault,
             methodSettings: try MethodSettings(flexibleFrom: decoder), vision: try VisionSettings(from: decoder))
     }
 
@@ -107,6 +113,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         try c.encode(saveEvery, forKey: .saveEvery); try c.encode(keepCheckpoints, forKey: .keepCheckpoints)
         try c.encode(gradientCheckpointing, forKey: .gradientCheckpointing); try c.encode(threads, forKey: .threads)
         try c.encode(resume, forKey: .resume); try c.encode(trainOnInputs, forKey: .trainOnInputs)
+        try c.encode(precision, forKey: .precision)
         try methodSettings.encode(to: encoder)
         try vision.encode(to: encoder)
     }

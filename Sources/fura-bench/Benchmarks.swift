@@ -7,5 +7,5 @@ enum Benchmarks {
         ProcessInfo.processInfo.environment[name].map { Set($0.split(separator: ",").map(String.init)) }
     }
 
-    static var all: [Benchmark] { [gemm, svd, lora, dora, nf4, eval, tokenizer, gguf, btt, bttLayer, bttParts, bttConvert, bttBlockSVD, qfura, model, engine, methodStep, generate, panel, panelKQuant, train, grpoRollout, grpoRebuild] }
+    static var all: [Benchmark] { [gemm, svd, lora, dora, nf4, eval, tokenizer, gguf, btt, bttLayer, bttParts, bttConvert, bttBlockSVD, qfura, model, engine, methodStep, generate, panel, panelKQuant, train, grpoRollout, grpoRebuild, mixedPrecisionLayer] }
 }

@@ -6,16 +6,20 @@ import FuRATrain
 
 extension Benchmarks {
     /// One optimizer step of `fura train`'s work on SmolLM2-135M at batch 4 × 256 with every position a
-    /// target, fp32, 2 threads: forward, backward, AdamW, for each method of `FURA_BENCH_METHODS`
-    /// (default `fura,lora,full,qfura`; method defaults as `fura train` resolves them). Peak RSS is the
+    /// target, 2 threads: forward, backward, AdamW, for each method of `FURA_BENCH_METHODS`
+    /// (default `fura,lora,full,qfura`; method defaults as `fura train` resolves them) at each precision of
+    /// `FURA_BENCH_TRAIN_PRECISIONS` (default `f32,bf16`). Peak RSS is the
     /// process high-water mark, reset before each method's model is loaded.
     static let methodStep = Benchmark(name: "step") {
         guard let path = modelPath(for: "step") else { return [] }
         let methods = (ProcessInfo.processInfo.environment["FURA_BENCH_METHODS"] ?? "fura,lora,full,qfura")
             .split(separator: ",").compactMap { TrainMethod(rawValue: String($0)) }
+        let precisions = (ProcessInfo.processInfo.environment["FURA_BENCH_TRAIN_PRECISIONS"] ?? "f32,bf16")
+            .split(separator: ",").compactMap { ComputePrecision(rawValue: String($0)) }
         Threading.setThreadCount(2)
         var out: [BenchmarkResult] = []
         for method in methods {
+          for precision in precisions {
             resetPeakRSS()
             guard let loaded = try? ModelLoader.load(path: path) else { continue }
             let model = loaded.model, vocabulary = loaded.config.vocabSize
@@ -25,6 +29,9 @@ extension Benchmarks {
                 print("step: \(method.rawValue) could not be set up")
                 continue
             }
+            model.computePrecision = precision
+            _ = malloc_trim(0)
+            let setupRSS = currentRSSBytes()
             let (batch, time) = (4, 256)
             var rng = RNG(seed: 7)
             let ids = (0..<batch).map { _ in (0..<time).map { _ in rng.int(below: vocabulary) } }
@@ -50,11 +57,12 @@ extension Benchmarks {
             let perToken = 2 * (2 * linear + attention + head) + (method == .full ? 2 * linear + head : 0)
             let flops = perToken * count
             out.append(BenchmarkResult(
-                name: "step \(method.rawValue) 4x256 all targets", threads: 2, gflops: flops / best.wall / 1e9,
+                name: "step \(method.rawValue) \(precision.rawValue) 4x256 all targets", threads: 2, gflops: flops / best.wall / 1e9,
                 seconds: best.wall, tokensPerSecond: count / best.wall,
                 extra: ["cpu_s": best.cpu, "gflop_per_cpu_s": flops / best.cpu / 1e9, "tokens_per_s_if_2_cores_free": 2 * count / best.cpu,
                         "trainable_M": Double(trainable.reduce(0) { $0 + $1.parameter.count }) / 1e6,
-                        "peak_rss_GB": Double(peakRSSBytes()) / 1e9]))
+                        "peak_rss_GB": Double(peakRSSBytes()) / 1e9, "rss_after_setup_GB": Double(setupRSS) / 1e9]))
+          }
         }
         return out
     }
@@ -68,9 +76,15 @@ func resetPeakRSS() {
 }
 
 /// The peak resident set size of this process since the last reset (`VmHWM`), in bytes.
-func peakRSSBytes() -> Int {
+func peakRSSBytes() -> Int { statusBytes("VmHWM:") }
+
+/// The resident set size of this process now (`VmRSS`), in bytes.
+func currentRSSBytes() -> Int { statusBytes("VmRSS:") }
+
+/// A kB line of /proc/self/status, in bytes (0 when it cannot be read).
+private func statusBytes(_ key: String) -> Int {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key) }),
           let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
     return kilobytes * 1024
 }

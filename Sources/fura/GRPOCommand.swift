@@ -53,6 +53,7 @@ struct GRPOCommand: ParsableCommand {
     @Option(help: "Checkpoints kept (default 2).") var keepCheckpoints: Int?
     @Option(help: "Sequences decoded together in a rollout (default 64).") var rolloutBatchSize: Int?
     @Option(help: "Rollout key/value cache: f32 (default, exact) or f16 (half the attention memory traffic; old log-probs are then recomputed in f32).") var rolloutKv: KVCache.Precision?
+    @Option(help: "f32 | bf16: the arithmetic of the update's large products, as `fura train --precision` (default f32; bf16 recomputes the old log-probs).") var precision: String?
     @Option(help: "Rollout engine weights: f32 (default, exact), bf16, q8, or bf16-compute (bf16 arithmetic on AVX512-BF16: fastest; old log-probs are then recomputed in f32).") var rolloutPrecision: GenerationWeightPrecision?
     @Option(help: "Compute threads (default: all cores).") var threads: Int?
     @Flag(help: "Continue from the newest checkpoint in --output.") var resume = false
@@ -77,6 +78,7 @@ struct GRPOCommand: ParsableCommand {
         set("seed", seed); set("eval_data", evalData); set("eval_every", evalEvery); set("eval_limit", evalLimit)
         set("save_every", saveEvery); set("keep_checkpoints", keepCheckpoints); set("rollout_batch_size", rolloutBatchSize)
         set("rollout_kv", rolloutKv?.rawValue); set("rollout_precision", rolloutPrecision?.rawValue); set("threads", threads)
+        set("precision", precision)
         set("loss", loss); set("epsilon", epsilon); set("epsilon_high", epsilonHigh); set("scale_rewards", scaleRewards)
         set("beta", beta); set("rewards", rewards); set("reward_weights", rewardWeights); set("answer_mode", answerMode)
         if resume { o["resume"] = true }
@@ -116,6 +118,7 @@ struct GRPOCommand: ParsableCommand {
         let lm = loaded.model
         let started = Date()
         let setup = try TrainMethodSetup.apply(method, to: lm, seed: options.seed)
+        lm.computePrecision = options.precision
         if collective.writesFiles { log(setup.summary) }
         let trainable = lm.namedParameters.filter { $0.parameter.trainable }.reduce(0) { $0 + $1.parameter.count }
         let total = lm.namedParameters.reduce(0) { $0 + $1.parameter.count }

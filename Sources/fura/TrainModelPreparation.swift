@@ -17,6 +17,7 @@ func prepareModel(_ config: TrainConfig, applyMethod: Bool = true) throws -> (Lo
     let sft = try sftTokenizer(tokenizer, model: config.model, purpose: "training")
     loaded.model.gradientCheckpointing = config.gradientCheckpointing
     let setup = applyMethod ? try TrainMethodSetup.apply(config, to: loaded.model) : nil
+    loaded.model.computePrecision = config.precision
     return (loaded, sft, setup)
 }
 

@@ -19,6 +19,7 @@ public final class DoRALinear: LinearLayer {
     public let base: FrozenWeight
     /// b (O,), frozen unless set trainable.
     public let bias: Parameter?
+    public var computePrecision = ComputePrecision.f32
     /// `lora_A.weight` (r, I).
     public let loraA: Parameter
     /// `lora_B.weight` (O, r).
@@ -132,12 +133,12 @@ public final class DoRALinear: LinearLayer {
             mask = m
         }
         let projected = try Tensor.matmul(input, loraA.value, transposeB: true)
-        let baseOut = try base.multiplyTransposed(rows)  // x·Wᵀ
+        let baseOut = try base.multiplyTransposed(rows, precision: computePrecision)  // x·Wᵀ
         var y: Tensor
         var unscaled: Tensor
         switch options.formula {
         case .peft:
-            let droppedOut = mask == nil ? baseOut : try base.multiplyTransposed(input)  // x̃·Wᵀ
+            let droppedOut = mask == nil ? baseOut : try base.multiplyTransposed(input, precision: computePrecision)  // x̃·Wᵀ
             unscaled = droppedOut
             try Tensor.matmul(projected, loraB.value, transposeB: true, into: &unscaled, accumulate: true, alpha: scaling)
             // y = ν⊙(x̃·Wᵀ + s·x̃AᵀBᵀ) + x·Wᵀ − x̃·Wᵀ + b
@@ -182,14 +183,14 @@ public final class DoRALinear: LinearLayer {
             // x̃ also carries (ν − 1)⊙dY through W; x carries dY through W.
             var ratioMinusOne = c.ratio
             for j in 0..<o { ratioMinusOne.storage[j] -= 1 }
-            try base.multiply(g.scalingColumns(by: ratioMinusOne), into: &dInput, accumulate: true)
+            try base.multiply(g.scalingColumns(by: ratioMinusOne), into: &dInput, accumulate: true, precision: computePrecision)
             for j in 0..<dInput.count { dInput.storage[j] *= c.mask![j] }
-            dX = try base.multiply(g)
+            dX = try base.multiply(g, precision: computePrecision)
             try dX.add(dInput)
         default:
             if let m = c.mask { for j in 0..<m.count { dInput.storage[j] *= m[j] } }
             dX = dInput
-            try base.multiply(gScaled, into: &dX, accumulate: true)
+            try base.multiply(gScaled, into: &dX, accumulate: true, precision: computePrecision)
         }
         if let b = bias, b.trainable {
             try b.accumulateGradient(options.formula == .qdoraFast ? try gScaled.sumRows() : try g.sumRows())

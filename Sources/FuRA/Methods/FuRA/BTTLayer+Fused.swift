@@ -57,14 +57,14 @@ extension BTTLayer {
                     if g.m == 1, g.a % PanelMatrix.panelWidth == 0 {
                         // SAFETY: R'_j is b × r at j·b·r (ld r); L is n·r × a (ld a).
                         return try PanelMatrix(blockDiagonal: rp.baseAddress!, lda: g.r, blocks: g.n, blockRows: g.b, rank: g.r,
-                                               times: lp.baseAddress!, ldb: g.a, columns: g.a)
+                                               times: lp.baseAddress!, ldb: g.a, columns: g.a, storage: computePrecision.panelStorage)
                     }
                     return try PanelMatrix(transposedRows: g.inFeatures, columns: g.outFeatures, blockRows: g.b) { first, blockRows, buffer in
                         effectiveWeightRows(first, blockRows, rPrime: rp.baseAddress!, left: lp.baseAddress!, into: buffer)
                     }
                 }
             }
-            return try panels.multiply(rows)
+            return try (computePrecision == .bf16 && panels.storage == .float32 ? panels.bfloat16DotCopy() : panels).multiply(rows)
         }
         return try Tensor.matmul(rows, try denseWeight(), transposeB: true)   // W_eff = Wᵀ
     }
@@ -87,7 +87,12 @@ extension BTTLayer {
         precondition(g.m == 1, "the fused backward is for one output block")
         let count = gRows.shape[0], width = g.n * g.r
         guard count > 0 else { return Tensor.zeros([0, g.inFeatures]) }   // no rows: nothing to add to the gradients
-        let panels = try PanelMatrix(left.value.reshaped([width, g.a]), storage: .float32)
+        // f32: packed per call (a transient copy); bf16: kept between steps (half the bytes, L is frozen).
+        let panels = computePrecision == .bf16
+            ? try leftPanels.value(version: left.version, precision: .bf16) {
+                try PanelMatrix(left.value.reshaped([width, g.a]), storage: .bfloat16Dot)
+            }
+            : try PanelMatrix(left.value.reshaped([width, g.a]), storage: .float32)
         var dX = Tensor.unfilled([count, g.inFeatures])   // every row is written by its tile
         let tileRows = PanelMatrix.rowChunk
         let tiles = (count + tileRows - 1) / tileRows

@@ -55,6 +55,11 @@ public final class BTTLayer: LinearLayer {
     /// How the forward forms y: nil chooses per call by multiply-add count (`BTTForwardRoute.preferred`); tests and
     /// fura-bench force a route to compare them. Ignored (block products) when the left core trains.
     public var forwardRoute: BTTForwardRoute?
+    /// The arithmetic of the large products with L (forward through W_eff, dZ = G·Lᵀ): f32, or bf16 on AVX512-BF16
+    /// with f32 sums (`ComputePrecision`). The small trainable products and all gradients stay f32.
+    public var computePrecision = ComputePrecision.f32
+    /// L (n·r × a) packed for dZ = G·Lᵀ at bf16, kept while L does not change (one output block only).
+    let leftPanels = PackingCache<PanelMatrix>()
     /// Reused work buffers (H in forward, dZ in backward), so repeated steps neither allocate nor zero them.
     var scratchForward = Tensor.zeros([0])
     var scratchBackward = Tensor.zeros([0])

@@ -15,6 +15,7 @@ public final class LoRALinear: LinearLayer {
     public let base: FrozenWeight
     /// b (O,), frozen unless set trainable (PEFT `bias="none"`).
     public let bias: Parameter?
+    public var computePrecision = ComputePrecision.f32
     /// `lora_A.weight` (r, I).
     public let loraA: Parameter
     /// `lora_B.weight` (O, r).
@@ -66,7 +67,7 @@ public final class LoRALinear: LinearLayer {
 
     public func forward(_ x: Tensor, keepForBackward: Bool) throws -> Tensor {
         let rows = try x.asRows(features: inFeatures, layer: "LoRA")
-        var y = try base.multiplyTransposed(rows)
+        var y = try base.multiplyTransposed(rows, precision: computePrecision)
         if let b = bias { try y.addRowVector(b.value) }
         var input = rows
         var mask: [Float]?
@@ -91,7 +92,7 @@ public final class LoRALinear: LinearLayer {
         if loraA.trainable { try Tensor.matmul(gh, c.input, transposeA: true, into: &loraA.gradient!, accumulate: true) }
         var dInput = try Tensor.matmul(gh, loraA.value)
         if let m = c.mask { for k in 0..<m.count { dInput.storage[k] *= m[k] } }
-        try base.multiply(g, into: &dInput, accumulate: true)
+        try base.multiply(g, into: &dInput, accumulate: true, precision: computePrecision)
         if let b = bias, b.trainable { try b.accumulateGradient(try g.sumRows()) }
         return try dInput.reshaped(Array(dY.shape.dropLast()) + [inFeatures])
     }

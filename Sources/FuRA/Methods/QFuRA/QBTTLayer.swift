@@ -39,6 +39,9 @@ public final class QBTTLayer: LinearLayer {
     /// R' (n, b, m·r) when the right core is the trainable one.
     private var cachedScaledRight: Tensor?
     private var tileScratch: [Float] = []
+    /// Kept for the seam; the NF4 core's products decode f32 tiles at either precision (a bf16 packing of the core
+    /// would take 8× its bytes), so QFuRA's bf16 runs gain only in the other layers (LM head, unconverted projections).
+    public var computePrecision = ComputePrecision.f32
     /// The bound on one decoded tile of the frozen core, in floats.
     public var tileElements = QuantizedCore.defaultTileElements
 

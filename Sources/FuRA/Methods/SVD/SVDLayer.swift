@@ -25,6 +25,21 @@ public final class SVDLayer: LinearLayer {
 
     private var cachedInput: Tensor?
     private var cachedH: Tensor?
+    public var computePrecision = ComputePrecision.f32
+    /// At bf16: `svd_b` and `svd_a · diag(svd_s)` packed for their products, re-packed when they change.
+    private let inputPacking = PackingCache<TrainingPanels>()
+    private let outputPacking = PackingCache<TrainingPanels>()
+
+    /// `svd_b` (r, I) packed at bf16.
+    private func packedInputFactor() throws -> TrainingPanels {
+        try inputPacking.value(version: inputFactor.version, precision: .bf16) { try TrainingPanels(inputFactor.value, precision: .bf16) }
+    }
+
+    /// `svd_a · diag(svd_s)` (O, r) packed at bf16 (its version mixes both factors').
+    private func packedScaledA() throws -> TrainingPanels {
+        let version = outputFactor.version &* 1_000_003 &+ (singular?.version ?? 0)
+        return try outputPacking.value(version: version, precision: .bf16) { try TrainingPanels(scaledA(), precision: .bf16) }
+    }
 
     /// A layer over existing factors: `a` (O, r), `b` (r, I), `s` (r,) or nil, `bias` (O,) or nil.
     public init(a: Tensor, b: Tensor, s: Tensor?, bias: Tensor?, module: String = "SVDLayer") throws {
@@ -116,8 +131,10 @@ public final class SVDLayer: LinearLayer {
 
     public func forward(_ x: Tensor, keepForBackward: Bool) throws -> Tensor {
         let rows = try x.asRows(features: inFeatures, layer: "SVDLayer")
-        let h = try Tensor.matmul(rows, inputFactor.value, transposeB: true)   // (N, r)
-        var y = try Tensor.matmul(h, scaledA(), transposeB: true)            // (N, O)
+        let bf16 = computePrecision == .bf16
+        let h = bf16 ? try packedInputFactor().multiplyTransposed(rows)
+                     : try Tensor.matmul(rows, inputFactor.value, transposeB: true)   // (N, r)
+        var y = bf16 ? try packedScaledA().multiplyTransposed(h) : try Tensor.matmul(h, scaledA(), transposeB: true)   // (N, O)
         if let b = bias { try y.addRowVector(b.value) }
         if keepForBackward {
             cachedInput = rows
@@ -142,7 +159,8 @@ public final class SVDLayer: LinearLayer {
             }
             try Tensor.matmul(g, z, transposeA: true, into: &outputFactor.gradient!, accumulate: true)
         }
-        let dH = try Tensor.matmul(g, aS)                                  // (N, r)
+        let bf16 = computePrecision == .bf16
+        let dH = bf16 ? try packedScaledA().multiply(g) : try Tensor.matmul(g, aS)   // (N, r)
         if let s = singular, s.trainable {
             let ga = try Tensor.matmul(g, outputFactor.value)              // (N, r)
             var ds = Tensor.zeros([rank])
@@ -155,7 +173,7 @@ public final class SVDLayer: LinearLayer {
             try Tensor.matmul(dH, x, transposeA: true, into: &inputFactor.gradient!, accumulate: true)
         }
         if let b = bias, b.trainable { try b.accumulateGradient(try g.sumRows()) }
-        let dX = try Tensor.matmul(dH, inputFactor.value)
+        let dX = bf16 ? try packedInputFactor().multiply(dH) : try Tensor.matmul(dH, inputFactor.value)
         return try dX.reshaped(Array(dY.shape.dropLast()) + [inFeatures])
     }
 }

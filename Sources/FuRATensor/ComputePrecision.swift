@@ -1,0 +1,17 @@
+/// The arithmetic of a training run's large products (`fura train --precision`, config key `precision`).
+///
+/// - `f32`: every product in `Float` (sgemm and the f32 panel kernel) — the exact twin.
+/// - `bf16`: the large products with a frozen or re-packed operand (forward y = x·Wᵀ and input gradient dX = dY·W
+///   of frozen weights, frozen BTT cores, the LM head, and full fine-tuning's weights) read both operands rounded to
+///   bf16 and sum in f32 (AVX512-BF16 dot products, `PanelMatrix.Storage.bfloat16Dot`); the small trainable products,
+///   weight gradients, losses, norms and the optimizer (f32 masters, AdamW state) stay f32 — PyTorch's bf16 autocast.
+public enum ComputePrecision: String, Sendable, Codable, CaseIterable {
+    case f32
+    case bf16
+
+    /// The panel storage of a weight multiplied at this precision.
+    public var panelStorage: PanelMatrix.Storage { self == .bf16 ? .bfloat16Dot : .float32 }
+
+    /// The default of `fura train`: f32 (bf16 is taken only when asked).
+    public static let trainingDefault = ComputePrecision.f32
+}

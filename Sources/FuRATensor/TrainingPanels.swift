@@ -1,0 +1,41 @@
+// Legend: N rows, O output features (rows of W), I input features (columns of W).
+
+/// A weight W (O, I) packed for both large products of a training layer: the forward y = x·Wᵀ and the input
+/// gradient dX = dY·W, each on the panel kernel at `precision` (f32 panels, or bf16 pairs on AVX512-BF16 with f32
+/// sums). Two packings (W and Wᵀ) because the dot-product instructions pair along the summed dimension, which is I
+/// in one product and O in the other; at bf16 the two together take the bytes of one f32 copy.
+///
+/// Built once for frozen weights; re-built when a trainable weight changes (`sourceVersion` says from which
+/// `Parameter.version` it was packed, for the layer that owns it).
+public final class TrainingPanels: @unchecked Sendable {
+    /// W packed for y = x·Wᵀ.
+    public let forward: PanelMatrix
+    /// Wᵀ packed for dX = dY·W.
+    public let backward: PanelMatrix
+    public let precision: ComputePrecision
+    /// The version of the weight it was packed from (the owner's bookkeeping; −1 when not tracked).
+    public let sourceVersion: Int
+
+    /// O.
+    public var rows: Int { forward.rows }
+    /// I.
+    public var columns: Int { forward.columns }
+    /// Bytes held by both packings.
+    public var byteCount: Int { forward.byteCount + backward.byteCount }
+
+    /// Packs w (O, I).
+    public init(_ w: Tensor, precision: ComputePrecision, sourceVersion: Int = -1) throws {
+        _ = try w.dims2("TrainingPanels")
+        let f32Transposed = try PanelMatrix(transposed: w)   // Wᵀ's panels from W (I, O) = (Wᵀ)ᵀ
+        forward = try PanelMatrix(w, storage: precision.panelStorage)
+        backward = precision == .bf16 ? try f32Transposed.bfloat16DotCopy() : f32Transposed
+        self.precision = precision
+        self.sourceVersion = sourceVersion
+    }
+
+    /// y (N, O) = x (N, I) · Wᵀ.
+    public func multiplyTransposed(_ x: Tensor) throws -> Tensor { try forward.multiply(x) }
+
+    /// dX (N, I) = dY (N, O) · W.
+    public func multiply(_ dY: Tensor) throws -> Tensor { try backward.multiply(dY) }
+}
