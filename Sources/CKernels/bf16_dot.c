@@ -56,12 +56,14 @@ void fura_bf16_round_rows(const float *x, long rows, long columns, long ldx, uin
 
 // Rows×(16·W) block: `rows` ≤ 8 rows of x against W ≤ 2 adjacent panels; acc[r][c] sums pairs.
 // Inlined with constant rows and width so the accumulators live in registers.
+// `stride` is the panel's whole pair count (the next panel starts stride·32 values on); `pairs` ≤ stride of them are
+// summed here (one K slice); `accumulate` adds the sums to y instead of storing them.
 BF16_TARGET static inline __attribute__((always_inline))
-void block(const uint16_t *p0, long pairs, const uint16_t *x, long ldx, float *y, long ldy,
-           int rows, int width, __mmask16 last) {
+void block(const uint16_t *p0, long pairs, long stride, const uint16_t *x, long ldx, float *y, long ldy,
+           int rows, int width, __mmask16 last, int accumulate) {
     __m512 acc[8][2];
     for (int r = 0; r < rows; r++) for (int c = 0; c < width; c++) acc[r][c] = _mm512_setzero_ps();
-    const uint16_t *p1 = p0 + pairs * 32;
+    const uint16_t *p1 = p0 + stride * 32;
     for (long t = 0; t < pairs; t++) {
         __m512bh w0 = (__m512bh)_mm512_load_si512((const void *)(p0 + t * 32));
         __m512bh w1 = width > 1 ? (__m512bh)_mm512_load_si512((const void *)(p1 + t * 32)) : w0;
@@ -76,19 +78,25 @@ void block(const uint16_t *p0, long pairs, const uint16_t *x, long ldx, float *y
     for (int r = 0; r < rows; r++) {
         for (int c = 0; c < width; c++) {
             __mmask16 m = c == width - 1 ? last : (__mmask16)0xFFFF;
-            _mm512_mask_storeu_ps(y + r * ldy + 16 * c, m, acc[r][c]);
+            float *out = y + r * ldy + 16 * c;
+            __m512 v = accumulate ? _mm512_add_ps(acc[r][c], _mm512_maskz_loadu_ps(m, out)) : acc[r][c];
+            _mm512_mask_storeu_ps(out, m, v);
         }
     }
 }
 
-BF16_TARGET static void rows_block(const uint16_t *p0, long pairs, const uint16_t *x, long ldx, float *y, long ldy,
-                                   long rows, int width, __mmask16 last) {
+BF16_TARGET static void rows_block(const uint16_t *p0, long pairs, long stride, const uint16_t *x, long ldx, float *y, long ldy,
+                                   long rows, int width, __mmask16 last, int accumulate) {
     long r = 0;
-    for (; r + 8 <= rows; r += 8) block(p0, pairs, x + r * ldx, ldx, y + r * ldy, ldy, 8, width, last);
-    if (r + 4 <= rows) { block(p0, pairs, x + r * ldx, ldx, y + r * ldy, ldy, 4, width, last); r += 4; }
-    if (r + 2 <= rows) { block(p0, pairs, x + r * ldx, ldx, y + r * ldy, ldy, 2, width, last); r += 2; }
-    if (r < rows) block(p0, pairs, x + r * ldx, ldx, y + r * ldy, ldy, 1, width, last);
+    for (; r + 8 <= rows; r += 8) block(p0, pairs, stride, x + r * ldx, ldx, y + r * ldy, ldy, 8, width, last, accumulate);
+    if (r + 4 <= rows) { block(p0, pairs, stride, x + r * ldx, ldx, y + r * ldy, ldy, 4, width, last, accumulate); r += 4; }
+    if (r + 2 <= rows) { block(p0, pairs, stride, x + r * ldx, ldx, y + r * ldy, ldy, 2, width, last, accumulate); r += 2; }
+    if (r < rows) block(p0, pairs, stride, x + r * ldx, ldx, y + r * ldy, ldy, 1, width, last, accumulate);
 }
+
+// Pairs summed per pass: two panels' slices (2 · 2048 · 64 bytes = 256 KB) stay in L2 while a chunk of rows goes by;
+// a longer inner dimension (the LM head's input gradient, K = V/2) is summed in slices, each added to y.
+#define K_SLICE 2048
 
 // Rows in chunks that stay in L2 while every panel pair of the range streams by.
 BF16_TARGET static void product_avx512(const uint16_t *panels, long pairs, long panelStart, long panelEnd, long outputs,
@@ -96,12 +104,16 @@ BF16_TARGET static void product_avx512(const uint16_t *panels, long pairs, long 
     const long chunk = 256;
     for (long r0 = 0; r0 < rows; r0 += chunk) {
         long n = rows - r0 < chunk ? rows - r0 : chunk;
-        for (long p = panelStart; p < panelEnd; p += 2) {
-            int width = p + 1 < panelEnd ? 2 : 1;
-            long end = 16 * (p + width);
-            long valid = outputs - 16 * (p + width - 1);     // lanes of the last panel that exist
-            __mmask16 last = end <= outputs ? (__mmask16)0xFFFF : (__mmask16)((1u << valid) - 1u);
-            rows_block(panels + p * pairs * 32, pairs, x + r0 * ldx, ldx, y + r0 * ldy + 16 * p, ldy, n, width, last);
+        for (long k0 = 0; k0 < pairs; k0 += K_SLICE) {
+            long slice = pairs - k0 < K_SLICE ? pairs - k0 : K_SLICE;
+            for (long p = panelStart; p < panelEnd; p += 2) {
+                int width = p + 1 < panelEnd ? 2 : 1;
+                long end = 16 * (p + width);
+                long valid = outputs - 16 * (p + width - 1);     // lanes of the last panel that exist
+                __mmask16 last = end <= outputs ? (__mmask16)0xFFFF : (__mmask16)((1u << valid) - 1u);
+                rows_block(panels + (p * pairs + k0) * 32, slice, pairs, x + r0 * ldx + 2 * k0, ldx, y + r0 * ldy + 16 * p, ldy,
+                           n, width, last, k0 > 0);
+            }
         }
     }
 }

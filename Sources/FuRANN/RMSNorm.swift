@@ -40,6 +40,8 @@ public final class RMSNorm {
 
     /// C.
     public var features: Int { weight.value.count }
+    /// Rows per block of the backward (a block's dW partial sum is one unit of the fixed summation order).
+    static let backwardBlockRows = 64
 
     /// x (…, C) → y (…, C).
     public func forward(_ x: Tensor, keepForBackward: Bool) throws -> Tensor {
@@ -85,27 +87,44 @@ public final class RMSNorm {
         let n = x.count / max(1, c)
         var dX = dY
         let trains = weight.trainable && weight.gradient != nil
-        var dW = [Float](repeating: 0, count: trains ? c : 0)
+        // Rows in fixed blocks side by side; each block sums its own dW, and the blocks are added in order, so the
+        // gradient does not depend on the thread count.
+        let blockRows = Self.backwardBlockRows
+        let blocks = (n + blockRows - 1) / blockRows
+        var partial = [Float](repeating: 0, count: trains ? blocks * c : 0)
         let gain = self.gain
         x.withUnsafeBufferPointer { px in
             dY.withUnsafeBufferPointer { pg in
                 gain.withUnsafeBufferPointer { w in
                     dX.withUnsafeMutableBufferPointer { pd in
-                        for row in 0..<n {
-                            let xr = px.baseAddress! + row * c, gr = pg.baseAddress! + row * c
-                            let dr = pd.baseAddress! + row * c
-                            let r = cachedInverseRMS[row]
-                            var dot: Float = 0
-                            for i in 0..<c { dot += w[i] * gr[i] * xr[i] }
-                            let k = dot * r * r * r / Float(c)
-                            for i in 0..<c { dr[i] = r * w[i] * gr[i] - k * xr[i] }
-                            if trains { for i in 0..<c { dW[i] += gr[i] * xr[i] * r } }
+                        cachedInverseRMS.withUnsafeBufferPointer { inverse in
+                            partial.withUnsafeMutableBufferPointer { dWs in
+                                let (xb, gb, db, wb, rb) = (px.baseAddress!, pg.baseAddress!, pd.baseAddress!, w.baseAddress!, inverse.baseAddress!)
+                                let dWb = dWs.baseAddress
+                                Threading.parallelFor(blocks) { first, last in
+                                    for block in first..<last {
+                                        for row in (block * blockRows)..<min(n, (block + 1) * blockRows) {
+                                            let xr = xb + row * c, gr = gb + row * c, dr = db + row * c
+                                            let r = rb[row]
+                                            var dot: Float = 0
+                                            for i in 0..<c { dot += wb[i] * gr[i] * xr[i] }
+                                            let k = dot * r * r * r / Float(c)
+                                            for i in 0..<c { dr[i] = r * wb[i] * gr[i] - k * xr[i] }
+                                            if trains { let dW = dWb! + block * c; for i in 0..<c { dW[i] += gr[i] * xr[i] * r } }
+                                        }
+                                    }
+                                }
+                            }
                         }
                     }
                 }
             }
         }
-        if trains { try weight.accumulateGradient(Tensor.vector(dW)) }
+        if trains {
+            var dW = [Float](repeating: 0, count: c)
+            for block in 0..<blocks { for i in 0..<c { dW[i] += partial[block * c + i] } }
+            try weight.accumulateGradient(Tensor.vector(dW))
+        }
         return dX
     }
 

@@ -89,16 +89,22 @@ public struct RotaryEmbedding: Sendable, Equatable {
         let (cosT, sinT) = tables(positions: time, start: start)
         let sign: Float = inverse ? -1 : 1
         x.withUnsafeMutableBufferPointer { px in
-            for b in 0..<batch {
-                for t in 0..<time {
-                    let cr = t * half
-                    for h in 0..<heads {
-                        let v = px.baseAddress! + ((b * time + t) * heads + h) * d
-                        for i in 0..<half {
-                            let c = cosT[cr + i], s = sign * sinT[cr + i]
-                            let a = v[i], bb = v[i + half]
-                            v[i] = a * c - bb * s
-                            v[i + half] = bb * c + a * s
+            cosT.withUnsafeBufferPointer { pc in
+                sinT.withUnsafeBufferPointer { ps in
+                    let (base, cb, sb) = (px.baseAddress!, pc.baseAddress!, ps.baseAddress!)
+                    // Rows (b, t) side by side: each element is rotated once, so the result does not depend on threads.
+                    Threading.parallelFor(batch * time, minimumPerChunk: max(1, 4096 / max(1, heads * d))) { first, last in
+                        for row in first..<last {
+                            let cr = (row % time) * half
+                            for h in 0..<heads {
+                                let v = base + (row * heads + h) * d
+                                for i in 0..<half {
+                                    let c = cb[cr + i], s = sign * sb[cr + i]
+                                    let a = v[i], bb = v[i + half]
+                                    v[i] = a * c - bb * s
+                                    v[i + half] = bb * c + a * s
+                                }
+                            }
                         }
                     }
                 }

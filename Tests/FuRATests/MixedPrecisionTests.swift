@@ -84,6 +84,20 @@ import Testing
         #expect(Self.relativeGap(try exact.multiply(dY), try Tensor.matmul(dY, w)) < 1e-6)
     }
 
+    /// An inner dimension past the kernel's K slice (2,048 pairs: the LM head's input gradient has V/2) is summed slice
+    /// by slice into y: the same products as the rounded-operand reference, on the fast and the portable path.
+    @Test func longInnerDimensionsAreSummedInSlices() throws {
+        let w = TestSupport.random([20, 4_501], seed: 10, std: 0.05), x = TestSupport.random([11, 4_501], seed: 11)
+        let m = try PanelMatrix(w, storage: .bfloat16Dot)
+        let reference = Self.roundedProduct(x, w)
+        #expect(Self.relativeGap(try m.multiply(x), reference) < 1e-5)
+        var portable = Tensor.zeros([11, 20])
+        x.withUnsafeBufferPointer { px in
+            portable.withUnsafeMutableBufferPointer { m.multiplyBFloat16Dot(px.baseAddress!, rows: 11, into: $0.baseAddress!, portable: true) }
+        }
+        #expect(Self.relativeGap(portable, reference) < 1e-5)
+    }
+
     /// The packing is made once and kept while the version stays, re-made when it changes.
     @Test func packingCacheFollowsVersionAndPrecision() throws {
         let cache = PackingCache<PanelMatrix>()
