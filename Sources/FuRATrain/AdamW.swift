@@ -84,7 +84,13 @@ public struct AdamW: Sendable {
                 state.exponentialAverage.withUnsafeMutableBufferPointer { m in
                     state.exponentialAverageSquared.withUnsafeMutableBufferPointer { v in
                         parameter.value.withUnsafeMutableBufferPointer { p in
-                            Self.update(p.baseAddress!, g.baseAddress!, m.baseAddress!, v.baseAddress!, count: p.count, constants)
+                            // Element-wise, so ranges side by side give the same bits as one pass (vector and scalar
+                            // forms round alike); ranges of 16-multiples keep the vector loop whole.
+                            let (pb, gb, mb, vb, count) = (p.baseAddress!, g.baseAddress!, m.baseAddress!, v.baseAddress!, p.count)
+                            Threading.parallelFor((count + 15) / 16, minimumPerChunk: 1 << 12) { first, end in
+                                let lo = 16 * first, hi = min(count, 16 * end)
+                                Self.update(pb + lo, gb + lo, mb + lo, vb + lo, count: hi - lo, constants)
+                            }
                         }
                     }
                 }
