@@ -129,6 +129,9 @@ public struct FrozenWeight: Sendable {
     /// y (+)= alpha · x · Wᵀ. x: (N, I) → y: (N, O). At bf16, on the packed panels (x and W rounded, f32 sums).
     public func multiplyTransposed(_ x: Tensor, into y: inout Tensor, accumulate: Bool = false, alpha: Float = 1,
                                    precision: ComputePrecision) throws {
+        if precision == .bf16, case .nf4 = storage {
+            return try tiled()!.multiplyTransposedBFloat16(x, into: &y, accumulate: accumulate, alpha: alpha)
+        }
         guard usesPacking(precision) else { return try multiplyTransposed(x, into: &y, accumulate: accumulate, alpha: alpha) }
         try Self.combine(packedForBFloat16().multiplyTransposed(x), into: &y, accumulate: accumulate, alpha: alpha)
     }
@@ -136,6 +139,9 @@ public struct FrozenWeight: Sendable {
     /// dX (+)= alpha · dY · W. dY: (N, O) → dX: (N, I). At bf16, on the packed panels of Wᵀ.
     public func multiply(_ dY: Tensor, into dX: inout Tensor, accumulate: Bool = false, alpha: Float = 1,
                          precision: ComputePrecision) throws {
+        if precision == .bf16, case .nf4 = storage {
+            return try tiled()!.multiplyBFloat16(dY, into: &dX, accumulate: accumulate, alpha: alpha)
+        }
         guard usesPacking(precision) else { return try multiply(dY, into: &dX, accumulate: accumulate, alpha: alpha) }
         try Self.combine(packedForBFloat16().multiply(dY), into: &dX, accumulate: accumulate, alpha: alpha)
     }
@@ -154,8 +160,8 @@ public struct FrozenWeight: Sendable {
         return dX
     }
 
-    /// Whether products at `precision` run on the bf16 packing: f32 and bf16 storage; NF4 keeps its decoded f32
-    /// tiles (a bf16 packing would take 8× its bytes).
+    /// Whether products at `precision` run on the kept bf16 packing: f32 and bf16 storage. NF4 is not packed whole (it
+    /// would take 8× its bytes): at bf16 each decoded tile is rounded into bf16 pairs for its product instead.
     func usesPacking(_ precision: ComputePrecision) -> Bool {
         guard precision == .bf16 else { return false }
         if case .nf4 = storage { return false }

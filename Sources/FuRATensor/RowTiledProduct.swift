@@ -95,6 +95,79 @@ public struct RowTiledMatrix {
         }
     }
 
+    /// y (+)= alpha · bf16(x) · bf16(W)ᵀ with f32 sums: each decoded tile is rounded into bf16 pairs
+    /// (`PanelMatrix.Storage.bfloat16Dot`) and multiplied on the AVX512-BF16 kernel (the NF4 bases at
+    /// `ComputePrecision.bf16`; the weight still never exists whole in `Float` beyond one tile).
+    public func multiplyTransposedBFloat16(_ x: Tensor, into y: inout Tensor, accumulate: Bool = false, alpha: Float = 1) throws {
+        let n = try prepare(x, inner: columns, output: &y, outer: rows, accumulate: accumulate, operation: "RowTiledMatrix x·Wᵀ (bf16)")
+        let (o, i) = (rows, columns)
+        try x.withUnsafeBufferPointer { px in
+            try y.withUnsafeMutableBufferPointer { py in
+                try forEachTile { r0, r1, tile in
+                    let panels = PanelMatrix(rows: r1 - r0, columns: i, storage: .bfloat16Dot)
+                    panels.packFloats(tile)
+                    let part = try Tensor.filled([n, r1 - r0]) { panels.multiply(px.baseAddress!, rows: n, into: $0) }
+                    // SAFETY: y's columns r0..<r1 of each of the N rows (stride O).
+                    Self.combine(part, into: py.baseAddress! + r0, ld: o, accumulate: accumulate, alpha: alpha)
+                }
+            }
+        }
+    }
+
+    /// dX (+)= alpha · bf16(dY) · bf16(W) with f32 sums, a tile of W's rows at a time (packed transposed, as bf16 pairs).
+    public func multiplyBFloat16(_ dY: Tensor, into dX: inout Tensor, accumulate: Bool = false, alpha: Float = 1) throws {
+        let n = try prepare(dY, inner: rows, output: &dX, outer: columns, accumulate: accumulate, operation: "RowTiledMatrix dY·W (bf16)")
+        let (o, i) = (rows, columns)
+        var first = !accumulate
+        try dY.withUnsafeBufferPointer { pg in
+            try dX.withUnsafeMutableBufferPointer { pd in
+                try forEachTile { r0, r1, tile in
+                    let count = r1 - r0
+                    let f32 = PanelMatrix(rows: i, columns: count, storage: .float32, zeroed: i % PanelMatrix.panelWidth != 0)
+                    f32.storeTransposedRows(tile, first: 0, count: count)   // Wᵀ's panels from the tile's rows of W
+                    let panels = try f32.bfloat16DotCopy()
+                    // dY's columns r0..<r1 as a contiguous N × count block (the kernel reads x with ld = its columns).
+                    var slice = Tensor.unfilled([n, count])
+                    slice.withUnsafeMutableBufferPointer { ps in
+                        for row in 0..<n { (ps.baseAddress! + row * count).update(from: pg.baseAddress! + row * o + r0, count: count) }
+                    }
+                    let part = try panels.multiply(slice)
+                    Self.combine(part, into: pd.baseAddress!, ld: i, accumulate: !first, alpha: alpha)
+                    first = false
+                }
+            }
+        }
+    }
+
+    /// Checks `input` (N, inner) and readies `output` (N, outer): zeros of that shape unless it already has it (a
+    /// different shape is an error when accumulating). Returns N.
+    private func prepare(_ input: Tensor, inner: Int, output: inout Tensor, outer: Int, accumulate: Bool, operation: String) throws -> Int {
+        let (n, k) = try input.dims2(operation)
+        guard k == inner else { throw TensorError.shapeMismatch(operation: operation, lhs: input.shape, rhs: [rows, columns]) }
+        if output.shape != [n, outer] {
+            guard !accumulate else { throw TensorError.shapeMismatch(operation: operation + " (accumulate)", lhs: [n, outer], rhs: output.shape) }
+            output = Tensor.zeros([n, outer])
+        }
+        return n
+    }
+
+    /// out[r, 0..<C] = (or +=) alpha · part[r, :] for every row of part (N, C); out rows `ld` apart.
+    private static func combine(_ part: Tensor, into out: UnsafeMutablePointer<Float>, ld: Int, accumulate: Bool, alpha: Float) {
+        let (n, c) = (part.shape[0], part.shape[1])
+        part.withUnsafeBufferPointer { pp in
+            for row in 0..<n {
+                let src = pp.baseAddress! + row * c, dst = out + row * ld
+                if accumulate {
+                    Kernels.axpy(alpha, src, dst, c)
+                } else if alpha == 1 {
+                    dst.update(from: src, count: c)
+                } else {
+                    for k in 0..<c { dst[k] = alpha * src[k] }
+                }
+            }
+        }
+    }
+
     /// The whole matrix in `Float`: (O, I).
     public func dense() -> Tensor {
         var out = Tensor.zeros([rows, columns])

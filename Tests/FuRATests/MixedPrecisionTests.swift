@@ -98,6 +98,36 @@ import Testing
         #expect(Self.relativeGap(portable, reference) < 1e-5)
     }
 
+    /// Frozen weights at bf16, every storage: f32 and bf16 through the kept packing, NF4 a decoded tile at a time
+    /// (tiles of a few rows here, so several tiles and the accumulate paths run): the rounded-operand reference of the
+    /// decoded weight, with `alpha` and accumulation.
+    @Test(arguments: [FrozenWeightFormat.float32, .bfloat16, .nf4DoubleQuant])
+    func frozenWeightProductsAtBF16(format: FrozenWeightFormat) throws {
+        let w = TestSupport.random([40, 64], seed: 12, std: 0.1)
+        let frozen = try FrozenWeight(w, format: format)
+        let decoded = frozen.dense()
+        let x = TestSupport.random([9, 64], seed: 13), dY = TestSupport.random([9, 40], seed: 14)
+        var y = TestSupport.random([9, 40], seed: 15)
+        let y0 = y
+        try frozen.multiplyTransposed(x, into: &y, accumulate: true, alpha: 0.5, precision: .bf16)
+        var expected = Self.roundedProduct(x, decoded)
+        for k in expected.storage.indices { expected.storage[k] = y0.storage[k] + 0.5 * expected.storage[k] }
+        #expect(Self.relativeGap(y, expected) < 1e-5)
+        let dX = try frozen.multiply(dY, precision: .bf16)
+        #expect(Self.relativeGap(dX, Self.roundedProduct(dY, Self.transpose(decoded))) < 1e-5)
+        if format == .nf4DoubleQuant {
+            // Several tiles: the same numbers, summed per tile.
+            var tiledOut = Tensor.zeros([0, 0])
+            let tiled = RowTiledMatrix(rows: 40, columns: 64, tileElements: 64 * 7) { r0, r1, tile in
+                decoded.withUnsafeBufferPointer { (tile).update(from: $0.baseAddress! + r0 * 64, count: (r1 - r0) * 64) }
+            }
+            try tiled.multiplyBFloat16(dY, into: &tiledOut)
+            #expect(Self.relativeGap(tiledOut, dX) < 1e-5)
+            try tiled.multiplyTransposedBFloat16(x, into: &tiledOut)
+            #expect(Self.relativeGap(tiledOut, Self.roundedProduct(x, decoded)) < 1e-5)
+        }
+    }
+
     /// The packing is made once and kept while the version stays, re-made when it changes.
     @Test func packingCacheFollowsVersionAndPrecision() throws {
         let cache = PackingCache<PanelMatrix>()
