@@ -101,14 +101,13 @@ public struct RowTiledMatrix {
     public func multiplyTransposedBFloat16(_ x: Tensor, into y: inout Tensor, accumulate: Bool = false, alpha: Float = 1) throws {
         let n = try prepare(x, inner: columns, output: &y, outer: rows, accumulate: accumulate, operation: "RowTiledMatrix x·Wᵀ (bf16)")
         let (o, i) = (rows, columns)
-        try x.withUnsafeBufferPointer { px in
-            try y.withUnsafeMutableBufferPointer { py in
-                try forEachTile { r0, r1, tile in
-                    let panels = PanelMatrix(rows: r1 - r0, columns: i, storage: .bfloat16Dot)
-                    panels.packFloats(tile)
-                    let part = try Tensor.filled([n, r1 - r0]) { panels.multiply(px.baseAddress!, rows: n, into: $0) }
+        x.withUnsafeBufferPointer { px in
+            y.withUnsafeMutableBufferPointer { py in
+                forEachTile { r0, r1, tile in
+                    let panels = PanelMatrix.bfloat16Dot(rows: r1 - r0, columns: i, from: tile)
+                    let part = Tensor.filled([n, r1 - r0]) { panels.multiply(px.baseAddress!, rows: n, into: $0) }
                     // SAFETY: y's columns r0..<r1 of each of the N rows (stride O).
-                    Self.combine(part, into: py.baseAddress! + r0, ld: o, accumulate: accumulate, alpha: alpha)
+                    StridedBlock.scatter(part, into: py.baseAddress! + r0, ld: o, accumulate: accumulate, alpha: alpha)
                 }
             }
         }
@@ -122,17 +121,10 @@ public struct RowTiledMatrix {
         try dY.withUnsafeBufferPointer { pg in
             try dX.withUnsafeMutableBufferPointer { pd in
                 try forEachTile { r0, r1, tile in
-                    let count = r1 - r0
-                    let f32 = PanelMatrix(rows: i, columns: count, storage: .float32, zeroed: i % PanelMatrix.panelWidth != 0)
-                    f32.storeTransposedRows(tile, first: 0, count: count)   // Wᵀ's panels from the tile's rows of W
-                    let panels = try f32.bfloat16DotCopy()
-                    // dY's columns r0..<r1 as a contiguous N × count block (the kernel reads x with ld = its columns).
-                    var slice = Tensor.unfilled([n, count])
-                    slice.withUnsafeMutableBufferPointer { ps in
-                        for row in 0..<n { (ps.baseAddress! + row * count).update(from: pg.baseAddress! + row * o + r0, count: count) }
-                    }
-                    let part = try panels.multiply(slice)
-                    Self.combine(part, into: pd.baseAddress!, ld: i, accumulate: !first, alpha: alpha)
+                    let panels = try PanelMatrix.bfloat16DotTransposed(rows: r1 - r0, columns: i, from: tile)
+                    // dY's columns r0..<r1 as a contiguous block (the kernel reads x with ld = its columns).
+                    let part = try panels.multiply(StridedBlock.gather(pg.baseAddress! + r0, ld: o, rows: n, columns: r1 - r0))
+                    StridedBlock.scatter(part, into: pd.baseAddress!, ld: i, accumulate: !first, alpha: alpha)
                     first = false
                 }
             }
@@ -149,23 +141,6 @@ public struct RowTiledMatrix {
             output = Tensor.zeros([n, outer])
         }
         return n
-    }
-
-    /// out[r, 0..<C] = (or +=) alpha · part[r, :] for every row of part (N, C); out rows `ld` apart.
-    private static func combine(_ part: Tensor, into out: UnsafeMutablePointer<Float>, ld: Int, accumulate: Bool, alpha: Float) {
-        let (n, c) = (part.shape[0], part.shape[1])
-        part.withUnsafeBufferPointer { pp in
-            for row in 0..<n {
-                let src = pp.baseAddress! + row * c, dst = out + row * ld
-                if accumulate {
-                    Kernels.axpy(alpha, src, dst, c)
-                } else if alpha == 1 {
-                    dst.update(from: src, count: c)
-                } else {
-                    for k in 0..<c { dst[k] = alpha * src[k] }
-                }
-            }
-        }
     }
 
     /// The whole matrix in `Float`: (O, I).

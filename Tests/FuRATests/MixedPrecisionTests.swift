@@ -128,6 +128,26 @@ import Testing
         }
     }
 
+    /// QFuRA's NF4 core at bf16, one tile and several: forward and dX follow the f32 layer within bf16 rounding (and
+    /// differ from it), and the tile count does not matter beyond rounding.
+    @Test func quantizedCoreProductsAtBF16() throws {
+        let w = TestSupport.random([48, 64], seed: 16, std: 0.1)
+        let x = TestSupport.random([10, 64], seed: 17), dY = TestSupport.random([10, 48], seed: 18)
+        func run(_ precision: ComputePrecision, tileElements: Int) throws -> (Tensor, Tensor) {
+            let layer = try QBTTLayer(quantizing: try BTTLayer(converting: w, bias: nil))
+            layer.computePrecision = precision
+            layer.tileElements = tileElements
+            let y = try layer.forward(x, keepForBackward: true)
+            return (y, try layer.backward(dY))
+        }
+        let (y32, dx32) = try run(.f32, tileElements: 1 << 20)
+        for tiles in [1 << 20, 48 * 5] {
+            let (y16, dx16) = try run(.bf16, tileElements: tiles)
+            #expect(Self.relativeGap(y16, y32) < 1e-2 && y16.storage != y32.storage)
+            #expect(Self.relativeGap(dx16, dx32) < 1e-2 && dx16.storage != dx32.storage)
+        }
+    }
+
     /// The packing is made once and kept while the version stays, re-made when it changes.
     @Test func packingCacheFollowsVersionAndPrecision() throws {
         let cache = PackingCache<PanelMatrix>()

@@ -39,8 +39,9 @@ public final class QBTTLayer: LinearLayer {
     /// R' (n, b, m·r) when the right core is the trainable one.
     private var cachedScaledRight: Tensor?
     private var tileScratch: [Float] = []
-    /// Kept for the seam; the NF4 core's products decode f32 tiles at either precision (a bf16 packing of the core
-    /// would take 8× its bytes), so QFuRA's bf16 runs gain only in the other layers (LM head, unconverted projections).
+    /// At bf16 the frozen NF4 core's products (a frozen left core: y_i += Z_i·L_i and dZ_i = G_i·L_iᵀ) round each decoded
+    /// tile into bf16 pairs for the AVX512-BF16 kernel (never the whole core: it would take 8× the NF4 bytes); a frozen
+    /// right core's block products stay f32.
     public var computePrecision = ComputePrecision.f32
     /// The bound on one decoded tile of the frozen core, in floats.
     public var tileElements = QuantizedCore.defaultTileElements
@@ -158,10 +159,19 @@ public final class QBTTLayer: LinearLayer {
         }
         let z = g.m == 1 ? h : BTTLayer.permuteBlocks(h, rows: count, outer: g.n, inner: g.m, r: g.r)
         var y = Tensor.zeros([count, g.outFeatures])
-        z.withUnsafeBufferPointer { zp in
-            y.withUnsafeMutableBufferPointer { yp in
+        let bf16 = computePrecision == .bf16
+        try z.withUnsafeBufferPointer { zp in
+            try y.withUnsafeMutableBufferPointer { yp in
                 for i in 0..<g.m {
-                    if core.side == .right {
+                    if core.side == .left, bf16 {
+                        try core.forEachTile(slab: i, scratch: &tileScratch, tileElements: tileElements) { t0, t1, tile in
+                            // y_i (+)= Z_i[:, t0..<t1] · tile in bf16 (the tile, rows t0..<t1 of L_i, rounded into pairs).
+                            let panels = try PanelMatrix.bfloat16DotTransposed(rows: t1 - t0, columns: g.a, from: tile)
+                            let part = try panels.multiply(StridedBlock.gather(zp.baseAddress! + i * nr + t0, ld: width,
+                                                                               rows: count, columns: t1 - t0))
+                            StridedBlock.scatter(part, into: yp.baseAddress! + i * g.a, ld: g.outFeatures, accumulate: t0 > 0)
+                        }
+                    } else if core.side == .right {
                         trainableCore.value.withUnsafeBufferPointer { lp in
                             // SAFETY: Z_i is N×n·r at column i·n·r (ld m·n·r); L_i is n·r×a; y_i is N×a at column i·a (ld O).
                             BLAS.gemm(transposeA: false, transposeB: false, m: count, n: g.a, k: nr,
@@ -208,10 +218,18 @@ public final class QBTTLayer: LinearLayer {
 
         // dZ (N, m, n·r) = G_i · L_iᵀ, once.
         var dz = Tensor.zeros([count, width])
-        gRows.withUnsafeBufferPointer { gp in
-            dz.withUnsafeMutableBufferPointer { dp in
+        let bf16 = computePrecision == .bf16
+        try gRows.withUnsafeBufferPointer { gp in
+            try dz.withUnsafeMutableBufferPointer { dp in
                 for i in 0..<g.m {
-                    if core.side == .right {
+                    if core.side == .left, bf16 {
+                        let gi = g.m == 1 ? gRows : StridedBlock.gather(gp.baseAddress! + i * g.a, ld: g.outFeatures, rows: count, columns: g.a)
+                        try core.forEachTile(slab: i, scratch: &tileScratch, tileElements: tileElements) { t0, t1, tile in
+                            // dZ_i[:, t0..<t1] = G_i · tileᵀ in bf16.
+                            let part = try PanelMatrix.bfloat16Dot(rows: t1 - t0, columns: g.a, from: tile).multiply(gi)
+                            StridedBlock.scatter(part, into: dp.baseAddress! + i * nr + t0, ld: width)
+                        }
+                    } else if core.side == .right {
                         trainableCore.value.withUnsafeBufferPointer { lp in
                             // SAFETY: G_i is N×a at column i·a (ld O); L_i is n·r×a (transposed); dZ_i at column i·n·r.
                             BLAS.gemm(transposeA: false, transposeB: true, m: count, n: nr, k: g.a,
