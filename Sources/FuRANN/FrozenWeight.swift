@@ -113,9 +113,6 @@ public struct FrozenWeight: Sendable {
         }
     }
 
-    /// Bytes of the bf16 packing when it has been made (0 otherwise).
-    public var packedByteCount: Int { packedBF16.packed.withLock { $0?.byteCount ?? 0 } }
-
     /// `out (+)= alpha · product` for a product computed whole (the panel kernels overwrite their output).
     private static func combine(_ product: Tensor, into out: inout Tensor, accumulate: Bool, alpha: Float) throws {
         if accumulate {

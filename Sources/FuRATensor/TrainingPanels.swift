@@ -5,16 +5,13 @@
 /// sums). Two packings (W and Wᵀ) because the dot-product instructions pair along the summed dimension, which is I
 /// in one product and O in the other; at bf16 the two together take the bytes of one f32 copy.
 ///
-/// Built once for frozen weights; re-built when a trainable weight changes (`sourceVersion` says from which
-/// `Parameter.version` it was packed, for the layer that owns it).
+/// Built once for frozen weights and once per update of a trainable one (its owner keeps it in a `PackingCache`).
 public final class TrainingPanels: @unchecked Sendable {
     /// W packed for y = x·Wᵀ.
     public let forward: PanelMatrix
     /// Wᵀ packed for dX = dY·W.
     public let backward: PanelMatrix
     public let precision: ComputePrecision
-    /// The version of the weight it was packed from (the owner's bookkeeping; −1 when not tracked).
-    public let sourceVersion: Int
 
     /// O.
     public var rows: Int { forward.rows }
@@ -24,13 +21,12 @@ public final class TrainingPanels: @unchecked Sendable {
     public var byteCount: Int { forward.byteCount + backward.byteCount }
 
     /// Packs w (O, I).
-    public init(_ w: Tensor, precision: ComputePrecision, sourceVersion: Int = -1) throws {
+    public init(_ w: Tensor, precision: ComputePrecision) throws {
         _ = try w.dims2("TrainingPanels")
         let f32Transposed = try PanelMatrix(transposed: w)   // Wᵀ's panels from W (I, O) = (Wᵀ)ᵀ
         forward = try PanelMatrix(w, storage: precision.panelStorage)
         backward = precision == .bf16 ? try f32Transposed.bfloat16DotCopy() : f32Transposed
         self.precision = precision
-        self.sourceVersion = sourceVersion
     }
 
     /// y (N, O) = x (N, I) · Wᵀ.
