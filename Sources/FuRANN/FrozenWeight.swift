@@ -123,77 +123,49 @@ public struct FrozenWeight: Sendable {
         }
     }
 
-    /// y (+)= alpha · x · Wᵀ. x: (N, I) → y: (N, O). At bf16, on the packed panels (x and W rounded, f32 sums).
-    public func multiplyTransposed(_ x: Tensor, into y: inout Tensor, accumulate: Bool = false, alpha: Float = 1,
-                                   precision: ComputePrecision) throws {
-        if precision == .bf16, case .nf4 = storage {
-            return try tiled()!.multiplyTransposedBFloat16(x, into: &y, accumulate: accumulate, alpha: alpha)
-        }
-        guard usesPacking(precision) else { return try multiplyTransposed(x, into: &y, accumulate: accumulate, alpha: alpha) }
-        try Self.combine(packedForBFloat16().multiplyTransposed(x), into: &y, accumulate: accumulate, alpha: alpha)
-    }
-
-    /// dX (+)= alpha · dY · W. dY: (N, O) → dX: (N, I). At bf16, on the packed panels of Wᵀ.
-    public func multiply(_ dY: Tensor, into dX: inout Tensor, accumulate: Bool = false, alpha: Float = 1,
-                         precision: ComputePrecision) throws {
-        if precision == .bf16, case .nf4 = storage {
-            return try tiled()!.multiplyBFloat16(dY, into: &dX, accumulate: accumulate, alpha: alpha)
-        }
-        guard usesPacking(precision) else { return try multiply(dY, into: &dX, accumulate: accumulate, alpha: alpha) }
-        try Self.combine(packedForBFloat16().multiply(dY), into: &dX, accumulate: accumulate, alpha: alpha)
-    }
-
-    /// y = x · Wᵀ at `precision`. x: (N, I) → (N, O).
-    public func multiplyTransposed(_ x: Tensor, precision: ComputePrecision) throws -> Tensor {
-        var y = Tensor.zeros([0, 0])
-        try multiplyTransposed(x, into: &y, precision: precision)
-        return y
-    }
-
-    /// dX = dY · W at `precision`. dY: (N, O) → (N, I).
-    public func multiply(_ dY: Tensor, precision: ComputePrecision) throws -> Tensor {
-        var dX = Tensor.zeros([0, 0])
-        try multiply(dY, into: &dX, precision: precision)
-        return dX
-    }
-
-    /// Whether products at `precision` run on the kept bf16 packing: f32 and bf16 storage. NF4 is not packed whole (it
-    /// would take 8× its bytes): at bf16 each decoded tile is rounded into bf16 pairs for its product instead.
+    /// Whether products at `precision` run on the kept bf16 packing: f32 and bf16 storage at bf16. NF4 is not packed
+    /// whole (it would take 8× its bytes): at bf16 each decoded tile is rounded into bf16 pairs for its product instead.
     func usesPacking(_ precision: ComputePrecision) -> Bool {
         guard precision == .bf16 else { return false }
         if case .nf4 = storage { return false }
         return true
     }
 
-    /// y (+)= alpha · x · Wᵀ. x: (N, I) → y: (N, O).
-    public func multiplyTransposed(_ x: Tensor, into y: inout Tensor, accumulate: Bool = false, alpha: Float = 1) throws {
-        if case let .float32(w) = storage {
+    /// y (+)= alpha · x · Wᵀ. x: (N, I) → y: (N, O). At bf16, x and W rounded to bf16 with f32 sums.
+    public func multiplyTransposed(_ x: Tensor, into y: inout Tensor, accumulate: Bool = false, alpha: Float = 1,
+                                   precision: ComputePrecision = .f32) throws {
+        if usesPacking(precision) {
+            try Self.combine(packedForBFloat16().multiplyTransposed(x), into: &y, accumulate: accumulate, alpha: alpha)
+        } else if case let .float32(w) = storage {
             try Tensor.matmul(x, w, transposeB: true, into: &y, accumulate: accumulate, alpha: alpha)
         } else {
-            try tiled()!.multiplyTransposed(x, into: &y, accumulate: accumulate, alpha: alpha)
+            try tiled()!.multiplyTransposed(x, into: &y, accumulate: accumulate, alpha: alpha, precision: precision)
         }
     }
 
     /// y = x · Wᵀ. x: (N, I) → (N, O).
-    public func multiplyTransposed(_ x: Tensor) throws -> Tensor {
+    public func multiplyTransposed(_ x: Tensor, precision: ComputePrecision = .f32) throws -> Tensor {
         var y = Tensor.zeros([0, 0])
-        try multiplyTransposed(x, into: &y)
+        try multiplyTransposed(x, into: &y, precision: precision)
         return y
     }
 
-    /// dX (+)= alpha · dY · W. dY: (N, O) → dX: (N, I).
-    public func multiply(_ dY: Tensor, into dX: inout Tensor, accumulate: Bool = false, alpha: Float = 1) throws {
-        if case let .float32(w) = storage {
+    /// dX (+)= alpha · dY · W. dY: (N, O) → dX: (N, I). At bf16, dY and W rounded to bf16 with f32 sums.
+    public func multiply(_ dY: Tensor, into dX: inout Tensor, accumulate: Bool = false, alpha: Float = 1,
+                         precision: ComputePrecision = .f32) throws {
+        if usesPacking(precision) {
+            try Self.combine(packedForBFloat16().multiply(dY), into: &dX, accumulate: accumulate, alpha: alpha)
+        } else if case let .float32(w) = storage {
             try Tensor.matmul(dY, w, into: &dX, accumulate: accumulate, alpha: alpha)
         } else {
-            try tiled()!.multiply(dY, into: &dX, accumulate: accumulate, alpha: alpha)
+            try tiled()!.multiply(dY, into: &dX, accumulate: accumulate, alpha: alpha, precision: precision)
         }
     }
 
     /// dX = dY · W. dY: (N, O) → (N, I).
-    public func multiply(_ dY: Tensor) throws -> Tensor {
+    public func multiply(_ dY: Tensor, precision: ComputePrecision = .f32) throws -> Tensor {
         var dX = Tensor.zeros([0, 0])
-        try multiply(dY, into: &dX)
+        try multiply(dY, into: &dX, precision: precision)
         return dX
     }
 

@@ -28,4 +28,18 @@ extension PanelMatrix {
         }
         return out
     }
+
+    /// W (O, I) given row-major at `w`, rounded into bf16 pairs (`bfloat16Dot`): for y = x·Wᵀ with a decoded tile.
+    public static func bfloat16Dot(rows o: Int, columns i: Int, from w: UnsafePointer<Float>) -> PanelMatrix {
+        let m = PanelMatrix(rows: o, columns: i, storage: .bfloat16Dot)
+        m.packFloats(w)
+        return m
+    }
+
+    /// Wᵀ (I, O) of W (O, I) given row-major at `w`, rounded into bf16 pairs: for dX = dY·W with a decoded tile.
+    public static func bfloat16DotTransposed(rows o: Int, columns i: Int, from w: UnsafePointer<Float>) throws -> PanelMatrix {
+        let f32 = PanelMatrix(rows: i, columns: o, storage: .float32, zeroed: i % panelWidth != 0)
+        f32.storeTransposed(w)
+        return try f32.bfloat16DotCopy()
+    }
 }

@@ -9,12 +9,16 @@ extension PanelMatrix {
     public convenience init(transposed wt: Tensor) throws {
         let (i, o) = try wt.dims2("PanelMatrix(transposed:)")
         self.init(rows: o, columns: i, storage: .float32, zeroed: o % Self.panelWidth != 0)
-        wt.withUnsafeBufferPointer { src in
-            // Blocks of 64 rows of Wᵀ side by side, each copied into every panel.
-            Threading.parallelFor((i + 63) / 64) { start, end in
-                for block in start..<end {
-                    storeTransposedRows(src.baseAddress! + block * 64 * o, first: block * 64, count: min(64, i - block * 64))
-                }
+        wt.withUnsafeBufferPointer { storeTransposed($0.baseAddress!) }
+    }
+
+    /// Every row of Wᵀ (I, O), given row-major at `wt`, into this `float32` matrix's panels: blocks of 64 rows side by
+    /// side, each copied into every panel.
+    func storeTransposed(_ wt: UnsafePointer<Float>) {
+        let (o, i) = (rows, columns)
+        Threading.parallelFor((i + 63) / 64) { start, end in
+            for block in start..<end {
+                storeTransposedRows(wt + block * 64 * o, first: block * 64, count: min(64, i - block * 64))
             }
         }
     }

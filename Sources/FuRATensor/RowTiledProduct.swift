@@ -48,83 +48,52 @@ public struct RowTiledMatrix {
     }
 
     /// y = x · Wᵀ (+ y when accumulating). x: (N, I) → y: (N, O).
-    public func multiplyTransposed(_ x: Tensor, into y: inout Tensor, accumulate: Bool = false, alpha: Float = 1) throws {
-        let (n, i) = try x.dims2("RowTiledMatrix x·Wᵀ")
-        guard i == columns else { throw TensorError.shapeMismatch(operation: "RowTiledMatrix x·Wᵀ", lhs: x.shape, rhs: [rows, columns]) }
-        if y.shape != [n, rows] {
-            guard !accumulate else { throw TensorError.shapeMismatch(operation: "RowTiledMatrix x·Wᵀ (accumulate)", lhs: [n, rows], rhs: y.shape) }
-            y = Tensor.zeros([n, rows])
-        } else if !accumulate && columns == 0 {
-            y.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }  // no tile runs: x·Wᵀ is zero
-        }
-        let o = rows
-        x.withUnsafeBufferPointer { px in
-            y.withUnsafeMutableBufferPointer { py in
-                forEachTile { r0, r1, tile in
-                    // SAFETY: x is N×I, tile is (r1−r0)×I, y's columns r0..<r1 are an N×(r1−r0) view with stride O.
-                    BLAS.gemm(transposeA: false, transposeB: true, m: n, n: r1 - r0, k: i, alpha: alpha,
-                              a: px.baseAddress!, lda: i, b: tile, ldb: i,
-                              beta: accumulate ? 1 : 0, c: py.baseAddress! + r0, ldc: o)
-                }
-            }
-        }
-    }
-
-    /// dX = dY · W (+ dX when accumulating). dY: (N, O) → dX: (N, I).
-    public func multiply(_ dY: Tensor, into dX: inout Tensor, accumulate: Bool = false, alpha: Float = 1) throws {
-        let (n, o) = try dY.dims2("RowTiledMatrix dY·W")
-        guard o == rows else { throw TensorError.shapeMismatch(operation: "RowTiledMatrix dY·W", lhs: dY.shape, rhs: [rows, columns]) }
-        if dX.shape != [n, columns] {
-            guard !accumulate else { throw TensorError.shapeMismatch(operation: "RowTiledMatrix dY·W (accumulate)", lhs: [n, columns], rhs: dX.shape) }
-            dX = Tensor.zeros([n, columns])
-        } else if !accumulate && rows == 0 {
-            dX.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }  // no tile runs: dY·W is zero
-        }
-        let i = columns
-        var first = !accumulate
-        dY.withUnsafeBufferPointer { pg in
-            dX.withUnsafeMutableBufferPointer { pd in
-                forEachTile { r0, r1, tile in
-                    // SAFETY: dY's columns r0..<r1 are N×(r1−r0) with stride O; tile is (r1−r0)×I; dX is N×I.
-                    BLAS.gemm(transposeA: false, transposeB: false, m: n, n: i, k: r1 - r0, alpha: alpha,
-                              a: pg.baseAddress! + r0, lda: o, b: tile, ldb: i,
-                              beta: first ? 0 : 1, c: pd.baseAddress!, ldc: i)
-                    first = false
-                }
-            }
-        }
-    }
-
-    /// y (+)= alpha · bf16(x) · bf16(W)ᵀ with f32 sums: each decoded tile is rounded into bf16 pairs
-    /// (`PanelMatrix.Storage.bfloat16Dot`) and multiplied on the AVX512-BF16 kernel (the NF4 bases at
-    /// `ComputePrecision.bf16`; the weight still never exists whole in `Float` beyond one tile).
-    public func multiplyTransposedBFloat16(_ x: Tensor, into y: inout Tensor, accumulate: Bool = false, alpha: Float = 1) throws {
-        let n = try prepare(x, inner: columns, output: &y, outer: rows, accumulate: accumulate, operation: "RowTiledMatrix x·Wᵀ (bf16)")
+    ///
+    /// At `ComputePrecision.bf16` each decoded tile is rounded into bf16 pairs (`PanelMatrix.Storage.bfloat16Dot`) and
+    /// multiplied on the AVX512-BF16 kernel with f32 sums (the NF4 weights' bf16 products: still one tile at a time).
+    public func multiplyTransposed(_ x: Tensor, into y: inout Tensor, accumulate: Bool = false, alpha: Float = 1,
+                                   precision: ComputePrecision = .f32) throws {
+        let n = try prepare(x, inner: columns, output: &y, outer: rows, accumulate: accumulate, operation: "RowTiledMatrix x·Wᵀ")
         let (o, i) = (rows, columns)
         x.withUnsafeBufferPointer { px in
             y.withUnsafeMutableBufferPointer { py in
                 forEachTile { r0, r1, tile in
-                    let panels = PanelMatrix.bfloat16Dot(rows: r1 - r0, columns: i, from: tile)
-                    let part = Tensor.filled([n, r1 - r0]) { panels.multiply(px.baseAddress!, rows: n, into: $0) }
-                    // SAFETY: y's columns r0..<r1 of each of the N rows (stride O).
-                    StridedBlock.scatter(part, into: py.baseAddress! + r0, ld: o, accumulate: accumulate, alpha: alpha)
+                    // SAFETY: x is N×I, tile is (r1−r0)×I, y's columns r0..<r1 are an N×(r1−r0) view with stride O.
+                    if precision == .bf16 {
+                        let panels = PanelMatrix.bfloat16Dot(rows: r1 - r0, columns: i, from: tile)
+                        let part = Tensor.filled([n, r1 - r0]) { panels.multiply(px.baseAddress!, rows: n, into: $0) }
+                        StridedBlock.scatter(part, into: py.baseAddress! + r0, ld: o, accumulate: accumulate, alpha: alpha)
+                    } else {
+                        BLAS.gemm(transposeA: false, transposeB: true, m: n, n: r1 - r0, k: i, alpha: alpha,
+                                  a: px.baseAddress!, lda: i, b: tile, ldb: i,
+                                  beta: accumulate ? 1 : 0, c: py.baseAddress! + r0, ldc: o)
+                    }
                 }
             }
         }
     }
 
-    /// dX (+)= alpha · bf16(dY) · bf16(W) with f32 sums, a tile of W's rows at a time (packed transposed, as bf16 pairs).
-    public func multiplyBFloat16(_ dY: Tensor, into dX: inout Tensor, accumulate: Bool = false, alpha: Float = 1) throws {
-        let n = try prepare(dY, inner: rows, output: &dX, outer: columns, accumulate: accumulate, operation: "RowTiledMatrix dY·W (bf16)")
+    /// dX = dY · W (+ dX when accumulating). dY: (N, O) → dX: (N, I). At bf16, a tile's rows of W are packed
+    /// transposed as bf16 pairs.
+    public func multiply(_ dY: Tensor, into dX: inout Tensor, accumulate: Bool = false, alpha: Float = 1,
+                         precision: ComputePrecision = .f32) throws {
+        let n = try prepare(dY, inner: rows, output: &dX, outer: columns, accumulate: accumulate, operation: "RowTiledMatrix dY·W")
         let (o, i) = (rows, columns)
         var first = !accumulate
         try dY.withUnsafeBufferPointer { pg in
             try dX.withUnsafeMutableBufferPointer { pd in
                 try forEachTile { r0, r1, tile in
-                    let panels = try PanelMatrix.bfloat16DotTransposed(rows: r1 - r0, columns: i, from: tile)
-                    // dY's columns r0..<r1 as a contiguous block (the kernel reads x with ld = its columns).
-                    let part = try panels.multiply(StridedBlock.gather(pg.baseAddress! + r0, ld: o, rows: n, columns: r1 - r0))
-                    StridedBlock.scatter(part, into: pd.baseAddress!, ld: i, accumulate: !first, alpha: alpha)
+                    // SAFETY: dY's columns r0..<r1 are N×(r1−r0) with stride O; tile is (r1−r0)×I; dX is N×I.
+                    if precision == .bf16 {
+                        let panels = try PanelMatrix.bfloat16DotTransposed(rows: r1 - r0, columns: i, from: tile)
+                        // dY's columns as a contiguous block (the kernel reads x with ld = its columns).
+                        let part = try panels.multiply(StridedBlock.gather(pg.baseAddress! + r0, ld: o, rows: n, columns: r1 - r0))
+                        StridedBlock.scatter(part, into: pd.baseAddress!, ld: i, accumulate: !first, alpha: alpha)
+                    } else {
+                        BLAS.gemm(transposeA: false, transposeB: false, m: n, n: i, k: r1 - r0, alpha: alpha,
+                                  a: pg.baseAddress! + r0, lda: o, b: tile, ldb: i,
+                                  beta: first ? 0 : 1, c: pd.baseAddress!, ldc: i)
+                    }
                     first = false
                 }
             }
@@ -132,13 +101,15 @@ public struct RowTiledMatrix {
     }
 
     /// Checks `input` (N, inner) and readies `output` (N, outer): zeros of that shape unless it already has it (a
-    /// different shape is an error when accumulating). Returns N.
+    /// different shape is an error when accumulating); zeroed when no tile will run (inner size 0). Returns N.
     private func prepare(_ input: Tensor, inner: Int, output: inout Tensor, outer: Int, accumulate: Bool, operation: String) throws -> Int {
         let (n, k) = try input.dims2(operation)
         guard k == inner else { throw TensorError.shapeMismatch(operation: operation, lhs: input.shape, rhs: [rows, columns]) }
         if output.shape != [n, outer] {
             guard !accumulate else { throw TensorError.shapeMismatch(operation: operation + " (accumulate)", lhs: [n, outer], rhs: output.shape) }
             output = Tensor.zeros([n, outer])
+        } else if !accumulate && inner == 0 {
+            output.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }  // no tile runs: the product is zero
         }
         return n
     }

@@ -22,10 +22,12 @@ public final class TrainingPanels: @unchecked Sendable {
 
     /// Packs w (O, I).
     public init(_ w: Tensor, precision: ComputePrecision) throws {
-        _ = try w.dims2("TrainingPanels")
-        let f32Transposed = try PanelMatrix(transposed: w)   // Wᵀ's panels from W (I, O) = (Wᵀ)ᵀ
+        let (o, i) = try w.dims2("TrainingPanels")
         forward = try PanelMatrix(w, storage: precision.panelStorage)
-        backward = precision == .bf16 ? try f32Transposed.bfloat16DotCopy() : f32Transposed
+        // Wᵀ's panels from W (O, I) = (Wᵀ)ᵀ.
+        backward = precision == .bf16
+            ? try w.withUnsafeBufferPointer { try PanelMatrix.bfloat16DotTransposed(rows: o, columns: i, from: $0.baseAddress!) }
+            : try PanelMatrix(transposed: w)
         self.precision = precision
     }
 

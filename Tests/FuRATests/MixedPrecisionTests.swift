@@ -121,9 +121,9 @@ import Testing
             let tiled = RowTiledMatrix(rows: 40, columns: 64, tileElements: 64 * 7) { r0, r1, tile in
                 decoded.withUnsafeBufferPointer { (tile).update(from: $0.baseAddress! + r0 * 64, count: (r1 - r0) * 64) }
             }
-            try tiled.multiplyBFloat16(dY, into: &tiledOut)
+            try tiled.multiply(dY, into: &tiledOut, precision: .bf16)
             #expect(Self.relativeGap(tiledOut, dX) < 1e-5)
-            try tiled.multiplyTransposedBFloat16(x, into: &tiledOut)
+            try tiled.multiplyTransposed(x, into: &tiledOut, precision: .bf16)
             #expect(Self.relativeGap(tiledOut, Self.roundedProduct(x, decoded)) < 1e-5)
         }
     }
