@@ -117,9 +117,11 @@ public final class GGUFFile: @unchecked Sendable {
     }
 
     /// The tensor called `name` dequantized to `Float`, shape = ggml dims reversed (`[ne1, ne0]` for a matrix).
+    /// Its mapped pages leave the resident set once read (`MappedFile.dropPages`; a later read maps them again).
     public func tensor(named name: String) throws -> Tensor {
         guard let info = tensorInfo(named: name) else { throw GGUFError.tensorNotFound(path: path, tensor: name) }
         guard info.type.isDequantizable else { throw GGUFError.unsupportedTensorType(path: path, tensor: name, type: info.type) }
+        defer { file.dropPages((dataOffset + info.offset)..<(dataOffset + info.offset + info.byteCount)) }
         var out = Tensor.zeros(info.shape)
         let raw = rawBytes(of: info)
         try out.withUnsafeMutableBufferPointer { buffer in

@@ -41,6 +41,19 @@ public final class MappedFile: @unchecked Sendable {
 
     /// The mapped bytes. Valid while this object is alive.
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    /// Tells the kernel that the pages wholly inside `range` (byte offsets) are not needed now: they leave this
+    /// process's resident set (they stay in the page cache, and a later read maps them again). Reading a large file
+    /// once, tensor by tensor, then keeps only what was made of it resident. The bytes read the same afterwards.
+    public func dropPages(_ range: Range<Int>) {
+        guard let base, !range.isEmpty, range.lowerBound >= 0, range.upperBound <= count else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (range.lowerBound + page - 1) / page * page, end = range.upperBound / page * page
+        guard end > start else { return }
+        // SAFETY: [start, end) is page-aligned and inside the mapping; MADV_DONTNEED on a private read-only file
+        // mapping only drops pages, which fault back in from the file when read.
+        _ = madvise(base + start, end - start, Int32(MADV_DONTNEED))
+    }
 }
 
 /// Errors from opening and writing files.

@@ -122,11 +122,14 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// Tensor names, sorted.
     public var tensorNames: [String] { infos.keys.sorted() }
 
-    /// The tensor called `name` converted to `Float` (F32, F16 and BF16).
+    /// The tensor called `name` converted to `Float` (F32, F16 and BF16). Its mapped pages leave the resident set
+    /// once read (`MappedFile.dropPages`): loading a model tensor by tensor never holds the file and its copy at once.
     public func tensor(named name: String) throws -> Tensor {
         guard let info = infos[name] else { throw SafetensorsError.tensorNotFound(path: path, tensor: name) }
         let count = info.shape.reduce(1, *)
-        let raw = UnsafeRawBufferPointer(rebasing: file.bytes[(dataStart + info.dataRange.lowerBound)..<(dataStart + info.dataRange.upperBound)])
+        let bytes = (dataStart + info.dataRange.lowerBound)..<(dataStart + info.dataRange.upperBound)
+        defer { file.dropPages(bytes) }
+        let raw = UnsafeRawBufferPointer(rebasing: file.bytes[bytes])
         var out = Tensor.zeros(info.shape)
         let type: GGMLType
         switch info.dtype {

@@ -34,8 +34,10 @@ public final class CausalLM: LanguageModel {
     /// - Parameters: `source` names the file in errors; the tensors are (V, C) embeddings, (C,) norms,
     ///   projections (O, I) as HF stores them, biases (O,).
     /// - Parameter ropeFrequencyDivisors: (D/2,) divisors of the RoPE frequencies (llama.cpp's `rope_freqs`).
+    /// - Parameter deferProjections: leave the projection weights in the file (`DeferredLinear`, read through `tensor`
+    ///   when a method converts them or on first use), so that a streaming conversion holds one f32 weight at a time.
     public init(config: ModelConfig, source: String = "weights", ropeFrequencyDivisors: [Double]? = nil,
-                tensor: (String) throws -> Tensor?) throws {
+                deferProjections: Bool = false, tensor: @escaping (String) throws -> Tensor?) throws {
         try config.validate(source: source)
         self.config = config
         let family = config.family
@@ -49,8 +51,10 @@ public final class CausalLM: LanguageModel {
             }
             return t
         }
-        func linear(_ name: String, _ o: Int, _ i: Int, bias: Bool) throws -> DenseLinear {
-            try DenseLinear(weight: load(name + ".weight", [o, i]), bias: bias ? load(name + ".bias", [o]) : nil)
+        func linear(_ name: String, _ o: Int, _ i: Int, bias: Bool) throws -> any LinearLayer {
+            let b = bias ? try load(name + ".bias", [o]) : nil
+            guard deferProjections else { return try DenseLinear(weight: load(name + ".weight", [o, i]), bias: b) }
+            return try DeferredLinear(name: name, outFeatures: o, inFeatures: i, bias: b) { try load(name + ".weight", [o, i]) }
         }
         func norm(_ name: String, _ n: Int) throws -> RMSNorm {
             try RMSNorm(weight: Parameter(name: name, value: load(name, [n])), epsilon: Float(config.rmsNormEps), form: family.normForm)

@@ -99,7 +99,7 @@ public enum GGUFWeightMap {
 
     /// Builds the causal LM from a GGUF file: dequantizes each tensor, renames it, un-permutes q and k
     /// where the family's converter permuted them, and removes the offset it added to norm weights.
-    public static func model(from file: GGUFFile, config: ModelConfig) throws -> CausalLM {
+    public static func model(from file: GGUFFile, config: ModelConfig, deferProjections: Bool = false) throws -> CausalLM {
         let family = config.family
         var divisors: [Double]?
         if file.tensorInfo(named: "rope_freqs.weight") != nil {
@@ -116,7 +116,7 @@ public enum GGUFWeightMap {
             }
             return t
         }
-        return try CausalLM(config: scaled, source: file.path, ropeFrequencyDivisors: divisors,
+        return try CausalLM(config: scaled, source: file.path, ropeFrequencyDivisors: divisors, deferProjections: deferProjections,
                             tensor: family.splittingFused(stored, config: config))
     }
 }

@@ -19,7 +19,9 @@ public struct LoadedModel {
 /// Loads Llama-family models from a `.gguf` file or an HF directory.
 public enum ModelLoader {
     /// Loads `path`: a `.gguf` file, or a directory with `config.json` and safetensors weights.
-    public static func load(path: String) throws -> LoadedModel {
+    /// - Parameter deferProjections: leave the projection weights in the file until a method reads them
+    ///   (`DeferredLinear`): a streaming conversion then holds one f32 weight at a time.
+    public static func load(path: String, deferProjections: Bool = false) throws -> LoadedModel {
         let start = DispatchTime.now().uptimeNanoseconds
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -27,12 +29,12 @@ public enum ModelLoader {
         }
         var loaded: LoadedModel
         if isDirectory.boolValue {
-            loaded = try loadHFDirectory(path)
+            loaded = try loadHFDirectory(path, deferProjections: deferProjections)
         } else {
             let file = try GGUFFile(path: path)
             let config = try GGUFWeightMap.config(of: file)
             let tokenizer = file.metadata["tokenizer.ggml.model"] == nil ? nil : try Tokenizer(ggufMetadata: file.metadata, source: path)
-            loaded = LoadedModel(model: try GGUFWeightMap.model(from: file, config: config), config: config, sourcePath: path,
+            loaded = LoadedModel(model: try GGUFWeightMap.model(from: file, config: config, deferProjections: deferProjections), config: config, sourcePath: path,
                                  loadSeconds: 0, tokenizer: tokenizer, gguf: file)
         }
         try checkTokenizerFits(loaded)

@@ -1,6 +1,7 @@
 import Foundation
 import FuRA
 import FuRAModels
+import FuRANN
 
 /// Applies a run's method (through `MethodRegistry`) to a loaded dense model, and keeps the hooks it needs.
 public struct TrainMethodSetup {
@@ -32,9 +33,10 @@ public struct TrainMethodSetup {
         return try apply(method, to: model, seed: config.seed)
     }
 
-    /// Applies `method` to `model`.
+    /// Applies `method` to `model`; projections the method left deferred (not targeted) are then read into memory.
     public static func apply(_ method: any FineTuningMethod, to model: any LanguageModel, seed: UInt64) throws -> TrainMethodSetup {
         let application = try method.apply(to: model, seed: seed)
+        try DeferredLinear.settle(model)
         return TrainMethodSetup(preMicroBatch: application.preMicroBatch, postUpdate: application.postUpdate, summary: application.summary, method: method)
     }
 }

@@ -111,7 +111,7 @@ struct GRPOCommand: ParsableCommand {
         let (train, heldOut) = try problems(run)
         let method = try run.makeMethod()
         try RunDirectory.prepare(run.output)
-        let loaded = try ModelLoader.load(path: run.model)
+        let loaded = try ModelLoader.load(path: run.model, deferProjections: type(of: method).streamsProjections)
         guard let tokenizer = loaded.tokenizer else {
             throw ValidationError("\(run.model): the model has no tokenizer; GRPO needs one to write prompts and read completions")
         }

@@ -9,7 +9,9 @@ import FuRATrain
 ///
 /// The one place `fura train` meets model loading (FuRAModels/FuRAFormats) and the method room (FuRA).
 func prepareModel(_ config: TrainConfig, applyMethod: Bool = true) throws -> (LoadedModel, SFTTokenizer, TrainMethodSetup?) {
-    let loaded = try ModelLoader.load(path: config.model)
+    // A method that reads each projection once streams it from the file (QFuRA and QLoRA hold one f32 weight per thread).
+    let streams = try applyMethod && MethodRegistry.type(of: config.method).streamsProjections
+    let loaded = try ModelLoader.load(path: config.model, deferProjections: streams)
     guard let tokenizer = loaded.tokenizer else {
         throw TrainingError.invalidOption(option: "model", value: config.model,
                                           reason: "no tokenizer found with the model (GGUF tokenizer metadata or tokenizer.json)")

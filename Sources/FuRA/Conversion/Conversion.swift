@@ -5,24 +5,28 @@ import FuRATensor
 /// Converting the projections of a model to FuRA (BTT) or SVD layers, choosing what trains, counting,
 /// and merging back to dense layers.
 public enum Conversion {
-    /// Replaces every targeted `DenseLinear` slot of `host` by a BTT (or SVD) layer converted from its weight,
-    /// then sets trainability for the whole host (`configureTrainability`).
+    /// Replaces every targeted dense slot of `host` (`DenseLinear`, or `DeferredLinear`: its weight is read here and
+    /// dropped once converted) by a BTT (or SVD) layer converted from its weight, passed through `finish` (QFuRA
+    /// quantizes the frozen core there, so that only one module's f32 cores exist per thread), then sets trainability
+    /// for the whole host (`configureTrainability`).
     ///
     /// Modules convert side by side on `Threading.threadCount` threads, largest first, each on one thread; the host
     /// changes only once every module has converted, so any error (bad option, non-finite weight) leaves it untouched.
     /// - Parameter measureReconstruction: also compute ‖W − materialize‖ / ‖W‖ per module (one dense product each).
     /// - Returns: the per-module report, in slot order.
     @discardableResult
-    public static func convert(_ host: LinearHost, options: ConversionOptions, measureReconstruction: Bool = true) throws -> ConversionReport {
+    public static func convert(_ host: LinearHost, options: ConversionOptions, measureReconstruction: Bool = true,
+                               finish: ModuleFinish? = nil) throws -> ConversionReport {
         let plans = try plan(host, options: options)
-        let converted = try convertSideBySide(plans, options: options, measureReconstruction: measureReconstruction)
+        let converted = try convertSideBySide(plans, options: options, measureReconstruction: measureReconstruction, finish: finish)
         var report = ConversionReport(method: options.method, modules: [])
         for (plan, result) in zip(plans, converted) {
             let layer = result.layer
             for (name, p) in layer.parameters { p.name = "\(plan.slot).\(name)" }
             try host.setLinear(layer, named: plan.slot)
             report.modules.append(ModuleConversion(
-                slot: plan.slot, geometry: (layer as? BTTLayer)?.geometry, denseShape: [plan.dense.outFeatures, plan.dense.inFeatures],
+                slot: plan.slot, geometry: (layer as? BTTLayer)?.geometry ?? (layer as? QBTTLayer)?.geometry,
+                denseShape: [plan.dense.outFeatures, plan.dense.inFeatures],
                 trainable: 0, frozen: 0, storageBytes: layer.parameters.reduce(0) { $0 + 4 * $1.parameter.count },
                 reconstructionError: result.error.map(Double.init), seconds: result.seconds))
         }
@@ -35,10 +39,13 @@ public enum Conversion {
         return report
     }
 
-    /// One module to convert: its slot, dense layer, resolved BTT options (nil for SVD) and block grid.
+    /// What `convert` does to each converted layer before it goes into its slot (on the converting thread).
+    public typealias ModuleFinish = (_ layer: any LinearLayer, _ slot: String) throws -> any LinearLayer
+
+    /// One module to convert: its slot, dense layer (resident or deferred), resolved BTT options (nil for SVD) and block grid.
     struct ModulePlan {
         var slot: String
-        var dense: DenseLinear
+        var dense: any LinearLayer
         var options: BTTLayerOptions?
         var geometry: BTTGeometry?
 
@@ -57,9 +64,10 @@ public enum Conversion {
         var plans: [ModulePlan] = []
         for slot in host.linearSlotNames where targets.contains(slot.leafName) {
             guard let layer = host.linear(named: slot) else { throw ConversionError.unknownSlot(module: slot) }
-            guard let dense = layer as? DenseLinear else {
+            guard layer is DenseLinear || layer is DeferredLinear else {
                 throw ConversionError.wrongLayerType(module: slot, expected: "DenseLinear", actual: "\(type(of: layer))")
             }
+            let dense = layer
             switch options.method {
             case .fura:
                 let layerOptions = try options.layerOptions(slot: slot, inFeatures: dense.inFeatures, outFeatures: dense.outFeatures,
@@ -86,34 +94,38 @@ public enum Conversion {
     /// Converts every plan, largest first, each thread taking the next module when it is free.
     /// Throws the error of the first failing module in slot order.
     static func convertSideBySide(_ plans: [ModulePlan], options: ConversionOptions,
-                                  measureReconstruction: Bool) throws -> [ConvertedModule] {
+                                  measureReconstruction: Bool, finish: ModuleFinish?) throws -> [ConvertedModule] {
         // Largest first; equal costs in slot order.
         let order = plans.indices.sorted { plans[$0].cost != plans[$1].cost ? plans[$0].cost > plans[$1].cost : $0 < $1 }
         let notRun = TensorError.invalidArgument(operation: "conversion", message: "module not converted")
         var results = [Result<ConvertedModule, any Error>](repeating: .failure(notRun), count: plans.count)
         results.withUnsafeMutableBufferPointer { out in
             ConversionSchedule.forEach(order) { index in
-                out[index] = Result { try convertOne(plans[index], options: options, measureReconstruction: measureReconstruction) }
+                out[index] = Result {
+                    try convertOne(plans[index], options: options, measureReconstruction: measureReconstruction, finish: finish)
+                }
             }
         }
         return try results.map { try $0.get() }
     }
 
-    /// Converts one module on the calling thread.
-    static func convertOne(_ plan: ModulePlan, options: ConversionOptions, measureReconstruction: Bool) throws -> ConvertedModule {
+    /// Converts one module on the calling thread; the reconstruction error is measured before `finish`.
+    static func convertOne(_ plan: ModulePlan, options: ConversionOptions, measureReconstruction: Bool,
+                           finish: ModuleFinish?) throws -> ConvertedModule {
         let start = DispatchTime.now().uptimeNanoseconds
-        let w = plan.dense.weight.value
+        let w = try plan.dense.denseWeight()
         let layer: any LinearLayer
         if let layerOptions = plan.options {
-            layer = try BTTLayer(converting: w, bias: plan.dense.bias?.value, options: layerOptions, module: plan.slot)
+            layer = try BTTLayer(converting: w, bias: plan.dense.denseBias, options: layerOptions, module: plan.slot)
         } else {
-            layer = try SVDLayer(converting: w, bias: plan.dense.bias?.value, trainPosition: try options.svdTrainPosition(),
+            layer = try SVDLayer(converting: w, bias: plan.dense.denseBias, trainPosition: try options.svdTrainPosition(),
                                  sMergedTo: options.sMergedTo, trainBias: options.trainBias, precision: options.svdPrecision,
                                  module: plan.slot)
         }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let error = measureReconstruction ? try layer.denseWeight().relativeError(to: w) : nil
-        return ConvertedModule(layer: layer, error: error, seconds: seconds)
+        let finished = try finish?(layer, plan.slot) ?? layer
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return ConvertedModule(layer: finished, error: error, seconds: seconds)
     }
 
     /// Sets what trains in the whole host (Docs/factorization.md §9 for FuRA, §2 for SVD): everything frozen, then per converted

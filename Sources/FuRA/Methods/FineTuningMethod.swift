@@ -36,10 +36,15 @@ public protocol FineTuningMethod {
     var nonProjectionTraining: NonProjectionTraining { get }
     /// Extra activations kept per token and per adapted projection (LoRA's r), for the memory estimate.
     var activationsPerAdaptedProjection: Int { get }
+    /// Whether `apply` reads each projection's weight once, through `denseWeight()`, and keeps only what it makes of
+    /// it: the model may then be loaded with deferred projections (`ModelLoader.load(path:deferProjections:)`), and a
+    /// conversion or an NF4 base holds one f32 weight per thread instead of the whole f32 model.
+    static var streamsProjections: Bool { get }
 }
 
 extension FineTuningMethod {
     public static var rlRecipe: MethodRecipe { sftRecipe }
+    public static var streamsProjections: Bool { false }
     public var nonProjectionTraining: NonProjectionTraining { .none }
     public var activationsPerAdaptedProjection: Int { 0 }
     /// The registry name of this instance.

@@ -12,6 +12,9 @@ public protocol ConvertingMethod: FineTuningMethod {
     init(conversion: ConversionOptions, quantization: QFuRAOptions?) throws
     /// Runs after the conversion (QFuRA stores the frozen cores in NF4); returns the summary line, nil to keep the default.
     func afterConversion(_ model: any LanguageModel, report: ConversionReport) throws -> String?
+    /// What each converted layer becomes on its converting thread, before the next module is read (QFuRA: its frozen
+    /// core in NF4); nil keeps the converted layer.
+    var moduleFinish: Conversion.ModuleFinish? { get }
 }
 
 extension ConvertingMethod {
@@ -28,6 +31,8 @@ extension ConvertingMethod {
     }
 
     public func afterConversion(_ model: any LanguageModel, report: ConversionReport) throws -> String? { nil }
+    public var moduleFinish: Conversion.ModuleFinish? { nil }
+    public static var streamsProjections: Bool { true }
 
     public func describe(baseModel: String) -> AdapterMethod {
         AdapterMethod(method: Self.name, conversion: conversion, baseModel: baseModel)
@@ -36,7 +41,7 @@ extension ConvertingMethod {
     /// Converts the targeted projections and reports each; BTT `normalize_after_update` runs after every update when asked.
     public func convert(_ model: any LanguageModel) throws -> (report: ConversionReport, application: MethodApplication) {
         let started = Date()
-        let report = try Conversion.convert(model, options: conversion, measureReconstruction: false)
+        let report = try Conversion.convert(model, options: conversion, measureReconstruction: false, finish: moduleFinish)
         let postUpdate: ((Int) throws -> Void)? = conversion.normalizeAfterUpdate ? { _ in Conversion.normalizeAfterUpdate(model) } : nil
         let summary = try afterConversion(model, report: report) ?? "\(Self.name): converted \(report.modules.count) projections"
         return (report, MethodApplication(postUpdate: postUpdate, summary: summary + String(format: " (%.1f s)", Date().timeIntervalSince(started))))

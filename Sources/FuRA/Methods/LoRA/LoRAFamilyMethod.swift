@@ -34,6 +34,8 @@ public struct LoRAFamilyMethod<Member: LoRAFamilyMember>: FineTuningMethod {
     public static var rlRecipe: MethodRecipe { Member.rlRecipe }
     public static var variant: LoRAVariant { Member.variant }
     public static var adapterFormat: AdapterFormat { .peftLoRA(dora: variant.dora, base: variant.base) }
+    /// Each base is read once into its frozen copy (NF4 for QLoRA and QDoRA).
+    public static var streamsProjections: Bool { true }
     /// Rank, α, dropout, rsLoRA.
     public let lora: LoRAOptions
     /// The `target_modules` list as given (leaves, groups or `all-linear`).

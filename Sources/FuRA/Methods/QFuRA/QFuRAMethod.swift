@@ -30,9 +30,21 @@ public struct QFuRAMethod: ConvertingMethod {
         AdapterMethod(method: Self.name, conversion: conversion, baseModel: baseModel, quantization: quantization)
     }
 
-    /// Docs/methods.md §9: converted as FuRA (trainability set), then each frozen core is stored in NF4.
+    /// Docs/methods.md §9 as the reference's streaming `convert_and_quantize_linear_to_qbtt_streaming`: each module is
+    /// converted as FuRA, its trainability set, and its frozen core stored in NF4 on the converting thread, so that only
+    /// the modules in flight hold f32 cores (with a deferred load, one f32 weight per thread is ever read).
+    public var moduleFinish: Conversion.ModuleFinish? {
+        let (conversion, quantization) = (self.conversion, self.quantization)
+        return { layer, slot in
+            guard let btt = layer as? BTTLayer else { return layer }
+            btt.configureTrainability(trainPosition: try conversion.bttTrainPosition(), trainBias: conversion.trainBias,
+                                      trainSingularValues: conversion.sMergedTo == .keepTrainable)
+            return try QBTTLayer(quantizing: btt, options: quantization, module: slot)
+        }
+    }
+
     public func afterConversion(_ model: any LanguageModel, report: ConversionReport) throws -> String? {
-        let slots = try Conversion.quantizeFrozenCores(model, options: quantization)
+        let slots = model.linearSlotNames.filter { model.linear(named: $0) is QBTTLayer }
         let storage = Conversion.quantizedCoreStorage(model)
         return "qfura: converted \(report.modules.count) projections, \(slots.count) frozen cores in NF4 "
             + "(\(quantization.layout.rawValue)\(quantization.doubleQuantization ? ", double quant" : ""), "
