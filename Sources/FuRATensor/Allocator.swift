@@ -12,4 +12,11 @@ public enum Allocator {
         _ = mallopt(M_MMAP_THRESHOLD, 512 << 20)
         _ = mallopt(M_TRIM_THRESHOLD, Int32.max)
     }
+
+    /// Returns the heap's free pages to the kernel (`malloc_trim`). With `keepFreedPages` nothing is ever trimmed, so
+    /// call it after a phase whose transients will not come back: a conversion's dense weights and SVD workspaces
+    /// are freed between the long-lived cores and would otherwise stay resident through training.
+    public static func releaseFreePages() {
+        _ = malloc_trim(0)
+    }
 }

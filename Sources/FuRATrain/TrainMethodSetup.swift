@@ -2,6 +2,7 @@ import Foundation
 import FuRA
 import FuRAModels
 import FuRANN
+import FuRATensor
 
 /// Applies a run's method (through `MethodRegistry`) to a loaded dense model, and keeps the hooks it needs.
 public struct TrainMethodSetup {
@@ -37,6 +38,7 @@ public struct TrainMethodSetup {
     public static func apply(_ method: any FineTuningMethod, to model: any LanguageModel, seed: UInt64) throws -> TrainMethodSetup {
         let application = try method.apply(to: model, seed: seed)
         try DeferredLinear.settle(model)
+        Allocator.releaseFreePages()   // the conversion's transients, freed between the cores it keeps
         return TrainMethodSetup(preMicroBatch: application.preMicroBatch, postUpdate: application.postUpdate, summary: application.summary, method: method)
     }
 }
