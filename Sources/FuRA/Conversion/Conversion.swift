@@ -145,8 +145,7 @@ public enum Conversion {
         case .fura:
             let position = try options.bttTrainPosition()
             for slot in host.linearSlotNames {
-                (host.linear(named: slot) as? BTTLayer)?.configureTrainability(
-                    trainPosition: position, trainBias: options.trainBias, trainSingularValues: trainS)
+                if let btt = host.linear(named: slot) as? BTTLayer { try configureTrainability(btt, options: options) }
                 (host.linear(named: slot) as? QBTTLayer)?.configureTrainability(trainBias: options.trainBias, trainSingularValues: trainS)
             }
             if position == .both {
@@ -164,6 +163,13 @@ public enum Conversion {
                 }
             }
         }
+    }
+
+    /// What trains in one BTT layer under `options` (the chosen core(s), S iff `keep_trainable`, the bias iff
+    /// `train_bias`): the per-layer rule of `configureTrainability`, also applied by QFuRA before it quantizes a layer.
+    public static func configureTrainability(_ layer: BTTLayer, options: ConversionOptions) throws {
+        layer.configureTrainability(trainPosition: try options.bttTrainPosition(), trainBias: options.trainBias,
+                                    trainSingularValues: options.sMergedTo == .keepTrainable)
     }
 
     /// Every parameter of the host with its full name: slot parameters as `slot.name`, then `otherParameters`.

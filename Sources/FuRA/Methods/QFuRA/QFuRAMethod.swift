@@ -37,8 +37,7 @@ public struct QFuRAMethod: ConvertingMethod {
         let (conversion, quantization) = (self.conversion, self.quantization)
         return { layer, slot in
             guard let btt = layer as? BTTLayer else { return layer }
-            btt.configureTrainability(trainPosition: try conversion.bttTrainPosition(), trainBias: conversion.trainBias,
-                                      trainSingularValues: conversion.sMergedTo == .keepTrainable)
+            try Conversion.configureTrainability(btt, options: conversion)
             return try QBTTLayer(quantizing: btt, options: quantization, module: slot)
         }
     }
