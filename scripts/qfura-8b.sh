@@ -34,7 +34,7 @@ json.dump([example], open(sys.argv[1], "w"))
 EOF
 
 for method in $methods; do
-  $fura plan --config "$model/config.json" --method "$method" --batch-size 1 --seq-len 256 | grep -E "^trainable|total per process"
+  $fura plan --config "$model/config.json" --method "$method" --batch-size 1 --seq-len 256 --gradient-checkpointing --precision "$precision" | grep -E "^trainable|total per process"
   rm -rf "$out/$method"
   /usr/bin/time -v $fura train --model "$model" --data "$out/fixed.json" --method "$method" --iters 3 --batch-size 1 \
     --grad-accum 1 --max-seq-len 256 --gradient-checkpointing --val-size 0 --warmup 0 --lr 1e-3 --precision "$precision" \

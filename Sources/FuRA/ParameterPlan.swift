@@ -1,5 +1,6 @@
 import FuRAModels
 import FuRANN
+import FuRATensor
 
 /// LoRA-family settings for a plan (counts depend on r and the targets only; α is reported).
 public struct LoRAPlanOptions: Codable, Equatable, Sendable {
@@ -40,18 +41,22 @@ public struct ParameterPlan: Codable, Equatable, Sendable {
         public var gradients: Int
         /// AdamW first and second moments in f32.
         public var optimizerMoments: Int
-        /// Activations kept for backward for batch × sequence tokens (estimate, f32, no checkpointing).
+        /// Activations kept for backward for batch × sequence tokens (estimate, f32; with gradient checkpointing the
+        /// block inputs and one block's), and one chunk of logits with its gradient.
         public var activations: Int
-        public var total: Int { frozenWeights + trainableWeights + gradients + optimizerMoments + activations }
+        /// At `--precision bf16`: the bf16 copies kept beside the f32 weights (the LM head packed for both its
+        /// products, and the method's packings of its f32 projection weights, `FineTuningMethod.bf16PackedCopies`).
+        public var bf16Packings: Int
+        public var total: Int { frozenWeights + trainableWeights + gradients + optimizerMoments + activations + bf16Packings }
 
         enum CodingKeys: String, CodingKey {
             case frozenWeights = "frozen_weights", trainableWeights = "trainable_weights", gradients
-            case optimizerMoments = "optimizer_moments", activations, total
+            case optimizerMoments = "optimizer_moments", activations, bf16Packings = "bf16_packings", total
         }
 
-        public init(frozenWeights: Int, trainableWeights: Int, gradients: Int, optimizerMoments: Int, activations: Int) {
+        public init(frozenWeights: Int, trainableWeights: Int, gradients: Int, optimizerMoments: Int, activations: Int, bf16Packings: Int = 0) {
             self.frozenWeights = frozenWeights; self.trainableWeights = trainableWeights; self.gradients = gradients
-            self.optimizerMoments = optimizerMoments; self.activations = activations
+            self.optimizerMoments = optimizerMoments; self.activations = activations; self.bf16Packings = bf16Packings
         }
 
         public init(from decoder: Decoder) throws {
@@ -61,6 +66,7 @@ public struct ParameterPlan: Codable, Equatable, Sendable {
             gradients = try c.decode(Int.self, forKey: .gradients)
             optimizerMoments = try c.decode(Int.self, forKey: .optimizerMoments)
             activations = try c.decode(Int.self, forKey: .activations)
+            bf16Packings = try c.decodeIfPresent(Int.self, forKey: .bf16Packings) ?? 0
         }
 
         public func encode(to encoder: Encoder) throws {
@@ -70,6 +76,7 @@ public struct ParameterPlan: Codable, Equatable, Sendable {
             try c.encode(gradients, forKey: .gradients)
             try c.encode(optimizerMoments, forKey: .optimizerMoments)
             try c.encode(activations, forKey: .activations)
+            try c.encode(bf16Packings, forKey: .bf16Packings)
             try c.encode(total, forKey: .total)
         }
     }
@@ -139,21 +146,25 @@ public struct ParameterPlan: Codable, Equatable, Sendable {
     /// - Parameters: `conversion` holds the FuRA/SVD options (its `method` is overridden by `method`);
     ///   `lora` the LoRA-family settings; `batchSize` × `seqLen` tokens for the activation estimate.
     public static func make(config: ModelConfig, method: MethodName, conversion: ConversionOptions = ConversionOptions(),
-                            lora: LoRAPlanOptions = LoRAPlanOptions(), batchSize: Int = 1, seqLen: Int = 512) throws -> ParameterPlan {
+                            lora: LoRAPlanOptions = LoRAPlanOptions(), batchSize: Int = 1, seqLen: Int = 512,
+                            gradientCheckpointing: Bool = false, precision: ComputePrecision = .f32) throws -> ParameterPlan {
         guard lora.r > 0 else { throw ConversionError.invalidValue(module: nil, option: "lora_r", value: "\(lora.r)", expected: "a positive integer") }
         let description = AdapterMethod(method: method, lora: LoRAOptions(rank: lora.r, alpha: Float(lora.alpha)),
                                         targetModules: lora.targetModules, conversion: conversion)
-        return try make(config: config, method: MethodRegistry.make(adapter: description), batchSize: batchSize, seqLen: seqLen)
+        return try make(config: config, method: MethodRegistry.make(adapter: description), batchSize: batchSize, seqLen: seqLen,
+                        gradientCheckpointing: gradientCheckpointing, precision: precision)
     }
 
     /// The plan of fine-tuning `config` with `method`: each projection's counts come from the method.
-    public static func make(config: ModelConfig, method: any FineTuningMethod, batchSize: Int = 1, seqLen: Int = 512) throws -> ParameterPlan {
+    /// - Parameters: `gradientCheckpointing` and `precision` as `fura train`'s, for the memory estimate.
+    public static func make(config: ModelConfig, method: any FineTuningMethod, batchSize: Int = 1, seqLen: Int = 512,
+                            gradientCheckpointing: Bool = false, precision: ComputePrecision = .f32) throws -> ParameterPlan {
         try config.validate()
         guard batchSize > 0, seqLen > 0 else {
             throw ConversionError.invalidValue(module: nil, option: batchSize > 0 ? "seq_len" : "batch_size",
                                                value: "\(batchSize > 0 ? seqLen : batchSize)", expected: "a positive integer")
         }
-        var trainable = 0, total = 0, quantized = 0, adapted = Set<String>()
+        var trainable = 0, total = 0, quantized = 0, dense = 0, adapted = Set<String>()
         var lines: [String: ModuleLine] = [:]
         var order: [String] = []
         for layer in 0..<config.numHiddenLayers {
@@ -163,6 +174,7 @@ public struct ParameterPlan: Codable, Equatable, Sendable {
                 trainable += module.trainable
                 total += module.trainable + module.frozen
                 quantized += module.quantized
+                dense += p.outFeatures * p.inFeatures
                 if var existing = lines[p.leaf] {
                     existing.count += 1
                     lines[p.leaf] = existing
@@ -188,10 +200,13 @@ public struct ParameterPlan: Codable, Equatable, Sendable {
         }
         let frozen = total - trainable
         let nf4Bytes = Int((Double(quantized) * nf4BitsPerParameter / 8).rounded(.up))
+        // bf16 pairs: the head for logits and dHidden (two packings, 2 bytes each), the f32 projection weights per method.
+        let packings = precision == .bf16 ? 4 * c.vocabSize * c.hiddenSize + 2 * method.bf16PackedCopies * max(0, dense - quantized) : 0
         let memory = Memory(frozenWeights: (frozen - quantized) * 4 + nf4Bytes, trainableWeights: trainable * 4,
                             gradients: trainable * 4, optimizerMoments: trainable * 8,
                             activations: activationBytes(c, extraPerToken: method.activationsPerAdaptedProjection * adapted.count,
-                                                         batchSize: batchSize, seqLen: seqLen))
+                                                         batchSize: batchSize, seqLen: seqLen, gradientCheckpointing: gradientCheckpointing),
+                            bf16Packings: packings)
         return ParameterPlan(method: method.name, trainableParameters: trainable, totalParameters: total, quantizedParameters: quantized,
                              modules: order.map { lines[$0]! }, batchSize: batchSize, seqLen: seqLen, memoryBytes: memory)
     }
@@ -205,13 +220,15 @@ public struct ParameterPlan: Codable, Equatable, Sendable {
 
     /// f32 activations a decoder keeps for backward, per token: per layer the two norm inputs and outputs (4C),
     /// q, k, v and the attention output (2·H·hd + 2·KV·hd), the attention probabilities (H·T), gate, up and the
-    /// down input (3·I), plus r per LoRA target; then logits and their gradient (2V).
-    static func activationBytes(_ c: ModelConfig, extraPerToken: Int, batchSize: Int, seqLen: Int) -> Int {
+    /// down input (3·I), plus r per LoRA target — every layer's, or with gradient checkpointing each block's input
+    /// (C) and one block's; then one chunk of logits and their gradient (`MaskedCrossEntropy.defaultChunkRows` × 2V).
+    static func activationBytes(_ c: ModelConfig, extraPerToken: Int, batchSize: Int, seqLen: Int, gradientCheckpointing: Bool) -> Int {
         let hd = c.headDim
         let perTokenLayer = 4 * c.hiddenSize + 2 * c.numAttentionHeads * hd + 2 * c.numKeyValueHeads * hd
             + c.numAttentionHeads * seqLen + 3 * c.intermediateSize + extraPerToken
-        let perToken = c.numHiddenLayers * perTokenLayer + 2 * c.vocabSize
-        return 4 * batchSize * seqLen * perToken
+        let perToken = gradientCheckpointing ? c.numHiddenLayers * c.hiddenSize + perTokenLayer : c.numHiddenLayers * perTokenLayer
+        let tokens = batchSize * seqLen
+        return 4 * (tokens * perToken + min(tokens, MaskedCrossEntropy.defaultChunkRows) * 2 * c.vocabSize)
     }
 }
 

@@ -8,6 +8,9 @@ import FuRATensor
 /// The rows that carry a label are gathered first, so the (R, C)·(C, V) product of the LM head runs
 /// only where a loss is taken, in chunks of R rows to bound the logits memory to R·V floats.
 public enum MaskedCrossEntropy {
+    /// Target rows whose logits exist at once (R): the logits' memory is R·V floats, not N·V.
+    public static let defaultChunkRows = 128
+
     /// One labelled position: a row of the hidden states and the token to predict there.
     public struct Target: Equatable, Sendable {
         public var row: Int
@@ -33,7 +36,7 @@ public enum MaskedCrossEntropy {
     ///   `packedHead`, when given, is the head packed for bf16 products (`TrainingPanels`): the logits and dHidden
     ///   products run on it (the head's own gradient, when it trains, stays an f32 product).
     public static func evaluate(hidden: Tensor, head: Parameter, packedHead: TrainingPanels? = nil, targets: [Target], lossScale: Float = 1,
-                                computeGradient: Bool, chunkRows: Int = 128,
+                                computeGradient: Bool, chunkRows: Int = defaultChunkRows,
                                 targetWeight: ((_ target: Int, _ logProbability: Float) -> Float)? = nil) throws -> Result {
         let (n, c) = try hidden.dims2("MaskedCrossEntropy hidden")
         let (v, c2) = try head.value.dims2("MaskedCrossEntropy head")

@@ -3,6 +3,7 @@ import Foundation
 import FuRA
 import FuRAFormats
 import FuRAModels
+import FuRATensor
 import FuRATrain
 
 /// `fura plan`: trainable/total parameter counts and a memory estimate from an HF config.json alone.
@@ -25,6 +26,21 @@ struct PlanCommand: ParsableCommand {
     @Option(name: .customLong("seq-len"), help: "Tokens per sequence, for the activation estimate.")
     var seqLen: Int = 512
 
+    @Flag(name: .customLong("gradient-checkpointing"), inversion: .prefixedNo,
+          help: "As fura train's: activations of the block inputs and one block instead of every layer's.")
+    var gradientCheckpointing = false
+
+    @Option(help: "As fura train's --precision (f32 or bf16): bf16 adds the packed bf16 copies it keeps.")
+    var precision = "f32"
+
+    /// `--precision`, checked.
+    var computePrecision: ComputePrecision {
+        get throws {
+            guard let p = ComputePrecision(rawValue: precision) else { throw ValidationError("--precision \(precision): expected f32 or bf16") }
+            return p
+        }
+    }
+
     @Option(help: "Processes of a data-parallel run (mpirun -np N): the memory each one needs, and how many fit a host.")
     var processes: Int = 1
 
@@ -40,6 +56,7 @@ struct PlanCommand: ParsableCommand {
     func validate() throws {
         guard processes >= 1 else { throw ValidationError("--processes must be at least 1 (got \(processes))") }
         guard gradAccum >= 1 else { throw ValidationError("--grad-accum must be at least 1 (got \(gradAccum))") }
+        _ = try computePrecision
         if let hostMemory { guard hostMemory > 0, hostMemory.isFinite else { throw ValidationError("--host-memory must be a positive number of GiB") } }
     }
 
@@ -74,7 +91,8 @@ struct PlanCommand: ParsableCommand {
         do { method = try MethodRegistry.make(name, settings: settings) } catch let error as MethodError {
             throw ValidationError(error.description)
         }
-        let plan = try ParameterPlan.make(config: model, method: method, batchSize: batchSize, seqLen: seqLen)
+        let plan = try ParameterPlan.make(config: model, method: method, batchSize: batchSize, seqLen: seqLen,
+                                          gradientCheckpointing: gradientCheckpointing, precision: try computePrecision)
         let perProcess = PerProcess(plan, processes: processes, gradAccum: gradAccum, hostMemory: hostMemory)
         if json {
             // The plan's keys, and `per_process`.
@@ -82,7 +100,7 @@ struct PlanCommand: ParsableCommand {
             object["per_process"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(perProcess))
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
         } else {
-            print(Self.render(plan) + "\n" + Self.render(perProcess))
+            print(Self.render(plan, gradientCheckpointing: gradientCheckpointing) + "\n" + Self.render(perProcess))
         }
     }
 
@@ -116,7 +134,7 @@ struct PlanCommand: ParsableCommand {
 
     static func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
 
-    static func render(_ plan: ParameterPlan) -> String {
+    static func render(_ plan: ParameterPlan, gradientCheckpointing: Bool = false) -> String {
         func gib(_ bytes: Int) -> String { String(format: "%9.3f GiB", Double(bytes) / 1_073_741_824) }
         let pct = 100 * Double(plan.trainableParameters) / Double(max(1, plan.totalParameters))
         var lines = [
@@ -139,7 +157,8 @@ struct PlanCommand: ParsableCommand {
             "  trainable weights  \(gib(mem.trainableWeights))",
             "  gradients          \(gib(mem.gradients))",
             "  AdamW moments      \(gib(mem.optimizerMoments))",
-            "  activations        \(gib(mem.activations))  (estimate)",
+            "  activations        \(gib(mem.activations))  (estimate" + (gradientCheckpointing ? ", gradient checkpointing)" : ")"),
+            "  bf16 packings      \(gib(mem.bf16Packings))",
             "  total              \(gib(mem.total))",
         ]
         return lines.joined(separator: "\n")

@@ -1,6 +1,7 @@
 import Foundation
 import FuRA
 import FuRAModels
+import FuRATensor
 import Testing
 @testable import FuRA
 
@@ -92,6 +93,32 @@ import Testing
         #expect(abs(ParameterPlan.nf4BitsPerParameter - 4.127) < 1e-3)
         let longer = try ParameterPlan.make(config: c, method: .fura, batchSize: 2, seqLen: 256)
         #expect(longer.memoryBytes.activations > 2 * m.activations)
+    }
+
+    /// What `fura train` keeps, as the plan counts it: with gradient checkpointing the block inputs and one block's
+    /// activations; at bf16 the head packed for its two products and each method's packings of its f32 projection
+    /// weights (none for NF4 weights, which are packed tile by tile).
+    @Test func checkpointingAndBF16Packings() throws {
+        let c = Self.llama3
+        let dense = 32 * (2 * 4096 * 4096 + 2 * 1024 * 4096 + 3 * 14336 * 4096), head = 4 * c.vocabSize * c.hiddenSize
+        func plan(_ method: MethodName, checkpointing: Bool = false, precision: ComputePrecision = .f32) throws -> ParameterPlan.Memory {
+            try ParameterPlan.make(config: c, method: method, batchSize: 1, seqLen: 256, gradientCheckpointing: checkpointing,
+                                   precision: precision).memoryBytes
+        }
+        let full = try plan(.fura), checkpointed = try plan(.fura, checkpointing: true)
+        #expect(checkpointed.activations < full.activations / 5)
+        #expect(checkpointed.activations > 4 * 256 * 32 * 4096)   // at least the 32 block inputs
+        #expect(full.bf16Packings == 0)
+        #expect(try plan(.fura, precision: .bf16).bf16Packings == head + 2 * dense)    // L's panels
+        #expect(try plan(.lora, precision: .bf16).bf16Packings == head + 4 * dense)    // each base for both products
+        #expect(try plan(.qlora, precision: .bf16).bf16Packings == head)               // NF4 bases: per tile
+        let bf16 = try plan(.qfura, checkpointing: true, precision: .bf16)
+        #expect(bf16.total == bf16.frozenWeights + bf16.trainableWeights + bf16.gradients + bf16.optimizerMoments
+                + bf16.activations + bf16.bf16Packings)
+        // A plan written before the key existed still reads.
+        var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(full)) as! [String: Any]
+        object.removeValue(forKey: "bf16_packings")
+        #expect(try JSONDecoder().decode(ParameterPlan.Memory.self, from: JSONSerialization.data(withJSONObject: object)) == full)
     }
 
     @Test func badPlansAreTypedErrors() throws {

@@ -40,6 +40,10 @@ public protocol FineTuningMethod {
     /// it: the model may then be loaded with deferred projections (`ModelLoader.load(path:deferProjections:)`), and a
     /// conversion or an NF4 base holds one f32 weight per thread instead of the whole f32 model.
     static var streamsProjections: Bool { get }
+    /// How many bf16 copies of each f32 projection weight stay packed at `--precision bf16` (for the memory plan): a
+    /// weight used in both products is packed for each (2: LoRA-family bases, SVD's factors, full fine-tuning); FuRA
+    /// keeps L's panels for dZ = G·Lᵀ and forms W_eff per product (1). NF4 weights are packed per tile (not counted).
+    var bf16PackedCopies: Int { get }
 }
 
 extension FineTuningMethod {
@@ -47,6 +51,7 @@ extension FineTuningMethod {
     public static var streamsProjections: Bool { false }
     public var nonProjectionTraining: NonProjectionTraining { .none }
     public var activationsPerAdaptedProjection: Int { 0 }
+    public var bf16PackedCopies: Int { 2 }
     /// The registry name of this instance.
     public var name: MethodName { Self.name }
 }
