@@ -29,8 +29,7 @@ extension Benchmarks {
                 print("step: \(method.rawValue) could not be set up")
                 continue
             }
-            model.computePrecision = precision
-            _ = malloc_trim(0)
+            model.computePrecision = precision   // TrainMethodSetup.apply has returned the setup's freed pages
             let setupRSS = currentRSSBytes()
             let (batch, time) = (4, 256)
             var rng = RNG(seed: 7)
@@ -71,7 +70,7 @@ extension Benchmarks {
 /// Returns freed heap memory to the kernel and resets the peak-RSS mark of this process
 /// (`/proc/self/clear_refs`, value 5), so the next measurement starts from what is live now.
 func resetPeakRSS() {
-    _ = malloc_trim(0)
+    Allocator.releaseFreePages()
     try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
 }
 

@@ -33,8 +33,8 @@ extension ConvertingMethod {
     public func afterConversion(_ model: any LanguageModel, report: ConversionReport) throws -> String? { nil }
     public var moduleFinish: Conversion.ModuleFinish? { nil }
     public static var streamsProjections: Bool { true }
-    /// FuRA keeps L's bf16 panels (W_eff is formed per product); SVD overrides with its two packed factors.
-    public var bf16PackedCopies: Int { conversion.method == .svd ? 2 : 1 }
+    /// FuRA keeps L's bf16 panels (W_eff is formed per product).
+    public var bf16PackedCopies: Int { 1 }
 
     public func describe(baseModel: String) -> AdapterMethod {
         AdapterMethod(method: Self.name, conversion: conversion, baseModel: baseModel)

@@ -19,6 +19,9 @@ public struct SVDMethod: ConvertingMethod {
         self.conversion = options
     }
 
+    /// Both factors packed in bf16 for the two products.
+    public var bf16PackedCopies: Int { 2 }
+
 
     public func planModule(_ p: PlannedProjection) throws -> PlannedModule {
         if let module = try untouched(p) { return module }
