@@ -55,7 +55,7 @@ public enum MathRewardData {
             let d = number.doubleValue
             answerField = d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : "\(d)"
         }
-        let gold = MathAnswer.gold(answerField: answerField, output: nil)
+        let gold = MathAnswer.gold(answerField: answerField.map(integralDecimal), output: nil)
             ?? (object["solution"] as? String).flatMap(MathAnswer.gold(fromSolution:))
             ?? (object["output"] as? String).flatMap(MathAnswer.boxedAnswer(in:))
         guard let gold, !gold.trimmingWhitespace.isEmpty else {
@@ -63,5 +63,18 @@ public enum MathRewardData {
                                                 reason: "no gold answer: expected an answer field, or a solution/output with a \\boxed{…}")
         }
         return RewardExample(question: question, answer: gold)
+    }
+
+    /// `"4.0"` → `"4"`, `"-12.000"` → `"-12"`; any other text unchanged. LLM-Adapters writes integral answers
+    /// as `"4.0"`, and the reference's rule (`is_equiv`, string equality after normalization) would never
+    /// match a boxed `4` against it; a JSON number gets the same integral form above.
+    static func integralDecimal(_ answer: String) -> String {
+        let text = answer.trimmingWhitespace
+        guard let dot = text.firstIndex(of: "."), dot > text.startIndex else { return answer }
+        let whole = text[..<dot], fraction = text[text.index(after: dot)...]
+        let digits = whole.first == "-" ? whole.dropFirst() : whole[...]
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+              !fraction.isEmpty, fraction.allSatisfy({ $0 == "0" }) else { return answer }
+        return String(whole)
     }
 }

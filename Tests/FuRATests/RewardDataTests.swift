@@ -19,6 +19,18 @@ import Testing
         #expect(list == [RewardExample(question: "p", answer: "\\frac{1}{2}")])
     }
 
+    /// LLM-Adapters writes integral answers as "4.0"; under the reference's rule a boxed 4 must still earn
+    /// the reward, so such a string reads as the integer (as a JSON number does); other decimals stay.
+    @Test func llmAdaptersIntegralAnswersReadAsIntegers() throws {
+        let json = #"[{"instruction": "a", "answer": "4.0"}, {"instruction": "b", "answer": " -12.00 "},"# +
+            #" {"instruction": "c", "answer": "2.50"}, {"instruction": "d", "answer": "x.0"}, {"instruction": "e", "answer": ".0"}]"#
+        let examples = try MathRewardData.parse(Data(json.utf8), path: "m.json")
+        #expect(examples.map(\.answer) == ["4", "-12", "2.50", "x.0", ".0"])
+        let reward = MathCorrectnessReward(mode: .boxed)
+        #expect(reward.reward(prompt: "", completion: "so \\boxed{4}", example: examples[0]) == 1)
+        #expect(reward.reward(prompt: "", completion: "so \\boxed{4.5}", example: examples[0]) == 0)
+    }
+
     @Test func badDataGivesErrorsNamingTheFileAndLine() {
         #expect(throws: TrainingError.emptyData(path: "e.jsonl", reason: "the file is empty")) {
             try MathRewardData.parse(Data("  \n".utf8), path: "e.jsonl")
