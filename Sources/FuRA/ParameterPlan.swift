@@ -219,13 +219,14 @@ public struct ParameterPlan: Codable, Equatable, Sendable {
     }
 
     /// f32 activations a decoder keeps for backward, per token: per layer the two norm inputs and outputs (4C),
-    /// q, k, v and the attention output (2·H·hd + 2·KV·hd), the attention probabilities (H·T), gate, up and the
+    /// q, k, v and the attention output (2·H·hd + 2·KV·hd), each head's softmax max and 1/Σexp (2·H: the backward
+    /// recomputes the probabilities, `CausalAttention`), gate, up and the
     /// down input (3·I), plus r per LoRA target — every layer's, or with gradient checkpointing each block's input
     /// (C) and one block's; then one chunk of logits and their gradient (`MaskedCrossEntropy.defaultChunkRows` × 2V).
     static func activationBytes(_ c: ModelConfig, extraPerToken: Int, batchSize: Int, seqLen: Int, gradientCheckpointing: Bool) -> Int {
         let hd = c.headDim
         let perTokenLayer = 4 * c.hiddenSize + 2 * c.numAttentionHeads * hd + 2 * c.numKeyValueHeads * hd
-            + c.numAttentionHeads * seqLen + 3 * c.intermediateSize + extraPerToken
+            + 2 * c.numAttentionHeads + 3 * c.intermediateSize + extraPerToken
         let perToken = gradientCheckpointing ? c.numHiddenLayers * c.hiddenSize + perTokenLayer : c.numHiddenLayers * perTokenLayer
         let tokens = batchSize * seqLen
         return 4 * (tokens * perToken + min(tokens, MaskedCrossEntropy.defaultChunkRows) * 2 * c.vocabSize)

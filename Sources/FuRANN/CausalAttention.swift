@@ -19,7 +19,9 @@ public final class CausalAttention {
     public let scale: Float
     /// Keys per query of a sliding-window layer; nil attends to every past key.
     public let window: Int?
-    private var cache: (q: Tensor, k: Tensor, v: Tensor, probabilities: [Float], batch: Int, tq: Int, tk: Int,
+    /// What the last forward kept for the backward: q, k, v and each (sequence, head, query row)'s softmax
+    /// max and 1/Σexp (`rowStatistics`, B·H·Tq pairs), from which the backward recomputes P.
+    private var cache: (q: Tensor, k: Tensor, v: Tensor, rowStatistics: [Float], batch: Int, tq: Int, tk: Int,
                         offset: Int, keyLengths: [Int])?
     /// Query rows per block of the blocked causal products (a tuning knob; any value ≥ 1 gives the same result).
     public var blockRows = 64
@@ -60,53 +62,79 @@ public final class CausalAttention {
         guard keyLengths.count == batch, keyLengths.allSatisfy({ $0 >= 0 && $0 <= tk }), offset >= 0 else {
             throw LayerError.badInput(layer: "CausalAttention", expected: "\(batch) key lengths in 0...\(tk)", actual: keyLengths)
         }
-        let (scale, window) = (self.scale, self.window)
-        var probabilities = [Float](repeating: 0, count: batch * h * tq * tk)
+        let window = self.window
+        var rowStatistics = [Float](repeating: 0, count: keepForBackward ? batch * h * tq * 2 : 0)
         var out = Tensor.zeros([batch * tq, h * d])
         q.withUnsafeBufferPointer { pq in k.withUnsafeBufferPointer { pk in v.withUnsafeBufferPointer { pv in
-        probabilities.withUnsafeMutableBufferPointer { pp in out.withUnsafeMutableBufferPointer { po in
-            let (qb, kb, pb, ob) = (pq.baseAddress!, pk.baseAddress!, pp.baseAddress!, po.baseAddress!)
-            let vb = pv.baseAddress!
-            let blockRows = max(1, self.blockRows)
+        rowStatistics.withUnsafeMutableBufferPointer { pst in out.withUnsafeMutableBufferPointer { po in
+            let (qb, kb, vb, ob) = (pq.baseAddress!, pk.baseAddress!, pv.baseAddress!, po.baseAddress!)
+            let statistics = keepForBackward ? pst.baseAddress : nil   // an empty array may still have an address
+            let blockRows = max(1, min(self.blockRows, tq))
             Threading.parallelFor(batch * h) { start, end in
-                for task in start..<end {
-                    let (b, head) = (task / h, task % h)
-                    let kv = head / (h / g)
-                    let qPtr = qb + b * tq * h * d + head * d
-                    let kPtr = kb + b * tk * g * d + kv * d, vPtr = vb + b * tk * g * d + kv * d
-                    let p = pb + task * tq * tk
-                    // Blocks of query rows only touch the keys their last row can see (the causal
-                    // mask leaves a prefix), so the work above the diagonal is mostly skipped.
-                    var i0 = 0
-                    while i0 < tq {
-                        let i1 = min(tq, i0 + blockRows)
-                        let keys = Self.visible(i1 - 1, offset: offset, length: keyLengths[b], tk: tk)
-                        // S = Q·Kᵀ/√D for the block's rows and visible keys; then masked softmax per row.
-                        BLAS.gemm(transposeA: false, transposeB: true, m: i1 - i0, n: keys, k: d, alpha: scale,
-                                  a: qPtr + i0 * h * d, lda: h * d, b: kPtr, ldb: g * d, c: p + i0 * tk, ldc: tk)
-                        for i in i0..<i1 {
-                            let row = p + i * tk
-                            let n = Self.visible(i, offset: offset, length: keyLengths[b], tk: tk)
-                            let first = min(n, Self.firstVisible(i, offset: offset, window: window))
-                            if n > first { Kernels.softmax(row + first, n - first) }
-                            if first > 0 { row.update(repeating: 0, count: first) }
-                            if n < tk { (row + n).update(repeating: 0, count: tk - n) }
+                var block = [Float](repeating: 0, count: max(1, blockRows * tk))
+                block.withUnsafeMutableBufferPointer { pblock in
+                    let p = pblock.baseAddress!
+                    for task in start..<end {
+                        let (b, head) = (task / h, task % h)
+                        let kv = head / (h / g)
+                        let qPtr = qb + b * tq * h * d + head * d
+                        let kPtr = kb + b * tk * g * d + kv * d, vPtr = vb + b * tk * g * d + kv * d
+                        // Blocks of query rows only touch the keys their last row can see (the causal
+                        // mask leaves a prefix), so the work above the diagonal is mostly skipped.
+                        var i0 = 0
+                        while i0 < tq {
+                            let i1 = min(tq, i0 + blockRows)
+                            let keys = self.probabilities(p, task: task, rows: i0..<i1, q: qPtr, k: kPtr, offset: offset,
+                                                          length: keyLengths[b], tq: tq, tk: tk, window: window, saving: statistics)
+                            // O = P·V for the block, into the head's columns.
+                            BLAS.gemm(transposeA: false, transposeB: false, m: i1 - i0, n: d, k: keys,
+                                      a: p, lda: tk, b: vPtr, ldb: g * d, c: ob + (b * tq + i0) * h * d + head * d, ldc: h * d)
+                            i0 = i1
                         }
-                        // O = P·V for the block, into the head's columns.
-                        BLAS.gemm(transposeA: false, transposeB: false, m: i1 - i0, n: d, k: keys,
-                                  a: p + i0 * tk, lda: tk, b: vPtr, ldb: g * d, c: ob + (b * tq + i0) * h * d + head * d, ldc: h * d)
-                        i0 = i1
                     }
                 }
             }
         } } } } }
-        cache = keepForBackward ? (q, k, v, probabilities, batch, tq, tk, offset, keyLengths) : nil
+        cache = keepForBackward ? (q, k, v, rowStatistics, batch, tq, tk, offset, keyLengths) : nil
         return out
+    }
+
+    /// The attention probabilities of query rows `rows` of one (sequence, head) `task` over the keys the
+    /// block's last row can see, into `p` (rows × keys, leading dimension tk; masked keys 0), and that key
+    /// count. S = Q·Kᵀ·scale, then the masked softmax of each row. With `saving`, each row's max and
+    /// 1/Σexp are written there; with `reading`, they are read instead of computed, which makes the same
+    /// probabilities bit for bit from the same S (the backward recomputes P so that the forward keeps
+    /// 2 numbers per row instead of Tk: O(T) memory instead of O(T²), as flash attention).
+    @inline(__always)
+    func probabilities(_ p: UnsafeMutablePointer<Float>, task: Int, rows: Range<Int>, q qPtr: UnsafePointer<Float>,
+                       k kPtr: UnsafePointer<Float>, offset: Int, length: Int, tq: Int, tk: Int, window: Int?,
+                       saving: UnsafeMutablePointer<Float>? = nil, reading: UnsafePointer<Float>? = nil) -> Int {
+        let (h, g, d) = (heads, keyValueHeads, headDim)
+        let keys = Self.visible(rows.upperBound - 1, offset: offset, length: length, tk: tk)
+        BLAS.gemm(transposeA: false, transposeB: true, m: rows.count, n: keys, k: d, alpha: scale,
+                  a: qPtr + rows.lowerBound * h * d, lda: h * d, b: kPtr, ldb: g * d, c: p, ldc: tk)
+        for i in rows {
+            let row = p + (i - rows.lowerBound) * tk
+            let n = min(keys, Self.visible(i, offset: offset, length: length, tk: tk))
+            let first = min(n, Self.firstVisible(i, offset: offset, window: window))
+            let slot = 2 * (task * tq + i)
+            if n > first {
+                let shift = reading.map { $0[slot] } ?? Kernels.max(row + first, n - first)
+                let total = Kernels.expShiftedSum(row + first, n - first, shift: shift)
+                let inverse = reading.map { $0[slot + 1] } ?? 1 / total
+                Kernels.scale(row + first, inverse, n - first)
+                if let saving { saving[slot] = shift; saving[slot + 1] = inverse }
+            }
+            if first > 0 { row.update(repeating: 0, count: first) }
+            if n < keys { (row + n).update(repeating: 0, count: keys - n) }
+        }
+        return keys
     }
 
     /// dOut (B, Tq, H, D) → (dQ (B, Tq, H, D), dK (B, Tk, G, D), dV (B, Tk, G, D)).
     ///
-    /// dP = dO·Vᵀ, dV = Pᵀ·dO, dS = P ⊙ (dP − rowsum(P ⊙ dP)), dQ = dS·K·scale, dK = dSᵀ·Q·scale
+    /// P is recomputed block by block from q, k and the kept row statistics (the forward's exact values);
+    /// then dP = dO·Vᵀ, dV = Pᵀ·dO, dS = P ⊙ (dP − rowsum(P ⊙ dP)), dQ = dS·K·scale, dK = dSᵀ·Q·scale
     /// (keys outside the window have P = 0, so dS = 0 there).
     public func backward(_ dOut: Tensor) throws -> (dQ: Tensor, dK: Tensor, dV: Tensor) {
         guard let c = cache else { throw LayerError.noForwardCache(layer: "CausalAttention") }
@@ -114,31 +142,30 @@ public final class CausalAttention {
         guard dOut.count == batch * tq * h * d else {
             throw LayerError.badInput(layer: "CausalAttention backward", expected: "(\(batch), \(tq), \(h), \(d))", actual: dOut.shape)
         }
-        let scale = self.scale
         var dQ = Tensor.zeros(c.q.shape), dK = Tensor.zeros(c.k.shape), dV = Tensor.zeros(c.v.shape)
-        let group = h / g
+        let (group, scale, window) = (h / g, self.scale, self.window)
         c.q.withUnsafeBufferPointer { pq in c.k.withUnsafeBufferPointer { pk in c.v.withUnsafeBufferPointer { pv in
-        c.probabilities.withUnsafeBufferPointer { pp in dOut.withUnsafeBufferPointer { pdo in
+        c.rowStatistics.withUnsafeBufferPointer { pst in dOut.withUnsafeBufferPointer { pdo in
         dQ.withUnsafeMutableBufferPointer { pdq in dK.withUnsafeMutableBufferPointer { pdk in dV.withUnsafeMutableBufferPointer { pdv in
-            let (qb, kb, vb, pb, dob) = (pq.baseAddress!, pk.baseAddress!, pv.baseAddress!, pp.baseAddress!, pdo.baseAddress!)
+            let (qb, kb, vb, statistics, dob) = (pq.baseAddress!, pk.baseAddress!, pv.baseAddress!, pst.baseAddress!, pdo.baseAddress!)
             let (dqb, dkb, dvb) = (pdq.baseAddress!, pdk.baseAddress!, pdv.baseAddress!)
             // One task per (sequence, key/value head): its query heads write the same dK, dV slices.
-            let blockRows = max(1, self.blockRows)
+            let blockRows = max(1, min(self.blockRows, tq))
             Threading.parallelFor(batch * g) { start, end in
-                var dS = [Float](repeating: 0, count: tq * tk)
-                dS.withUnsafeMutableBufferPointer { pds in
-                    let ds = pds.baseAddress!
+                var buffers = [Float](repeating: 0, count: max(2, 2 * blockRows * tk))
+                buffers.withUnsafeMutableBufferPointer { pbuf in
+                    let (pBlock, dsBlock) = (pbuf.baseAddress!, pbuf.baseAddress! + blockRows * tk)
                     for task in start..<end {
                         let (b, kv) = (task / g, task % g)
                         let kOff = b * tk * g * d + kv * d
                         for head in (kv * group)..<((kv + 1) * group) {
                             let qOff = b * tq * h * d + head * d
-                            let p = pb + (b * h + head) * tq * tk
                             var i0 = 0
                             while i0 < tq {
                                 let i1 = min(tq, i0 + blockRows), rows = i1 - i0
-                                let keys = Self.visible(i1 - 1, offset: c.offset, length: c.keyLengths[b], tk: tk)
-                                let (pBlock, dsBlock) = (p + i0 * tk, ds + i0 * tk)
+                                let keys = self.probabilities(pBlock, task: b * h + head, rows: i0..<i1, q: qb + qOff, k: kb + kOff,
+                                                              offset: c.offset, length: c.keyLengths[b], tq: tq, tk: tk,
+                                                              window: window, reading: statistics)
                                 let (qBlock, doBlock, dqBlock) = (qOff + i0 * h * d, dob + qOff + i0 * h * d, dqb + qOff + i0 * h * d)
                                 BLAS.gemm(transposeA: false, transposeB: true, m: rows, n: keys, k: d,
                                           a: doBlock, lda: h * d, b: vb + kOff, ldb: g * d, c: dsBlock, ldc: tk)

@@ -1,6 +1,7 @@
 import Foundation
 import FuRA
 import FuRAModels
+import FuRANN
 import FuRATensor
 import Testing
 @testable import FuRA
@@ -92,7 +93,10 @@ import Testing
         #expect(q.memoryBytes.frozenWeights == 4 * (q.frozenParameters - q.quantizedParameters) + nf4)
         #expect(abs(ParameterPlan.nf4BitsPerParameter - 4.127) < 1e-3)
         let longer = try ParameterPlan.make(config: c, method: .fura, batchSize: 2, seqLen: 256)
-        #expect(longer.memoryBytes.activations > 2 * m.activations)
+        // Linear in the sequence length (attention keeps 2 numbers per query row, not T): twice the tokens keep
+        // twice the activations, but still one chunk of logits and their gradient.
+        let logitChunk = 4 * MaskedCrossEntropy.defaultChunkRows * 2 * c.vocabSize
+        #expect(longer.memoryBytes.activations == 2 * m.activations - logitChunk)
     }
 
     /// What `fura train` keeps, as the plan counts it: with gradient checkpointing the block inputs and one block's
