@@ -101,6 +101,16 @@ public struct LearningRateSchedule: Codable, Equatable, Sendable {
     /// The learning rate of 0-based optimizer step `step`.
     public func learningRate(at step: Int) -> Double { peakLearningRate * factor(at: step) }
 
+    /// Whether a run with this schedule may continue a checkpoint written under `checkpointed`: every step both
+    /// reach has the same learning rate. A constant schedule (after the same warmup) does not depend on its total,
+    /// so such a run may be resumed with more (or fewer) steps; linear and cosine decay toward their total, which
+    /// must then be the same.
+    public func continues(_ checkpointed: LearningRateSchedule) -> Bool {
+        guard kind == checkpointed.kind, peakLearningRate == checkpointed.peakLearningRate,
+              warmupSteps == checkpointed.warmupSteps else { return false }
+        return kind == .constant || totalSteps == checkpointed.totalSteps
+    }
+
     enum CodingKeys: String, CodingKey {
         case kind, peakLearningRate = "peak_learning_rate", warmupSteps = "warmup_steps", totalSteps = "total_steps"
     }

@@ -84,8 +84,9 @@ open class TrainingLoop<Step: TrainingStep> {
             throw TrainingError.badCheckpoint(path: path, reason: "its data cursor \(checkpoint.state.cursor) does not match this data "
                 + "(\(cursor)); resume with the same data, batch size and gradient accumulation")
         }
-        guard checkpoint.state.schedule == options.schedule else {
-            throw TrainingError.badCheckpoint(path: path, reason: "its schedule \(checkpoint.state.schedule) differs from this run's \(options.schedule)")
+        guard options.schedule.continues(checkpoint.state.schedule) else {
+            throw TrainingError.badCheckpoint(path: path, reason: "its schedule \(checkpoint.state.schedule) differs from this run's \(options.schedule)"
+                + " (only a constant schedule may resume with another step count)")
         }
         optimizer = try checkpoint.restore(into: model.namedParameters, path: path)
         optimizer.options = options.adamW

@@ -120,6 +120,39 @@ struct LetterShareReward: RewardFunction {
         #expect(straight.optimizer.stepCount == resumed.optimizer.stepCount)
     }
 
+    /// A run with a constant learning rate may be resumed with more steps: 2 steps, then resumed to 4, ends where
+    /// 4 steps straight end (a decaying schedule may not: its rates depend on the total).
+    @Test func constantScheduleRunExtendsOnResume() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("grpo-extend-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: base) }
+        func trainer(steps: Int, directory: URL?) throws -> GRPOTrainer {
+            var options = Self.options(steps: steps)
+            options.saveEvery = 2
+            return try GRPOTrainer(model: Self.model(), options: options, trainExamples: Self.problems, evalExamples: [],
+                                   rewards: WeightedRewards([LetterShareReward()]), accuracy: LetterShareReward(), codec: Self.codec,
+                                   outputDirectory: directory) { _ in }
+        }
+        let straight = try trainer(steps: 4, directory: nil)
+        try straight.run()
+        let short = try trainer(steps: 2, directory: base)
+        try short.run()
+        let extended = try trainer(steps: 4, directory: base)
+        #expect(try extended.resumeFromLatestCheckpoint() == 2)
+        try extended.run()
+        for ((name, a), (_, b)) in zip(straight.trainableParameters, extended.trainableParameters) {
+            #expect(a.value.storage == b.value.storage, "\(name) differs after the extended resume")
+        }
+        let constant = LearningRateSchedule(kind: .constant, peakLearningRate: 1, warmup: .steps(2), totalSteps: 10)
+        var longer = constant
+        longer.totalSteps = 30
+        #expect(longer.continues(constant) && (0..<10).allSatisfy { longer.learningRate(at: $0) == constant.learningRate(at: $0) })
+        var linear = constant, longerLinear = longer
+        linear.kind = .linear; longerLinear.kind = .linear
+        #expect(!longerLinear.continues(linear) && linear.continues(linear))
+        longer.warmupSteps = 3
+        #expect(!longer.continues(constant))
+    }
+
     @Test func promptIndicesArePureAndDistinctWithinAStep() {
         let a = GRPOTrainer.promptIndices(step: 3, count: 5, of: 12, seed: 7)
         #expect(a == GRPOTrainer.promptIndices(step: 3, count: 5, of: 12, seed: 7))
