@@ -18,10 +18,12 @@ public final class CausalLM: LanguageModel {
     /// (gradient checkpointing): same gradients, memory of one block plus the block inputs.
     public var gradientCheckpointing = false
     /// The arithmetic of the large products (`ComputePrecision`): set here, it reaches every projection slot (and
-    /// every layer put in one later) and the LM head; attention scores, norms, activations and the loss stay f32.
+    /// every layer put in one later) and the LM head; attention scores, norms, activations and the loss stay f32,
+    /// except that the MLPs keep gate and up for the backward in bf16 (`SwiGLU.keepsBFloat16`).
     public var computePrecision = ComputePrecision.f32 {
         didSet {
             for name in linearSlotNames { linear(named: name)?.computePrecision = computePrecision }
+            for block in blocks { block.mlp.keepsBFloat16 = computePrecision == .bf16 }
             if computePrecision == .f32 { headPacking.release() }
         }
     }

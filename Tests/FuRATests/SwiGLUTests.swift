@@ -61,6 +61,40 @@ import FuRANN
         }
     }
 
+    /// At bf16 the MLP keeps gate and up as bf16 bits: the forward is unchanged bit for bit and the backward equals
+    /// the f32 backward to bf16's rounding.
+    @Test func bf16KeptActivationsGiveTheSameForwardAndANearBackward() throws {
+        let (n, c, f) = (5, 8, 24)
+        let x = TestSupport.random([n, c], seed: 11), r = TestSupport.random([n, c], seed: 15)
+        let wg = TestSupport.random([f, c], seed: 12), wu = TestSupport.random([f, c], seed: 13), wd = TestSupport.random([c, f], seed: 14)
+        let exact = try make(wg, wu, wd, trainable: true), half = try make(wg, wu, wd, trainable: true)
+        half.keepsBFloat16 = true
+        let (y32, y16) = (try exact.forward(x, keepForBackward: true), try half.forward(x, keepForBackward: true))
+        #expect(y32.storage == y16.storage)
+        let (d32, d16) = (try exact.backward(r), try half.backward(r))
+        let gap = try d16.relativeError(to: d32)
+        #expect(gap > 0 && gap < 1e-2)
+        let (g32, g16) = ((exact.gate as! DenseLinear).weight.gradient!, (half.gate as! DenseLinear).weight.gradient!)
+        #expect(try g16.relativeError(to: g32) < 1e-2)
+    }
+
+    /// The threaded bf16 conversions equal the scalar ones, across chunk boundaries and an odd count.
+    @Test func bf16ConversionsMatchTheScalarRounding() {
+        Threading.setThreadCount(2)
+        defer { Threading.setThreadCount(1) }
+        var rng = RNG(seed: 3)
+        let values = (0..<200_001).map { i in i % 97 == 0 ? Float(i) * 1e-30 : rng.normal() * 37 }
+        var bits = [UInt16](repeating: 0, count: values.count), back = [Float](repeating: 0, count: values.count)
+        values.withUnsafeBufferPointer { v in bits.withUnsafeMutableBufferPointer { b in
+            HalfPrecision.bfloat16Bits(v.baseAddress!, count: values.count, into: b.baseAddress!)
+        } }
+        #expect(bits == values.map(HalfPrecision.bfloat16Bits(from:)))
+        bits.withUnsafeBufferPointer { b in back.withUnsafeMutableBufferPointer { o in
+            HalfPrecision.floats(fromBFloat16Bits: b.baseAddress!, count: bits.count, into: o.baseAddress!)
+        } }
+        #expect(back == bits.map(HalfPrecision.float(fromBFloat16Bits:)))
+    }
+
     @Test func rejectsMismatchedProjections() throws {
         #expect(throws: LayerError.self) {
             try make(Tensor.zeros([6, 4]), Tensor.zeros([5, 4]), Tensor.zeros([4, 6]))
