@@ -205,7 +205,8 @@ public struct ParameterPlan: Codable, Equatable, Sendable {
         let memory = Memory(frozenWeights: (frozen - quantized) * 4 + nf4Bytes, trainableWeights: trainable * 4,
                             gradients: trainable * 4, optimizerMoments: trainable * 8,
                             activations: activationBytes(c, extraPerToken: method.activationsPerAdaptedProjection * adapted.count,
-                                                         batchSize: batchSize, seqLen: seqLen, gradientCheckpointing: gradientCheckpointing),
+                                                         batchSize: batchSize, seqLen: seqLen, gradientCheckpointing: gradientCheckpointing,
+                                                         precision: precision),
                             bf16Packings: packings)
         return ParameterPlan(method: method.name, trainableParameters: trainable, totalParameters: total, quantizedParameters: quantized,
                              modules: order.map { lines[$0]! }, batchSize: batchSize, seqLen: seqLen, memoryBytes: memory)
@@ -221,12 +222,14 @@ public struct ParameterPlan: Codable, Equatable, Sendable {
     /// f32 activations a decoder keeps for backward, per token: per layer the two norm inputs and outputs (4C),
     /// q, k, v and the attention output (2·H·hd + 2·KV·hd), each head's softmax max and 1/Σexp (2·H: the backward
     /// recomputes the probabilities, `CausalAttention`), gate, up and the
-    /// down input (3·I), plus r per LoRA target — every layer's, or with gradient checkpointing each block's input
+    /// down input (3·I; at bf16 gate and up are kept in 2 bytes each, `SwiGLU.keepsBFloat16`: 2·I), plus r per LoRA target — every layer's, or with gradient checkpointing each block's input
     /// (C) and one block's; then one chunk of logits and their gradient (`MaskedCrossEntropy.defaultChunkRows` × 2V).
-    static func activationBytes(_ c: ModelConfig, extraPerToken: Int, batchSize: Int, seqLen: Int, gradientCheckpointing: Bool) -> Int {
+    static func activationBytes(_ c: ModelConfig, extraPerToken: Int, batchSize: Int, seqLen: Int, gradientCheckpointing: Bool,
+                                precision: ComputePrecision = .f32) -> Int {
         let hd = c.headDim
+        let mlp = (precision == .bf16 ? 2 : 3) * c.intermediateSize
         let perTokenLayer = 4 * c.hiddenSize + 2 * c.numAttentionHeads * hd + 2 * c.numKeyValueHeads * hd
-            + 2 * c.numAttentionHeads + 3 * c.intermediateSize + extraPerToken
+            + 2 * c.numAttentionHeads + mlp + extraPerToken
         let perToken = gradientCheckpointing ? c.numHiddenLayers * c.hiddenSize + perTokenLayer : c.numHiddenLayers * perTokenLayer
         let tokens = batchSize * seqLen
         return 4 * (tokens * perToken + min(tokens, MaskedCrossEntropy.defaultChunkRows) * 2 * c.vocabSize)

@@ -116,6 +116,8 @@ import Testing
         #expect(try plan(.fura, precision: .bf16).bf16Packings == head + 2 * dense)    // L's panels
         #expect(try plan(.lora, precision: .bf16).bf16Packings == head + 4 * dense)    // each base for both products
         #expect(try plan(.qlora, precision: .bf16).bf16Packings == head)               // NF4 bases: per tile
+        // At bf16 the MLP keeps gate and up in 2 bytes: I floats less per token and layer (I = 14336).
+        #expect(full.activations - (try plan(.fura, precision: .bf16)).activations == 4 * 256 * 32 * 14336)
         let bf16 = try plan(.qfura, checkpointing: true, precision: .bf16)
         #expect(bf16.total == bf16.frozenWeights + bf16.trainableWeights + bf16.gradients + bf16.optimizerMoments
                 + bf16.activations + bf16.bf16Packings)
