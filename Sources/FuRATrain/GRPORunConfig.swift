@@ -140,7 +140,11 @@ public struct GRPORunConfig: Codable, Equatable, Sendable {
 
     /// Resolves defaults ← `configFile` ← `overrides` (flags), then checks every value, before any model is loaded.
     public static func resolve(configFile: ConfigFile?, overrides: [String: Any]) throws -> GRPORunConfig {
-        let config = try RunConfigResolution.resolve(GRPORunConfig.self, keys: keys, configFile: configFile, overrides: overrides) { _ in GRPORunConfig() }
+        let config = try RunConfigResolution.resolve(GRPORunConfig.self, keys: keys, configFile: configFile, overrides: overrides) { _ in
+            var defaults = GRPORunConfig()
+            defaults.options.precision = .trainingDefault   // `fura grpo`'s default; GRPOOptions() alone is f32
+            return defaults
+        }
         try config.validate()
         return config
     }

@@ -67,7 +67,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
                 weightDecay: Double, betas: [Double], eps: Double, maxGradNorm: Double?, maxSeqLen: Int, seed: UInt64,
                 valData: String?, valSize: Int?, evalEvery: Int?, saveEvery: Int?, keepCheckpoints: Int,
                 gradientCheckpointing: Bool, threads: Int?, resume: Bool, trainOnInputs: Bool,
-                precision: ComputePrecision = .trainingDefault, methodSettings: MethodSettings = MethodSettings(),
+                precision: ComputePrecision = .f32, methodSettings: MethodSettings = MethodSettings(),
                 vision: VisionSettings = VisionSettings()) {
         self.model = model; self.data = data; self.method = method; self.output = output; self.iters = iters; self.epochs = epochs
         self.batchSize = batchSize; self.gradAccum = gradAccum; self.lr = lr; self.schedule = schedule; self.warmup = warmup
@@ -95,7 +95,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             keepCheckpoints: try c.decode(Int.self, forKey: .keepCheckpoints),
             gradientCheckpointing: try c.decode(Bool.self, forKey: .gradientCheckpointing), threads: try c.decodeIfPresent(Int.self, forKey: .threads),
             resume: try c.decode(Bool.self, forKey: .resume), trainOnInputs: try c.decode(Bool.self, forKey: .trainOnInputs),
-            precision: try c.decodeIfPresent(ComputePrecision.self, forKey: .precision) ?? .trainingDefault,
+            precision: try c.decodeIfPresent(ComputePrecision.self, forKey: .precision) ?? .f32,   // written before the key: f32
             methodSettings: try MethodSettings(flexibleFrom: decoder), vision: try VisionSettings(from: decoder))
     }
 
@@ -206,9 +206,11 @@ extension TrainConfig {
         return config
     }
 
-    /// The defaults of the named method (fura when nil) under a visual instruction stage's recipe when one is asked for.
+    /// The defaults of `fura train`: the named method's (fura when nil) under a visual instruction stage's recipe when
+    /// one is asked for, at `ComputePrecision.trainingDefault`.
     static func defaults(methodName: String?, visionStage: Int?) throws -> TrainConfig {
         var config = try defaults(methodName: methodName)
+        config.precision = .trainingDefault
         if let visionStage { config.applyVisionStage(visionStage) }
         return config
     }

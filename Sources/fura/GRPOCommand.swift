@@ -53,7 +53,7 @@ struct GRPOCommand: ParsableCommand {
     @Option(help: "Checkpoints kept (default 2).") var keepCheckpoints: Int?
     @Option(help: "Sequences decoded together in a rollout (default 64).") var rolloutBatchSize: Int?
     @Option(help: "Rollout key/value cache: f32 (default, exact) or f16 (half the attention memory traffic; old log-probs are then recomputed in f32).") var rolloutKv: KVCache.Precision?
-    @Option(help: "f32 | bf16: the arithmetic of the update's large products, as `fura train --precision` (default f32; bf16 recomputes the old log-probs).") var precision: String?
+    @Option(help: "f32 | bf16: the arithmetic of the update's large products, as `fura train --precision` (default bf16 where the CPU has AVX512-BF16, else f32; here \(ComputePrecision.trainingDefault.rawValue); bf16 recomputes the old log-probs).") var precision: String?
     @Option(help: "Rollout engine weights: f32 (default, exact), bf16, q8, or bf16-compute (bf16 arithmetic on AVX512-BF16: fastest; old log-probs are then recomputed in f32).") var rolloutPrecision: GenerationWeightPrecision?
     @Option(help: "Compute threads (default: all cores).") var threads: Int?
     @Flag(help: "Continue from the newest checkpoint in --output.") var resume = false

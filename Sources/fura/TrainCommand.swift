@@ -43,8 +43,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Checkpoints to keep (default 2).") var keepCheckpoints: Int?
     @Flag(inversion: .prefixedNo, help: "Recompute activations in backward to save memory (default on).") var gradientCheckpointing: Bool?
     @Option(help: "Threads for matrix products (default: all cores).") var threads: Int?
-    @Option(help: ArgumentHelp("f32 | bf16: the arithmetic of the large products (default f32).",
-                               discussion: "bf16 multiplies frozen weights, frozen FuRA cores, the LM head and full fine-tuning's weights in bf16 with f32 sums (AVX512-BF16 where the CPU has it: \(PanelMatrix.hasBFloat16DotInstructions ? "this one does" : "this one does not, so bf16 runs on a slower portable path")); trainable factors, gradients, losses and AdamW stay f32 (f32 master weights), as PyTorch's bf16 autocast.")) var precision: String?
+    @Option(help: ArgumentHelp("f32 | bf16: the arithmetic of the large products (default bf16 where the CPU has AVX512-BF16, else f32; here \(ComputePrecision.trainingDefault.rawValue)).",
+                               discussion: "bf16 multiplies frozen weights, frozen FuRA cores, the LM head and full fine-tuning's weights in bf16 with f32 sums (AVX512-BF16 where the CPU has it: \(PanelMatrix.hasBFloat16DotInstructions ? "this one does" : "this one does not, so bf16 runs on a slower portable path")) and keeps the MLPs' gate and up activations in bf16; trainable factors, gradients, losses and AdamW stay f32 (f32 master weights), as PyTorch's bf16 autocast. f32 is the exact twin.")) var precision: String?
     @Flag(help: "Continue from the newest complete checkpoint in the run directory.") var resume = false
     @Flag(help: "Take loss on the prompt tokens too.") var trainOnInputs = false
     @Option(help: "Config file, YAML or JSON, with the flags' names in snake_case (flags override it).") var config: String?

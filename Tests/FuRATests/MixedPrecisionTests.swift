@@ -222,11 +222,15 @@ import Testing
         #expect(try model.logits(hidden: hidden).storage == exact.storage)
     }
 
-    /// The config key: written and read back, f32 when an older config has none, a typed error for other values.
+    /// The config key: written and read back, f32 when an older config has none, a typed error for other values;
+    /// `fura train`'s and `fura grpo`'s default is bf16 exactly where the CPU has AVX512-BF16, the library's f32.
     @Test func precisionKeyOfTheRunConfig() throws {
         let url = FileManager.default.temporaryDirectory
         let base: [String: Any] = ["model": "m", "data": url.path, "output": url.path]
-        #expect(try TrainConfig.resolve(file: nil, overrides: base).precision == .f32)
+        let cliDefault: ComputePrecision = PanelMatrix.hasBFloat16DotInstructions ? .bf16 : .f32
+        #expect(try TrainConfig.resolve(file: nil, overrides: base).precision == cliDefault)
+        #expect(try GRPORunConfig.resolve(configFile: nil, overrides: ["output": url.path, "task": "arithmetic"]).options.precision == cliDefault)
+        #expect(TrainConfig.defaults(method: .fura).precision == .f32 && GRPOOptions().precision == .f32)
         var overrides = base
         overrides["precision"] = "bf16"
         let config = try TrainConfig.resolve(file: nil, overrides: overrides)
