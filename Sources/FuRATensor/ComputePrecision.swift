@@ -12,9 +12,10 @@ public enum ComputePrecision: String, Sendable, Codable, CaseIterable {
     /// The panel storage of a weight multiplied at this precision.
     public var panelStorage: PanelMatrix.Storage { self == .bf16 ? .bfloat16Dot : .float32 }
 
-    /// The default of `fura train` and `fura grpo` (their `--precision`, a config without the key): bf16 where the
-    /// CPU has AVX512-BF16 — there it trains 1.5× faster than f32 in less memory, with the same loss curve and
-    /// accuracy (README, “Speed”) — else f32, whose portable bf16 path would be slower. Code that builds a
+    /// The default of `fura train` and `fura grpo` when neither `--precision` nor the config file names one: bf16
+    /// where the CPU has AVX512-BF16 — there the FuRA step is 1.4–1.6× faster than f32 (in 8 % more memory, L's bf16
+    /// panels) with the same loss curve and accuracy (README, “Speed”) — else f32, whose portable bf16 path would be
+    /// slower. A saved config without the key (written before it existed) reads as f32, and code that builds a
     /// `TrainConfig` or `GRPOOptions` itself gets f32, the exact twin, unless it asks.
     public static var trainingDefault: ComputePrecision { PanelMatrix.hasBFloat16DotInstructions ? .bf16 : .f32 }
 }
