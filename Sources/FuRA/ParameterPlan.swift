@@ -129,16 +129,11 @@ public struct ParameterPlan: Codable, Equatable, Sendable {
 
     /// The projections of one decoder layer.
     static func projections(_ c: ModelConfig, layer: Int) -> [PlannedProjection] {
-        let q = c.numAttentionHeads * c.headDim, kv = c.numKeyValueHeads * c.headDim
-        let attn = "model.layers.\(layer).self_attn.", mlp = "model.layers.\(layer).mlp."
-        let shapes: [(String, Int, Int, Bool)] = [
-            (attn + "q_proj", q, c.hiddenSize, c.attentionBias), (attn + "k_proj", kv, c.hiddenSize, c.attentionBias),
-            (attn + "v_proj", kv, c.hiddenSize, c.attentionBias), (attn + "o_proj", c.hiddenSize, q, false),
-            (mlp + "gate_proj", c.intermediateSize, c.hiddenSize, c.mlpBias), (mlp + "up_proj", c.intermediateSize, c.hiddenSize, c.mlpBias),
-            (mlp + "down_proj", c.hiddenSize, c.intermediateSize, c.mlpBias),
-        ]
-        return shapes.map { PlannedProjection(slot: $0.0, leaf: $0.0.leafName, outFeatures: $0.1, inFeatures: $0.2, hasBias: $0.3,
-                                              headShape: c.headShape) }
+        c.layerProjections.map { p in
+            let slot = "model.layers.\(layer).\(p.path)"
+            return PlannedProjection(slot: slot, leaf: p.leaf, outFeatures: p.rows, inFeatures: p.columns, hasBias: p.hasBias,
+                                     headShape: c.headShape)
+        }
     }
 
     /// The plan of fine-tuning `config` with `method` given as conversion options and LoRA-family settings.

@@ -3,19 +3,16 @@ import FuRATensor
 
 /// The named slots and parameters of the causal LM (HF checkpoint names).
 extension CausalLM {
-    static let attentionSlots = ["q_proj", "k_proj", "v_proj", "o_proj"]
-    static let mlpSlots = ["gate_proj", "up_proj", "down_proj"]
-
     public var linearSlotNames: [String] {
         blocks.flatMap { b in
-            Self.attentionSlots.map { "model.layers.\(b.index).self_attn.\($0)" } + Self.mlpSlots.map { "model.layers.\(b.index).mlp.\($0)" }
+            ModelConfig.projectionPaths.map { "model.layers.\(b.index).\($0)" }
         }
     }
 
     private func locate(_ name: String) -> (DecoderBlock, String)? {
         let parts = name.split(separator: ".").map(String.init)
         guard parts.count == 5, parts[0] == "model", parts[1] == "layers", let i = Int(parts[2]), i >= 0, i < blocks.count else { return nil }
-        let valid = (parts[3] == "self_attn" && Self.attentionSlots.contains(parts[4])) || (parts[3] == "mlp" && Self.mlpSlots.contains(parts[4]))
+        let valid = ModelConfig.projectionPaths.contains(parts[3] + "." + parts[4])
         return valid ? (blocks[i], parts[4]) : nil
     }
 

@@ -118,24 +118,19 @@ public final class CausalLM: LanguageModel {
 
     /// The shape of an HF-named tensor under `config`.
     public static func expectedShape(of name: String, config: ModelConfig) throws -> [Int] {
-        let (c, f, v, d) = (config.hiddenSize, config.intermediateSize, config.vocabSize, config.headDim)
-        let (h, g) = (config.numAttentionHeads, config.numKeyValueHeads)
+        let (c, v, d) = (config.hiddenSize, config.vocabSize, config.headDim)
         let leaf = name.split(separator: ".").suffix(2).joined(separator: ".")
         switch leaf {
         case "embed_tokens.weight", "lm_head.weight": return [v, c]
         case "norm.weight", "input_layernorm.weight", "post_attention_layernorm.weight", "pre_feedforward_layernorm.weight",
              "post_feedforward_layernorm.weight": return [c]
         case "q_norm.weight", "k_norm.weight": return [d]
-        case "q_proj.weight": return [h * d, c]
-        case "k_proj.weight", "v_proj.weight": return [g * d, c]
-        case "q_proj.bias": return [h * d]
-        case "k_proj.bias", "v_proj.bias": return [g * d]
-        case "o_proj.weight": return [c, h * d]
-        case "gate_proj.weight", "up_proj.weight": return [f, c]
-        case "down_proj.weight": return [c, f]
-        case "gate_proj.bias", "up_proj.bias": return [f]
-        case "down_proj.bias": return [c]
-        default: throw ModelError.unsupported(source: "config", what: "tensor \(name)", reason: "not part of a Llama-family model")
+        default:
+            for p in config.layerProjections {
+                if leaf == p.leaf + ".weight" { return [p.rows, p.columns] }
+                if leaf == p.leaf + ".bias" { return [p.rows] }
+            }
+            throw ModelError.unsupported(source: "config", what: "tensor \(name)", reason: "not part of a Llama-family model")
         }
     }
 

@@ -22,8 +22,8 @@ extension ModelFamily {
 
     /// Rows of each part of `group` under `config`: (H·D, G·D, G·D) or (F, F).
     func partRows(_ group: FusedGroup, config: ModelConfig) -> [Int] {
-        group.parts.map { $0 == "self_attn.q_proj" ? config.numAttentionHeads * config.headDim
-            : $0.hasPrefix("self_attn.") ? config.numKeyValueHeads * config.headDim : config.intermediateSize }
+        let projections = config.layerProjections
+        return group.parts.map { part in projections.first { $0.path == part }?.rows ?? 0 }
     }
 
     /// (layer, group, part index, suffix) of a separate-part HF name such as `model.layers.2.self_attn.k_proj.weight`.

@@ -17,8 +17,6 @@ public struct TrainMethodSetup {
 
     /// The LoRA reference's target modules (`finetune_commonsense_lora.sh`, Docs/recipes.md §2).
     public static let loraTargets = ["q_proj", "k_proj", "v_proj", "up_proj", "down_proj"]
-    /// The quantized baselines' default: all seven projections (Docs/recipes.md §6).
-    public static let allProjections = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
     /// Applies `config.method` to `model` (whose projections must still be dense); `conversion` and `quantization`
     /// replace the options the config gives, when set.
