@@ -1,14 +1,22 @@
 import ArgumentParser
 import FuRATrain
 
-/// How `fura eval --task image-qa` and `fura generate --image` read images; unset values come from the adapter's
-/// `vision_config.json` (what it was trained with).
+/// How images are read and asked about: the five flags of `fura eval --task image-qa` and `fura generate --image`
+/// (where an unset one is what the adapter was trained with, its `vision_config.json`), which `fura train` shares
+/// (`VisionOptionGroup`, where they configure the run).
 struct ImageOptionGroup: ParsableArguments {
-    @Option(help: "Vision tower (DINOv2 ONNX); default: the one the adapter was trained with.") var visionTower: String?
-    @Option(help: "Folder the records' image paths are relative to (default: the data file's folder).") var imageFolder: String?
-    @Option(help: "Image side in pixels (default: the adapter's, else 224).") var imageSize: Int?
-    @Option(help: "Tower hidden state to read (default: the adapter's, else -2).") var visionSelectLayer: Int?
-    @Option(help: "plain | vicuna_v1 | chat (default: the adapter's, else chat).") var conversationTemplate: String?
+    @Option(help: """
+        Vision tower: a DINOv2 ONNX file (scripts/setup.sh dinov2). In fura train it makes the run multimodal (LLaVA \
+        records as --data); in eval and generate the default is the adapter's.
+        """)
+    var visionTower: String?
+    @Option(help: "Folder the records' \"image\" paths are relative to (default: the data file's folder).") var imageFolder: String?
+    @Option(help: "Image side in pixels, a multiple of the tower's patch (default 224; eval and generate: the adapter's).")
+    var imageSize: Int?
+    @Option(help: "Tower hidden state to read (LLaVA's mm_vision_select_layer; default -2; eval and generate: the adapter's).")
+    var visionSelectLayer: Int?
+    @Option(help: "plain | vicuna_v1 | chat (the model's chat template; default plain in stage 1, chat after; eval and generate: the adapter's).")
+    var conversationTemplate: String?
 
     /// These options over the adapter's saved settings; the projector comes from the adapter.
     func settings(adapter: String?) throws -> VisionSettings {
