@@ -4,11 +4,15 @@
 # alone (the untouched language model, asked through its chat template). Prints a markdown table: class accuracy,
 # yes/no accuracy and F1, trainable parameters, wall time and peak RSS of each training run.
 #
-# VC_CAPTIONS (stage-1 records, default 1000), VC_TRAIN (stage-2 records, default 1600), VC_TEST (test records,
-# default 1000: half class names, half yes/no), VC_SIZE (default 112), VC_METHODS (default "fura lora dora").
+# VC_CAPTIONS (stage-1 records, default 1000), VC_TRAIN (stage-2 records, default 4000), VC_TEST (test records,
+# default 1000: half class names, half yes/no), VC_SIZE (default 112), VC_METHODS (default "fura lora dora"),
+# VC_EPOCHS (stage-2 epochs, default 1), VC_PROJECTOR_LR (stage 2's --mm-projector-lr, default 2e-4).
+# Stage 2 draws its images with the captions' seed, so the captions' images are its first ones: the whole run
+# trains on max(VC_CAPTIONS, VC_TRAIN) distinct images (issue 14 allows 4,000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-captions=${VC_CAPTIONS:-1000}; train=${VC_TRAIN:-1600}; test=${VC_TEST:-1000}; size=${VC_SIZE:-112}
+captions=${VC_CAPTIONS:-1000}; train=${VC_TRAIN:-4000}; test=${VC_TEST:-1000}; size=${VC_SIZE:-112}
+epochs=${VC_EPOCHS:-1}; projector_lr=${VC_PROJECTOR_LR:-2e-4}
 methods=${VC_METHODS:-fura lora dora}
 out=${VC_OUTPUT:-vision-compare}
 fura=.build/release/fura
@@ -19,7 +23,7 @@ scripts/setup.sh dinov2 >/dev/null
 mkdir -p "$out"
 
 $fura make-data --task fashion-mnist --split train --count "$captions" --questions caption --seed 11 --output "$out/captions"
-$fura make-data --task fashion-mnist --split train --count "$train" --questions name,yesno --seed 12 --output "$out/train"
+$fura make-data --task fashion-mnist --split train --count "$train" --questions name,yesno --seed 11 --output "$out/train"
 $fura make-data --task fashion-mnist --split test --count "$test" --questions name,yesno --seed 13 --output "$out/test"
 
 timed() {  # timed NAME command…: runs it, keeps its log, wall seconds and peak RSS
@@ -35,20 +39,20 @@ evaluate() {  # evaluate NAME RUN [extra flags]
     --output "$out/$name.jsonl" --json "$@" > "$out/$name.eval.json"
 }
 
-if [ ! -f "$out/stage1/summary.json" ]; then
-  rm -rf "$out/stage1"
+if [ ! -f "$out/stage1/summary.json" ]; then  # a finished stage 1 (and its evaluation) is kept: rerun stage 2 alone
+  rm -rf "$out/stage1" "$out/stage1.eval.json"
   timed stage1 $fura train --model "$model" --data "$out/captions/data.json" --image-folder "$out/captions" \
     --vision-tower "$tower" --image-size "$size" --stage 1 --batch-size 8 --grad-accum 1 --max-seq-len 256 --val-size 0 \
     --save-every 0 --no-gradient-checkpointing --output "$out/stage1"
 fi
-evaluate stage1 "$out/stage1" --conversation-template chat
+[ -f "$out/stage1.eval.json" ] || evaluate stage1 "$out/stage1" --conversation-template chat
 
 for method in $methods; do
   rm -rf "$out/stage2-$method"
   timed "stage2-$method" $fura train --model "$model" --data "$out/train/data.json" --image-folder "$out/train" \
     --vision-tower "$tower" --image-size "$size" --stage 2 --method "$method" --pretrain-mm-mlp-adapter "$out/stage1" \
-    --batch-size 4 --grad-accum 2 --max-seq-len 256 --val-size 0 --save-every 0 --no-gradient-checkpointing \
-    --output "$out/stage2-$method"
+    --batch-size 4 --grad-accum 2 --max-seq-len 256 --epochs "$epochs" --mm-projector-lr "$projector_lr" \
+    --val-size 0 --save-every 0 --no-gradient-checkpointing --output "$out/stage2-$method"
   evaluate "stage2-$method" "$out/stage2-$method"
 done
 
