@@ -36,7 +36,8 @@ timed() {  # timed NAME command…: runs it, keeps its log, wall seconds and pea
 evaluate() {  # evaluate NAME RUN [extra flags]
   local name=$1 run=$2; shift 2
   $fura eval --model "$model" --adapter "$run" --task image-qa --data "$out/test/data.json" --image-folder "$out/test" \
-    --output "$out/$name.jsonl" --json "$@" > "$out/$name.eval.json"
+    --output "$out/$name.jsonl" --json "$@" > "$out/$name.eval.json.partial"
+  mv "$out/$name.eval.json.partial" "$out/$name.eval.json"  # only a finished evaluation counts as kept
 }
 
 if [ ! -f "$out/stage1/summary.json" ]; then  # a finished stage 1 (and its evaluation) is kept: rerun stage 2 alone
